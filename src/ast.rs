@@ -1,0 +1,80 @@
+//! What a COSMOS `plugin.txt` said, after COSMOS's two install phases: the file's own
+//! tokens (phase 1), its VARIABLEs, and the logical lines after ERB (phase 2) grouped
+//! into blocks. Spans always point into the original file. This is syntax, not meaning:
+//! `model::Service` is what will run.
+
+use std::sync::Arc;
+
+use crate::compile::cosmos::keywords::BlockKind;
+use crate::parse::plugin_txt::{LogicalLine, Token, Tokenized};
+use crate::source::SourceFile;
+
+/// One analysed `plugin.txt`.
+#[derive(Debug)]
+pub struct Plugin {
+    pub file: Arc<SourceFile>,
+    /// Phase 1: the file tokenized as written, without ERB.
+    pub raw: Tokenized,
+    /// VARIABLE declarations in file order (a repeated name appears twice; the last wins).
+    pub variables: Vec<Variable>,
+    /// Phase 2: what ERB produced, or why it could not run.
+    pub erb: Erb,
+    /// Phase 2's logical lines, spans and line numbers in the original file.
+    pub lines: Vec<LogicalLine>,
+    /// Phase 2's lines grouped: each top-level keyword with its modifiers.
+    pub blocks: Vec<Block>,
+    /// Indexes into `lines` of lines outside any block that are not top-level keywords.
+    pub stray: Vec<usize>,
+}
+
+/// How phase 2's ERB went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erb {
+    /// Rendered (with or without tags).
+    Rendered,
+    /// ERB failed; phase 2 did not run, so `lines` and `blocks` are empty.
+    Failed,
+}
+
+/// `VARIABLE <name> <default...>` with its VARIABLE_DESCRIPTION and VARIABLE_STATEs.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub name: Token,
+    /// `params[1..].join(" ")`, as COSMOS computes it.
+    pub default: String,
+    /// Index into `Plugin::raw.lines`.
+    pub line: usize,
+    pub description: Option<String>,
+    pub states: Vec<(String, String)>,
+}
+
+/// A top-level keyword and the modifiers that follow it.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub kind: BlockKind,
+    /// Index into `Plugin::lines` of the top-level line.
+    pub header: usize,
+    /// Indexes into `Plugin::lines` of its modifiers, in order.
+    pub modifiers: Vec<usize>,
+}
+
+impl Plugin {
+    /// The top-level line of a block.
+    pub fn header(&self, block: &Block) -> &LogicalLine {
+        &self.lines[block.header]
+    }
+
+    /// A block's modifier lines.
+    pub fn modifiers<'a>(&'a self, block: &'a Block) -> impl Iterator<Item = &'a LogicalLine> + 'a {
+        block.modifiers.iter().map(|&i| &self.lines[i])
+    }
+
+    /// A block's modifier lines with the given keyword.
+    pub fn modifiers_named<'a>(
+        &'a self,
+        block: &'a Block,
+        keyword: &'a str,
+    ) -> impl Iterator<Item = &'a LogicalLine> + 'a {
+        self.modifiers(block).filter(move |l| l.keyword == keyword)
+    }
+}

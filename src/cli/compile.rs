@@ -1,0 +1,212 @@
+//! `berth compile`: what the inputs mean, at three depths — the file's own tokens
+//! (`raw-lines`), the lines after COSMOS's install phases (`lines`), or the services
+//! (`model`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use miette::IntoDiagnostic;
+use serde::Serialize;
+
+use super::inputs::{InstallArgs, Loaded, discover, load};
+use super::report::{colour, render};
+use crate::compile::cosmos::lower::lower;
+use crate::model::{self, Model};
+use crate::parse::plugin_txt::LogicalLine;
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// A file or folder (folders: every plugin.txt below them).
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = Emit::Model)]
+    emit: Emit,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    install: InstallArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// Logical lines (keyword, params, file, line) after VARIABLEs and ERB.
+    Lines,
+    /// Logical lines of the file as written, without ERB.
+    RawLines,
+    /// The compiled services.
+    Model,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// `--emit lines|raw-lines --format json`.
+#[derive(Serialize)]
+struct LinesView<'a> {
+    format_version: &'static str,
+    files: Vec<FileLines<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileLines<'a> {
+    file: &'a str,
+    lines: Vec<LineView<'a>>,
+}
+
+#[derive(Serialize)]
+struct LineView<'a> {
+    keyword: &'a str,
+    params: Vec<&'a str>,
+    line: usize,
+}
+
+/// `--emit model --format json`.
+#[derive(Serialize)]
+struct ModelView<'a> {
+    format_version: &'static str,
+    #[serde(flatten)]
+    model: &'a Model,
+}
+
+pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
+    let options = args.install.options();
+    let colour = colour();
+    let mut loaded = Vec::new();
+    let mut errors = 0;
+    for path in discover(&args.paths)? {
+        let l = load(&path, &options)?;
+        for p in l.problems.iter().filter(|p| p.is_error()) {
+            errors += 1;
+            eprint!("{}", render(p, colour));
+        }
+        loaded.push(l);
+    }
+    let out = match args.emit {
+        Emit::Lines | Emit::RawLines => {
+            let raw = args.emit == Emit::RawLines;
+            let pick = |l: &'_ Loaded| -> Vec<LogicalLine> {
+                if raw {
+                    l.plugin.raw.lines.clone()
+                } else {
+                    l.plugin.lines.clone()
+                }
+            };
+            let picked: Vec<(&str, Vec<LogicalLine>)> =
+                loaded.iter().map(|l| (l.plugin.file.name(), pick(l))).collect();
+            lines(&picked, args.format)
+        }
+        Emit::Model => {
+            let mut services: Vec<_> = loaded.iter().flat_map(|l| lower(&l.plugin, &options)).collect();
+            services.sort_by(|a, b| a.name.cmp(&b.name));
+            let model = Model { services };
+            match args.format {
+                Format::Json => json(&ModelView {
+                    format_version: model::FORMAT_VERSION,
+                    model: &model,
+                }),
+                Format::Text => model_text(&model),
+            }
+        }
+    };
+    std::io::stdout().write_all(out.as_bytes()).into_diagnostic()?;
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn lines(files: &[(&str, Vec<LogicalLine>)], format: Format) -> String {
+    match format {
+        Format::Json => json(&LinesView {
+            format_version: model::FORMAT_VERSION,
+            files: files
+                .iter()
+                .map(|(file, lines)| FileLines {
+                    file,
+                    lines: lines
+                        .iter()
+                        .map(|l| LineView {
+                            keyword: &l.keyword,
+                            params: l.params.iter().map(|p| p.value.as_str()).collect(),
+                            line: l.line,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }),
+        Format::Text => {
+            let mut out = String::new();
+            for (file, lines) in files {
+                for l in lines {
+                    out.push_str(&format!("{file}:{}: {}", l.line, l.keyword));
+                    for p in &l.params {
+                        out.push(' ');
+                        out.push_str(&shown(&p.value));
+                    }
+                    out.push('\n');
+                }
+            }
+            out
+        }
+    }
+}
+
+/// A parameter as text: bare when that is unambiguous, else JSON-quoted.
+fn shown(value: &str) -> String {
+    let plain = !value.is_empty()
+        && !value.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c.is_control());
+    if plain {
+        value.to_string()
+    } else {
+        serde_json::to_string(value).unwrap_or_default()
+    }
+}
+
+fn model_text(model: &Model) -> String {
+    let mut out = String::new();
+    for s in &model.services {
+        out.push_str(&format!("{} ({})\n", s.name, s.origin));
+        if let Some(image) = &s.image {
+            out.push_str(&format!("  image: {image}\n"));
+        }
+        if !s.command.is_empty() {
+            let argv: Vec<String> = s.command.iter().map(|a| shown(a)).collect();
+            out.push_str(&format!("  command: {}\n", argv.join(" ")));
+        }
+        if let Some(dir) = &s.working_dir {
+            out.push_str(&format!("  working_dir: {dir}\n"));
+        }
+        for (k, v) in &s.env {
+            out.push_str(&format!("  env {k}={}\n", shown(v)));
+        }
+        for p in &s.ports {
+            out.push_str(&format!("  port {}/{}\n", p.number, p.protocol));
+        }
+        for secret in &s.secrets {
+            let to = match &secret.delivery {
+                model::SecretDelivery::Env { variable } => format!("env {variable}"),
+                model::SecretDelivery::File { path } => format!("file {path}"),
+            };
+            out.push_str(&format!("  secret {} -> {to}\n", secret.name));
+        }
+        if s.state == model::DesiredState::Stopped {
+            out.push_str("  state: stopped\n");
+        }
+    }
+    out
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    // Serialising our own view types cannot fail: no maps with non-string keys.
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,48 @@
+//! The command line: argument parsing, reading inputs from disk, printing. This is the
+//! only module that touches the terminal, the filesystem or the environment.
+
+mod compile;
+mod completions;
+mod inputs;
+mod lint;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Compile, plan and apply microservice fleets declared in COSMOS, Cumulocity and Sesam
+/// formats.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check configuration files and report every problem found.
+    Lint(lint::LintArgs),
+    /// Compile configuration files and print what they mean.
+    Compile(compile::CompileArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+}
+
+/// Parses the process arguments and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lint(args) => lint::run(args),
+        Command::Compile(args) => compile::run(args),
+        Command::Completions(args) => completions::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{:?}", err);
+            ExitCode::FAILURE
+        }
+    }
+}

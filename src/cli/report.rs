@@ -1,0 +1,77 @@
+//! Rendering problems for people: miette's graphical report, in colour only on a
+//! terminal and never under `NO_COLOR`.
+
+use std::io::IsTerminal;
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use crate::problem::{Problem, Severity};
+
+/// Whether stderr gets colour.
+pub fn colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// One problem as miette draws it.
+pub fn render(problem: &Problem, colour: bool) -> String {
+    let theme = if colour {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, problem).is_err() {
+        // Rendering only fails on a span outside the text, which would be a bug; the
+        // one-line form still tells the user what is wrong.
+        out = one_line(problem);
+    }
+    out
+}
+
+/// `file:line:col: severity[code]: message`, the form CI logs and editors parse.
+pub fn one_line(problem: &Problem) -> String {
+    let location = problem.location().map(|l| format!("{l}: ")).unwrap_or_default();
+    format!(
+        "{location}{}[{}]: {}\n",
+        problem.severity, problem.code, problem.message
+    )
+}
+
+/// Counts by severity.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, problem: &Problem) {
+        match problem.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => self.infos += 1,
+        }
+    }
+
+    /// "2 errors, 1 warning in 5 files", or "no problems in 5 files".
+    pub fn summary(&self, files: usize) -> String {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let parts: Vec<String> = [
+            (self.errors, "error"),
+            (self.warnings, "warning"),
+            (self.infos, "note"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| plural(n, w))
+        .collect();
+        let what = if parts.is_empty() {
+            "no problems".to_string()
+        } else {
+            parts.join(", ")
+        };
+        format!("{what} in {}", plural(files, "file"))
+    }
+}

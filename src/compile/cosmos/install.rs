@@ -1,0 +1,294 @@
+//! COSMOS's install pipeline for one `plugin.txt` (FORMATS.md §1.1): phase 1 tokenizes
+//! the file as written and gathers VARIABLEs; phase 2 renders the file with ERB and
+//! tokenizes the result; its lines are grouped into blocks. The result is an
+//! `ast::Plugin` whose spans all point into the original file.
+//!
+//! Problems found here are the ones that stop a phase (invalid UTF-8, ERB failures,
+//! tokenizer crashes of the real parser); everything else is for the lint rules.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::ast::{Block, Erb, Plugin, Variable};
+use crate::compile::cosmos::keywords;
+use crate::erb;
+use crate::parse::plugin_txt::{self, LexError, LogicalLine, Tokenized};
+use crate::problem::Problem;
+use crate::source::{SourceFile, Span};
+
+/// Inputs of an install that do not come from the file.
+#[derive(Debug, Clone, Default)]
+pub struct InstallOptions {
+    /// Values for VARIABLEs, replacing their defaults (COSMOS's Admin UI edits).
+    pub variables: BTreeMap<String, String>,
+    /// What `ENV[...]` sees inside ERB. Empty by default, so that the same repository
+    /// compiles the same way on every machine.
+    pub env: BTreeMap<String, String>,
+    /// The COSMOS scope, bound as `scope` in ERB. `DEFAULT` unless set.
+    pub scope: Option<String>,
+}
+
+impl InstallOptions {
+    pub fn scope(&self) -> &str {
+        self.scope.as_deref().unwrap_or("DEFAULT")
+    }
+}
+
+/// Runs both phases on `file`.
+pub fn install(file: &Arc<SourceFile>, options: &InstallOptions) -> (Plugin, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let text = file.text();
+    let raw = plugin_txt::tokenize(text);
+    report_lex_errors(file, &raw, &|s| s, &mut problems);
+    let variables = gather_variables(&raw);
+
+    let mut locals: BTreeMap<String, String> = BTreeMap::new();
+    for v in &variables {
+        locals.insert(v.name.value.clone(), v.default.clone());
+    }
+    for (name, value) in &options.variables {
+        if let Some(slot) = locals.get_mut(name) {
+            *slot = value.clone();
+        }
+    }
+    // Names Ruby cannot bind (P24) or that are reserved (P23) are reported by lint; the
+    // rest of the template still renders so that one run shows every problem.
+    locals.retain(|name, _| is_local_variable_name(name) && !is_reserved(name));
+    locals.insert("scope".to_string(), options.scope().to_string());
+
+    let (phase2, normal) = phase2_text(text);
+    let bindings = erb::Bindings {
+        locals: &locals,
+        env: &options.env,
+    };
+    let mut plugin = Plugin {
+        file: file.clone(),
+        raw,
+        variables,
+        erb: Erb::Failed,
+        lines: Vec::new(),
+        blocks: Vec::new(),
+        stray: Vec::new(),
+    };
+    match erb::render(&phase2, &bindings) {
+        Err(errors) => {
+            for e in errors {
+                let span = normal.to_original(Span::from(e.span));
+                let mut p = Problem::error(e.code, e.message).at(file, span);
+                if let Some(help) = e.help {
+                    p = p.with_help(help);
+                }
+                problems.push(p);
+            }
+        }
+        Ok(rendered) => {
+            let tokenized = plugin_txt::tokenize(&rendered.text);
+            let to_source = |s: Span| normal.to_original(Span::from(rendered.map.to_template(s.range())));
+            report_lex_errors(file, &tokenized, &to_source, &mut problems);
+            plugin.erb = Erb::Rendered;
+            plugin.lines = tokenized
+                .lines
+                .into_iter()
+                .map(|l| relocate(l, file, &to_source))
+                .collect();
+            let (blocks, stray) = group(&plugin.lines);
+            plugin.blocks = blocks;
+            plugin.stray = stray;
+        }
+    }
+    (plugin, problems)
+}
+
+/// Phase 1: VARIABLE, VARIABLE_DESCRIPTION and VARIABLE_STATE, as `install_phase1` reads
+/// them. Lines with too few parameters are skipped here (lint reports them).
+fn gather_variables(raw: &Tokenized) -> Vec<Variable> {
+    let mut variables: Vec<Variable> = Vec::new();
+    for (index, line) in raw.lines.iter().enumerate() {
+        let p = &line.params;
+        match line.keyword.as_str() {
+            "VARIABLE" if p.len() >= 2 => variables.push(Variable {
+                name: p[0].clone(),
+                default: p[1..]
+                    .iter()
+                    .map(|t| t.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                line: index,
+                description: None,
+                states: Vec::new(),
+            }),
+            "VARIABLE_DESCRIPTION" if p.len() == 1 => {
+                if let Some(v) = variables.last_mut() {
+                    v.description = Some(p[0].value.clone());
+                }
+            }
+            "VARIABLE_STATE" if !p.is_empty() && p.len() <= 2 => {
+                if let Some(v) = variables.last_mut() {
+                    let value = p[p.len() - 1].value.clone();
+                    v.states.push((p[0].value.clone(), value));
+                }
+            }
+            _ => {}
+        }
+    }
+    variables
+}
+
+/// VARIABLE names COSMOS refuses (FORMATS.md §1.4).
+pub fn is_reserved(name: &str) -> bool {
+    matches!(name, "target_name" | "microservice_name" | "scope")
+}
+
+/// Whether Ruby's `local_variable_set` accepts `name`: a lowercase letter or `_` first
+/// (non-ASCII lowercase letters count), then word characters.
+pub fn is_local_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let first_ok = first == '_' || first.is_ascii_lowercase() || (!first.is_ascii() && !first.is_uppercase());
+    first_ok && chars.all(|c| c == '_' || c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric()))
+}
+
+/// The text phase 2 renders: the file's lines, each chomped, joined with `\n` (so `\r\n`
+/// becomes `\n` and the final newline goes), plus the map back to file offsets.
+fn phase2_text(text: &str) -> (String, Normalization) {
+    let mut out = String::with_capacity(text.len());
+    let mut removed = Vec::new();
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        // Ruby's chomp: the newline goes (the join puts it back), and a `\r` before it.
+        let without_newline = line.strip_suffix('\n').unwrap_or(line);
+        let body = without_newline.strip_suffix('\r').unwrap_or(without_newline);
+        out.push_str(body);
+        if body.len() < without_newline.len() {
+            removed.push(offset + body.len());
+        }
+        offset += line.len();
+    }
+    if text.ends_with('\n') {
+        removed.push(text.len() - 1);
+    }
+    (out, Normalization { removed })
+}
+
+/// Maps phase-2 text offsets back to the original file: the sorted original offsets of
+/// the bytes that normalisation removed.
+struct Normalization {
+    removed: Vec<usize>,
+}
+
+impl Normalization {
+    fn offset(&self, p: usize) -> usize {
+        // Each removed byte before the target shifts it by one; walk the sorted list.
+        let mut original = p;
+        for &r in &self.removed {
+            if r <= original {
+                original += 1;
+            } else {
+                break;
+            }
+        }
+        original
+    }
+
+    fn to_original(&self, s: Span) -> Span {
+        let start = self.offset(s.start);
+        let end = if s.is_empty() {
+            start
+        } else {
+            self.offset(s.end - 1) + 1
+        };
+        Span::new(start, end.max(start))
+    }
+}
+
+/// Moves a phase-2 line's spans into the file and gives it the file's line numbers.
+fn relocate(mut line: LogicalLine, file: &SourceFile, to_source: &dyn Fn(Span) -> Span) -> LogicalLine {
+    line.keyword_span = to_source(line.keyword_span);
+    for p in &mut line.params {
+        p.span = to_source(p.span);
+    }
+    line.span = to_source(line.span);
+    line.comment = line.comment.map(to_source);
+    line.first_line = file.line(line.span.start);
+    line.line = file.line(line.span.end.saturating_sub(1).max(line.span.start));
+    line
+}
+
+/// Groups phase-2 lines into blocks: a top-level keyword opens a block that runs to the
+/// next one; the VARIABLE family belongs to none and closes none.
+fn group(lines: &[LogicalLine]) -> (Vec<Block>, Vec<usize>) {
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut stray = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if keywords::anywhere(&line.keyword).is_some() {
+            continue;
+        }
+        if let Some((kind, _)) = keywords::top_level(&line.keyword) {
+            blocks.push(Block {
+                kind,
+                header: i,
+                modifiers: Vec::new(),
+            });
+        } else if let Some(block) = blocks.last_mut() {
+            block.modifiers.push(i);
+        } else {
+            stray.push(i);
+        }
+    }
+    (blocks, stray)
+}
+
+fn report_lex_errors(
+    file: &Arc<SourceFile>,
+    tokenized: &Tokenized,
+    to_source: &dyn Fn(Span) -> Span,
+    problems: &mut Vec<Problem>,
+) {
+    for e in &tokenized.errors {
+        let p = match e {
+            LexError::LoneConcatenation { span } => Problem::error(
+                "berth::parse::lone-concatenation",
+                "a line that is only `+` or `\\` crashes the COSMOS parser",
+            )
+            .at(file, to_source(*span))
+            .with_label("nothing to concatenate")
+            .with_help("remove the line, or put the `+`/`\\` after a quoted string on the line before"),
+            LexError::SplitCharacter { span } => Problem::error(
+                "berth::parse::split-character",
+                "string concatenation cuts this multi-byte character in half; COSMOS aborts the whole file here",
+            )
+            .at(file, to_source(*span))
+            .with_label("`+`/`\\` concatenation drops one byte of this character")
+            .with_help("quote both parts: `\"first part\" +` on one line and `\"second part\"` on the next"),
+        };
+        problems.push(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase2_text_drops_carriage_returns_and_the_final_newline() {
+        let (t, n) = phase2_text("a\r\nbc\r\nd\n");
+        assert_eq!(t, "a\nbc\nd");
+        assert_eq!(n.to_original(Span::new(2, 4)), Span::new(3, 5)); // "bc"
+        assert_eq!(n.to_original(Span::new(5, 6)), Span::new(7, 8)); // "d"
+    }
+
+    #[test]
+    fn ruby_local_variable_names() {
+        for ok in ["a", "_target", "x_1", "ünï", "end"] {
+            assert!(is_local_variable_name(ok), "{ok}");
+        }
+        for bad in ["", "A", "a-b", "1x", "<%="] {
+            assert!(!is_local_variable_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! `ast::Plugin` → `model::Service`: MICROSERVICE, INTERFACE and ROUTER blocks become
+//! services with COSMOS's defaults and runtime conventions (FORMATS.md §1.6, §1.7, §1.9).
+//! Lines that break a rule are skipped here; the lint rules report them.
+
+use std::collections::BTreeMap;
+
+use crate::ast::{Block, Plugin};
+use crate::compile::cosmos::install::InstallOptions;
+use crate::compile::cosmos::keywords::{self, BlockKind};
+use crate::compile::cosmos::values::{is_nil_like, ruby_integer};
+use crate::model::{
+    CosmosKind, CosmosService, DesiredState, Origin, Port, Protocol, Secret, SecretDelivery, Service,
+};
+use crate::parse::plugin_txt::Token;
+use crate::source::Span;
+
+/// Where COSMOS images keep their Python interpreter (`$OPENC3_PYTHON_BIN`'s default).
+pub const PYTHON_BIN: &str = "/openc3/python/.venv/bin/python";
+
+/// The services a plugin deploys.
+pub fn lower(plugin: &Plugin, options: &InstallOptions) -> Vec<Service> {
+    plugin
+        .blocks
+        .iter()
+        .filter(|b| b.kind.is_deployed())
+        .filter_map(|b| lower_block(plugin, b, options.scope()))
+        .collect()
+}
+
+/// The COSMOS name of a deployed block: `SCOPE__TYPE__NAME`, NAME upcased.
+pub fn service_name(scope: &str, kind: BlockKind, name: &str) -> String {
+    let kind = match kind {
+        BlockKind::Interface => "INTERFACE",
+        BlockKind::Router => "ROUTER",
+        _ => "USER",
+    };
+    format!("{scope}__{kind}__{}", name.to_uppercase())
+}
+
+fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
+    let header = plugin.header(block);
+    let (_, spec) = keywords::top_level(&header.keyword)?;
+    if !spec.accepts(header.params.len()) {
+        return None;
+    }
+    let origin = |span: Span| {
+        let (line, column) = plugin.file.line_col(span.start);
+        Origin {
+            file: plugin.file.name().to_string(),
+            line,
+            column,
+        }
+    };
+    let (folder, name_token, kind) = match block.kind {
+        BlockKind::Microservice => (&header.params[0], &header.params[1], CosmosKind::Microservice),
+        BlockKind::Interface => (&header.params[1], &header.params[0], CosmosKind::Interface),
+        BlockKind::Router => (&header.params[1], &header.params[0], CosmosKind::Router),
+        _ => return None,
+    };
+    let name = service_name(scope, block.kind, &name_token.value);
+    let mut sources = BTreeMap::new();
+    let mut service = Service {
+        name: name.clone(),
+        origin: origin(header.keyword_span),
+        image: None,
+        command: Vec::new(),
+        working_dir: None,
+        env: BTreeMap::new(),
+        ports: Vec::new(),
+        secrets: Vec::new(),
+        state: DesiredState::Running,
+        sources: BTreeMap::new(),
+        cosmos: None,
+    };
+    let mut cosmos = CosmosService {
+        kind,
+        scope: scope.to_string(),
+        folder: folder.value.clone(),
+        params: match kind {
+            CosmosKind::Microservice => Vec::new(),
+            _ => header.params[2..].iter().map(|t| t.value.clone()).collect(),
+        },
+        topics: Vec::new(),
+        target_names: Vec::new(),
+        options: Vec::new(),
+        route_prefix: None,
+        shard: 0,
+        db_shard: 0,
+        disable_erb: None,
+    };
+
+    for line in plugin.modifiers(block) {
+        let Some(spec) = keywords::modifier(block.kind, &line.keyword) else {
+            continue;
+        };
+        if !spec.accepts(line.params.len()) {
+            continue;
+        }
+        let p = &line.params;
+        let here = origin(line.keyword_span);
+        match line.keyword.as_str() {
+            "ENV" => {
+                sources.insert(format!("env.{}", p[0].value), here);
+                service.env.insert(p[0].value.clone(), p[1].value.clone());
+            }
+            "WORK_DIR" => {
+                sources.insert("working_dir".into(), here);
+                service.working_dir = Some(p[0].value.clone());
+            }
+            "PORT" => {
+                if let Some(port) = port(p) {
+                    sources.insert(format!("ports[{}]", service.ports.len()), here);
+                    service.ports.push(port);
+                }
+            }
+            "CMD" => {
+                sources.insert("command".into(), here);
+                service.command = command(block.kind, p);
+            }
+            "CONTAINER" => {
+                sources.insert("image".into(), here);
+                service.image = Some(p[0].value.clone());
+            }
+            "SECRET" => {
+                if let Some(secret) = secret(block.kind, p) {
+                    sources.insert(format!("secrets[{}]", service.secrets.len()), here);
+                    service.secrets.push(secret);
+                }
+            }
+            "STOPPED" => {
+                sources.insert("state".into(), here);
+                service.state = DesiredState::Stopped;
+            }
+            "TOPIC" => cosmos.topics.push(p[0].value.clone()),
+            "TARGET_NAME" => cosmos.target_names.push(p[0].value.to_uppercase()),
+            "OPTION" => cosmos.options.push(values(p)),
+            "ROUTE_PREFIX" => cosmos.route_prefix = Some(p[0].value.clone()),
+            "SHARD" => cosmos.shard = ruby_integer(&p[0].value).unwrap_or(cosmos.shard),
+            "DB_SHARD" => cosmos.db_shard = ruby_integer(&p[0].value).unwrap_or(cosmos.db_shard),
+            "DISABLE_ERB" => cosmos.disable_erb.get_or_insert_with(Vec::new).extend(values(p)),
+            _ => {}
+        }
+    }
+
+    if block.kind != BlockKind::Microservice {
+        interface_defaults(&mut service, &cosmos, &name);
+    } else if service.working_dir.is_none() {
+        service.working_dir = Some(".".into());
+    }
+    // The operator sets these after ENV, so they always win (FORMATS.md §1.9).
+    service.env.insert("OPENC3_MICROSERVICE_NAME".into(), name);
+    service.env.insert("OPENC3_SCOPE".into(), scope.to_string());
+    service.sources = sources;
+    service.cosmos = Some(cosmos);
+    Some(service)
+}
+
+/// INTERFACE and ROUTER run COSMOS's own interface microservice unless CMD says otherwise.
+fn interface_defaults(service: &mut Service, cosmos: &CosmosService, name: &str) {
+    let python = cosmos.folder.ends_with(".py");
+    if service.working_dir.is_none() {
+        let dir = if python {
+            "/openc3/python/openc3/microservices"
+        } else {
+            "/openc3/lib/openc3/microservices"
+        };
+        service.working_dir = Some(dir.into());
+    }
+    if service.command.is_empty() {
+        let kind = match cosmos.kind {
+            CosmosKind::Router => "router",
+            _ => "interface",
+        };
+        service.command = if python {
+            vec![PYTHON_BIN.into(), format!("{kind}_microservice.py"), name.into()]
+        } else {
+            vec!["ruby".into(), format!("{kind}_microservice.rb"), name.into()]
+        };
+    }
+}
+
+fn values(params: &[Token]) -> Vec<String> {
+    params.iter().map(|t| t.value.clone()).collect()
+}
+
+/// MICROSERVICE's CMD swaps a bare `python`/`python3.x` for COSMOS's interpreter, and
+/// splits a quoted `"python script.py"` in two (FORMATS.md §1.6).
+fn command(kind: BlockKind, params: &[Token]) -> Vec<String> {
+    let mut argv = values(params);
+    if kind != BlockKind::Microservice {
+        return argv;
+    }
+    if is_python(&argv[0]) {
+        argv[0] = PYTHON_BIN.into();
+    } else if let Some((first, rest)) = argv[0].split_once(' ')
+        && is_python(first)
+    {
+        let rest = rest.to_string();
+        argv.splice(0..1, [PYTHON_BIN.to_string(), rest]);
+    }
+    argv
+}
+
+/// `^python3?(\.\d+)*$`
+fn is_python(word: &str) -> bool {
+    let Some(rest) = word.strip_prefix("python") else {
+        return false;
+    };
+    let rest = rest.strip_prefix('3').unwrap_or(rest);
+    rest.split('.')
+        .skip(1)
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        && (rest.is_empty() || rest.starts_with('.'))
+}
+
+fn port(params: &[Token]) -> Option<Port> {
+    let number = u16::try_from(ruby_integer(&params[0].value)?)
+        .ok()
+        .filter(|&n| n > 0)?;
+    let protocol = match params.get(1).map(|t| t.value.to_ascii_uppercase()) {
+        None => Protocol::Tcp,
+        Some(p) if is_nil_like(&p) => Protocol::Tcp,
+        Some(p) if p == "TCP" => Protocol::Tcp,
+        Some(p) if p == "UDP" => Protocol::Udp,
+        Some(p) if p == "SCTP" => Protocol::Sctp,
+        Some(_) => return None,
+    };
+    Some(Port { number, protocol })
+}
+
+/// MICROSERVICE: `SECRET type name target [store]`; INTERFACE/ROUTER:
+/// `SECRET type name target [option_name] [store]`. Only the exact types work at runtime.
+fn secret(kind: BlockKind, params: &[Token]) -> Option<Secret> {
+    let store_index = if kind == BlockKind::Microservice { 3 } else { 4 };
+    let store = params
+        .get(store_index)
+        .map(|t| t.value.clone())
+        .filter(|s| !is_nil_like(s));
+    let target = params[2].value.clone();
+    let delivery = match params[0].value.as_str() {
+        "ENV" => SecretDelivery::Env { variable: target },
+        "FILE" => SecretDelivery::File { path: target },
+        _ => return None,
+    };
+    Some(Secret {
+        name: params[1].value.clone(),
+        delivery,
+        store,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_words() {
+        for yes in ["python", "python3", "python3.11", "python3.11.2", "python.1"] {
+            assert!(is_python(yes), "{yes}");
+        }
+        for no in ["python3.", "python3x", "pythonista", "ruby", "python3..1"] {
+            assert!(!is_python(no), "{no}");
+        }
+    }
+}

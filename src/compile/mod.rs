@@ -1,0 +1,3 @@
+//! Syntax → model, one front end per format. Pure.
+
+pub mod cosmos;

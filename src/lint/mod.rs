@@ -1,0 +1,84 @@
+//! Lint: rules over an analysed `plugin.txt`, one rule per file in `rules/`, listed in
+//! one registry. A rule reads the `ast::Plugin` (and the plugin's folder listing when
+//! there is one) and reports `Problem`s under its own code and default severity.
+
+pub mod rules;
+
+use std::collections::BTreeSet;
+
+use crate::ast::Plugin;
+use crate::problem::{Problem, Severity};
+use crate::source::Span;
+
+/// A lint rule: identity, documentation and the check itself.
+pub struct Rule {
+    /// Kebab-case name; the problem code is `berth::lint::<name>`.
+    pub name: &'static str,
+    /// Its identifier in FORMATS.md (`P3`).
+    pub id: &'static str,
+    pub code: &'static str,
+    pub severity: Severity,
+    /// One line: what the rule finds.
+    pub summary: &'static str,
+    pub docs: Docs,
+    pub check: fn(&mut Checker),
+}
+
+/// A rule's documentation, in the four parts `berth lint --explain` prints.
+pub struct Docs {
+    pub what: &'static str,
+    pub why: &'static str,
+    pub example: &'static str,
+    pub instead: &'static str,
+}
+
+/// What is known about the folder a `plugin.txt` sits in, when it is a plugin tree.
+#[derive(Debug, Clone, Default)]
+pub struct PluginTree {
+    /// Folder names under `microservices/`.
+    pub microservice_folders: BTreeSet<String>,
+}
+
+/// Runs one rule over one plugin and collects what it reports.
+pub struct Checker<'a> {
+    pub plugin: &'a Plugin,
+    pub tree: Option<&'a PluginTree>,
+    rule: &'a Rule,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    /// A problem of this rule at `span` in the plugin's file.
+    pub fn problem(&self, span: Span, message: impl Into<String>) -> Problem {
+        Problem::new(self.rule.code, self.rule.severity, message).at(&self.plugin.file, span)
+    }
+
+    pub fn emit(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+}
+
+/// Every rule's problems for one plugin, in file order.
+pub fn lint_plugin(plugin: &Plugin, tree: Option<&PluginTree>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for rule in rules::RULES {
+        let mut checker = Checker {
+            plugin,
+            tree,
+            rule,
+            problems: Vec::new(),
+        };
+        (rule.check)(&mut checker);
+        problems.append(&mut checker.problems);
+    }
+    problems.sort_by_key(|p| (p.span.map(|s| s.start), p.code));
+    problems
+}
+
+/// The rule with this name or id (`parameter-count` or `P3`), case-insensitive for ids.
+pub fn find_rule(name: &str) -> Option<&'static Rule> {
+    rules::RULES
+        .iter()
+        .copied()
+        .find(|r| r.name == name || r.id.eq_ignore_ascii_case(name))
+}

@@ -1,0 +1,3 @@
+//! Text → syntax, one file per text format. Pure: no I/O, no keyword meaning.
+
+pub mod plugin_txt;

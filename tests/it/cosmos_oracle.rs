@@ -1,0 +1,151 @@
+//! Conformance with the real COSMOS parser: for every corpus `plugin.txt`, berth's
+//! `--emit raw-lines` must equal the oracle's raw tokenizing (with line numbers), and
+//! `--emit lines` the oracle's full install (keyword and params; the oracle's line
+//! numbers there count lines of the ERB output, berth reports the template's own).
+//! Where COSMOS failed, berth must report an error for the same cause.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::{run, shared_dir};
+
+fn corpus_files(shared: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared.join("corpus/cosmos"))
+        .expect("corpus/cosmos is readable")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn oracle(shared: &Path, mode: &str, file: &Path) -> Value {
+    let name = format!("{}.json", file.file_name().unwrap().to_string_lossy());
+    let text = std::fs::read_to_string(shared.join("oracle").join(mode).join(name)).expect("oracle file");
+    serde_json::from_str(&text).expect("oracle JSON")
+}
+
+/// berth's lines for every file, keyed by file name.
+fn berth_lines(files: &[PathBuf], emit: &str) -> Vec<(String, Vec<Value>)> {
+    let mut args = vec!["compile", "--emit", emit, "--format", "json"];
+    let paths: Vec<String> = files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    args.extend(paths.iter().map(String::as_str));
+    let (stdout, stderr, _) = run(&args);
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    v["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            let name = Path::new(f["file"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, f["lines"].as_array().unwrap().clone())
+        })
+        .collect()
+}
+
+fn line_of(v: &Value, with_number: bool, number_key: &str) -> String {
+    let mut s = format!("{} {}", v["keyword"].as_str().unwrap(), v["params"]);
+    if with_number {
+        s.push_str(&format!(" @{}", v[number_key]));
+    }
+    s
+}
+
+fn compare(mode: &str, emit: &str, with_numbers: bool) {
+    let Some(shared) = shared_dir(&format!("cosmos_oracle::{mode}")) else {
+        return;
+    };
+    let files = corpus_files(&shared);
+    assert_eq!(files.len(), 83, "the corpus has 83 plugin.txt files");
+    let ours = berth_lines(&files, emit);
+    assert_eq!(ours.len(), files.len());
+    let mut failures = Vec::new();
+    for (file, (name, lines)) in files.iter().zip(&ours) {
+        let expected = oracle(&shared, mode, file);
+        if expected["ok"] == Value::Bool(false) {
+            continue; // checked by `failures_have_the_same_cause`
+        }
+        let want: Vec<String> = expected["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| line_of(l, with_numbers, "line_number"))
+            .collect();
+        let got: Vec<String> = lines.iter().map(|l| line_of(l, with_numbers, "line")).collect();
+        if want != got {
+            let at = want
+                .iter()
+                .zip(&got)
+                .position(|(a, b)| a != b)
+                .unwrap_or(want.len().min(got.len()));
+            failures.push(format!(
+                "{name}: {} lines expected, {} given; first difference at #{at}:\n  oracle: {:?}\n  berth:  {:?}",
+                want.len(),
+                got.len(),
+                want.get(at),
+                got.get(at)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} files differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn raw_lines_match_the_cosmos_tokenizer() {
+    compare("cosmos-raw", "raw-lines", true);
+}
+
+#[test]
+fn install_lines_match_cosmos() {
+    compare("cosmos", "lines", false);
+}
+
+/// The oracle's failures, and the code berth must report for the same cause.
+#[test]
+fn failures_have_the_same_cause() {
+    let Some(shared) = shared_dir("cosmos_oracle::failures") else {
+        return;
+    };
+    let expected_codes = [
+        (
+            "BallAerospace__COSMOS__cosmos__templates__plugin-template__plugin.txt",
+            "berth::lint::variable-name",
+        ),
+        (
+            "OpenC3__cosmos__cosmos__templates__plugin-template__plugin.txt",
+            "berth::lint::variable-name",
+        ),
+        (
+            "OpenC3__cosmos__openc3__templates__plugin-template__plugin.txt",
+            "berth::lint::variable-name",
+        ),
+        (
+            "RubenFixit__openc3-cosmos-featherweight-gps__plugin.txt",
+            "berth::lint::reserved-variable",
+        ),
+        ("nasa__cfs-cosmos-plugin__plugin.txt", "berth::erb::unsupported"),
+    ];
+    let failed: Vec<String> = corpus_files(&shared)
+        .iter()
+        .filter(|f| oracle(&shared, "cosmos", f)["ok"] == Value::Bool(false))
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let listed: Vec<&str> = expected_codes.iter().map(|(f, _)| *f).collect();
+    assert_eq!(failed, listed, "the oracle's failures changed");
+    for (file, code) in expected_codes {
+        let path = shared.join("corpus/cosmos").join(file);
+        let (_, stderr, status) = run(&["lint", path.to_str().unwrap()]);
+        assert_eq!(status, 1, "{file} must fail lint:\n{stderr}");
+        assert!(stderr.contains(code), "{file}: expected {code}:\n{stderr}");
+    }
+}

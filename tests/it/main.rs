@@ -1,0 +1,52 @@
+//! berth's one integration test binary: the CLI run as a user runs it, against real
+//! files. Modules by subject; shared helpers here.
+
+#![allow(clippy::disallowed_methods)] // tests drive the real binary on real files
+
+mod cli;
+mod cosmos_oracle;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `berth` binary under test.
+pub fn berth() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+/// Runs berth with `args`, returning stdout, stderr and the exit code.
+pub fn run(args: &[&str]) -> (String, String, i32) {
+    output(berth().args(args).output().expect("berth runs"))
+}
+
+pub fn output(o: Output) -> (String, String, i32) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code().unwrap_or(-1),
+    )
+}
+
+/// The shared folder with `corpus/` and `oracle/`: `$BERTH_CORPUS`, else `../shared`
+/// beside the checkout. `None` (and a note on stderr) when it is not there, unless
+/// `BERTH_REQUIRE_CORPUS` is set, as `.ci/run` does: then its absence is a failure.
+pub fn shared_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("BERTH_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    if dir.join("corpus").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("BERTH_REQUIRE_CORPUS").is_none(),
+        "{test}: the corpus is required but {} has none",
+        dir.display()
+    );
+    eprintln!(
+        "{test}: skipped, no corpus at {} (set BERTH_CORPUS)",
+        dir.display()
+    );
+    None
+}
