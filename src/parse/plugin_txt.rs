@@ -5,8 +5,8 @@
 //!
 //! Grammar: `grammar/plugin-txt.ebnf`; production names there are function names here.
 
+use compact_str::CompactString;
 use nom::branch::alt;
-use nom::bytes::complete::{take_while, take_while1};
 use nom::character::complete::{char, none_of};
 use nom::combinator::recognize;
 use nom::multi::many0_count;
@@ -18,7 +18,7 @@ use crate::source::Span;
 /// One token: its value after COSMOS's `remove_quotes` and the span of the raw token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    pub value: String,
+    pub value: CompactString,
     pub span: Span,
 }
 
@@ -26,7 +26,7 @@ pub struct Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogicalLine {
     /// The keyword, upcased ASCII-only as the C extension does; quotes are not removed.
-    pub keyword: String,
+    pub keyword: CompactString,
     pub keyword_span: Span,
     pub params: Vec<Token>,
     /// 1-based number of the first and the last physical line; COSMOS reports the last.
@@ -105,14 +105,9 @@ pub fn tokenize(text: &str) -> Tokenized {
     let mut concat = false;
     // Continuations of the logical line being built, finished when it is yielded.
     let mut open: Vec<Continuation> = Vec::new();
-    let mut offset = 0;
     let mut first_line = 0;
 
-    for (index, physical) in text.split_inclusive('\n').enumerate() {
-        let line_number = index + 1;
-        let start = offset;
-        offset += physical.len();
-        let (line, line_start) = strip(chomp(physical), start);
+    for (line_number, line, line_start) in physical_lines(text) {
         if line.is_empty() {
             if let Some(last) = open.last_mut() {
                 last.blank_after = true;
@@ -139,15 +134,10 @@ pub fn tokenize(text: &str) -> Tokenized {
             line_start += first;
         }
         let line_span = Span::new(line_start, line_start + line.len());
-        match line.chars().last() {
-            Some(last @ ('+' | '\\')) => {
+        match continuation(line) {
+            Some(kind @ (ContinuationKind::Plus | ContinuationKind::Backslash)) => {
                 let body = &line[..line.len() - 1];
                 let (t, t_start) = strip(body, line_start);
-                let kind = if last == '+' {
-                    ContinuationKind::Plus
-                } else {
-                    ContinuationKind::Backslash
-                };
                 let mark = Span::new(line_span.end - 1, line_span.end);
                 match t.chars().last() {
                     None => out.errors.push(LexError::LoneConcatenation { span: mark }),
@@ -175,7 +165,7 @@ pub fn tokenize(text: &str) -> Tokenized {
                 concat = true;
                 continue;
             }
-            Some('&') => {
+            Some(ContinuationKind::Ampersand) => {
                 let body = &line[..line.len() - 1];
                 buffer.push(body, line_start);
                 open.push(Continuation {
@@ -184,12 +174,12 @@ pub fn tokenize(text: &str) -> Tokenized {
                     line_span,
                     in_comment: false,
                     blank_after: false,
-                    glued: !body.is_empty() && !body.ends_with(is_token_space),
+                    glued: !body.is_empty() && !body.ends_with(token_space),
                     after_quote: false,
                 });
                 continue;
             }
-            _ => {}
+            None => {}
         }
         buffer.push(line, line_start);
         concat = false;
@@ -203,13 +193,36 @@ pub fn tokenize(text: &str) -> Tokenized {
             c.in_comment = is_comment;
             out.continuations.push(c);
         }
-        buffer = Buffer::default();
+        buffer.clear();
     }
     if !buffer.text.is_empty() {
         out.pending_at_eof = Some(buffer.span());
         out.continuations.append(&mut open);
     }
     out
+}
+
+/// `(1-based number, stripped text, offset of that text)` of every physical line.
+fn physical_lines(text: &str) -> impl Iterator<Item = (usize, &str, usize)> {
+    text.split_inclusive('\n')
+        .enumerate()
+        .scan(0, |offset, (index, physical)| {
+            let start = *offset;
+            *offset += physical.len();
+            let (line, line_start) = strip(chomp(physical), start);
+            Some((index + 1, line, line_start))
+        })
+}
+
+/// How a stripped physical line continues, judged by its last character alone — before
+/// any check for comments, as COSMOS does.
+fn continuation(line: &str) -> Option<ContinuationKind> {
+    match line.chars().last()? {
+        '&' => Some(ContinuationKind::Ampersand),
+        '+' => Some(ContinuationKind::Plus),
+        '\\' => Some(ContinuationKind::Backslash),
+        _ => None,
+    }
 }
 
 /// The logical line being assembled, with where each piece came from.
@@ -222,6 +235,12 @@ struct Buffer {
 }
 
 impl Buffer {
+    /// Empties the buffer but keeps its allocations for the next logical line.
+    fn clear(&mut self) {
+        self.text.clear();
+        self.pieces.clear();
+    }
+
     fn push(&mut self, piece: &str, at: usize) {
         if piece.is_empty() {
             return;
@@ -270,12 +289,12 @@ fn logical_line(buffer: &Buffer, first_line: usize, line: usize) -> Option<Logic
             break;
         }
         params.push(Token {
-            value: remove_quotes(tok).to_string(),
+            value: CompactString::from(remove_quotes(tok)),
             span: buffer.span_of(start, start + tok.len()),
         });
     }
     Some(LogicalLine {
-        keyword: kw.to_ascii_uppercase(),
+        keyword: CompactString::from(kw).to_ascii_uppercase(),
         keyword_span: buffer.span_of(kw_start, kw_start + kw.len()),
         params,
         first_line,
@@ -297,9 +316,9 @@ fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// `space = { ws }`: Ruby's `\s`, ASCII only.
+/// `space = { token_space }`: Ruby's `\s`, ASCII only.
 fn space(input: &str) -> IResult<&str, &str> {
-    take_while(is_token_space)(input)
+    Ok(split_while(input, is_space_byte))
 }
 
 /// `token = double_quoted | single_quoted | bare`, tried in that order at one position.
@@ -318,19 +337,43 @@ fn single_quoted(input: &str) -> IResult<&str, &str> {
 }
 
 fn quoted(q: char, input: &str) -> IResult<&str, &str> {
-    let plain = take_while1(move |c| c != q && c != '\\');
+    let plain = move |i| nonempty(split_while(i, |b| b != q as u8 && b != b'\\'), i);
     let escaped = recognize(preceded(char('\\'), none_of("\n")));
     recognize(delimited(char(q), many0_count(alt((plain, escaped))), char(q))).parse(input)
 }
 
-/// `bare = ws_free_char { ws_free_char }`: Ruby's `\S+`.
+/// `bare = ( any_char - token_space ) , { any_char - token_space }`: Ruby's `\S+`.
 fn bare(input: &str) -> IResult<&str, &str> {
-    take_while1(|c| !is_token_space(c))(input)
+    nonempty(split_while(input, |b| !is_space_byte(b)), input)
 }
 
 /// Ruby's `\s`: the token separator.
-fn is_token_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+fn token_space(c: char) -> bool {
+    c.is_ascii() && is_space_byte(c as u8)
+}
+
+fn is_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// `(rest, taken)` for the longest prefix of bytes matching `keep`. Every byte the
+/// tokenizer splits on is ASCII, so the split always falls on a character boundary;
+/// scanning bytes instead of decoding characters is what makes the tokenizer fast.
+fn split_while(input: &str, keep: impl Fn(u8) -> bool) -> (&str, &str) {
+    let end = input.bytes().position(|b| !keep(b)).unwrap_or(input.len());
+    (&input[end..], &input[..end])
+}
+
+/// Fails on an empty match, as nom's `take_while1` does.
+fn nonempty<'a>((rest, taken): (&'a str, &'a str), input: &'a str) -> IResult<&'a str, &'a str> {
+    if taken.is_empty() {
+        Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::TakeWhile1,
+        )))
+    } else {
+        Ok((rest, taken))
+    }
 }
 
 /// COSMOS's `remove_quotes`: strips one pair of matching outer quotes, nothing else.
@@ -351,7 +394,7 @@ fn chomp(line: &str) -> &str {
 
 /// Ruby's `strip` (whitespace and NUL), returning the new start offset too.
 fn strip(s: &str, at: usize) -> (&str, usize) {
-    let is_strip = |c: char| is_token_space(c) || c == '\0';
+    let is_strip = |c: char| token_space(c) || c == '\0';
     let trimmed = s.trim_start_matches(is_strip);
     let start = at + (s.len() - trimmed.len());
     (trimmed.trim_end_matches(is_strip), start)
@@ -369,8 +412,8 @@ mod tests {
             .iter()
             .map(|l| {
                 (
-                    l.keyword.clone(),
-                    l.params.iter().map(|p| p.value.clone()).collect(),
+                    l.keyword.to_string(),
+                    l.params.iter().map(|p| p.value.to_string()).collect(),
                     l.line,
                 )
             })
@@ -485,5 +528,76 @@ mod tests {
         assert!(t.errors.is_empty());
         let t = tokenize("K é+\nb");
         assert!(matches!(t.errors[..], [LexError::SplitCharacter { .. }]));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Text made of the characters that matter to the tokenizer, plus anything.
+        fn plugin_text() -> impl Strategy<Value = String> {
+            let pieces = prop_oneof![
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+                Just(" ".to_string()),
+                Just("\t".to_string()),
+                Just("\"".to_string()),
+                Just("'".to_string()),
+                Just("\\".to_string()),
+                Just("&".to_string()),
+                Just("+".to_string()),
+                Just("#".to_string()),
+                Just("#{".to_string()),
+                Just("\0".to_string()),
+                Just("é".to_string()),
+                Just("\u{a0}".to_string()),
+                "[A-Za-z_0-9]{1,6}",
+                any::<char>().prop_map(String::from),
+            ];
+            proptest::collection::vec(pieces, 0..60).prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn spans_stay_inside_the_input(text in plugin_text()) {
+                let t = tokenize(&text);
+                let inside = |s: Span| s.start <= s.end && s.end <= text.len()
+                    && text.is_char_boundary(s.start) && text.is_char_boundary(s.end);
+                for l in &t.lines {
+                    prop_assert!(inside(l.span) && inside(l.keyword_span));
+                    prop_assert!(l.params.iter().all(|p| inside(p.span)));
+                    prop_assert!(l.first_line <= l.line);
+                }
+                prop_assert!(t.comments.iter().all(|&s| inside(s)));
+                prop_assert!(t.continuations.iter().all(|c| inside(c.span) && inside(c.line_span)));
+            }
+
+            #[test]
+            fn single_line_tokens_are_their_source_text(text in "[^\n&+\\\\]{0,80}") {
+                // Without continuations, every value is its raw token minus outer quotes.
+                let t = tokenize(&text);
+                for l in &t.lines {
+                    for p in &l.params {
+                        prop_assert_eq!(remove_quotes(&text[p.span.range()]), p.value.as_str());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_large_file_is_tokenized_in_one_pass() {
+            let line = "MICROSERVICE EXAMPLE \"a quoted name\" # trailing comment\n";
+            let text = line.repeat(10 * 1024 * 1024 / line.len());
+            let t = tokenize(&text);
+            assert_eq!(t.lines.len(), text.lines().count());
+        }
+
+        #[test]
+        fn a_very_long_continuation_does_not_recurse() {
+            let text = "K a &\n".repeat(100_000) + "z";
+            let t = tokenize(&text);
+            assert_eq!(t.lines.len(), 1);
+            assert_eq!(t.lines[0].params.len(), 100_000 * 2);
+        }
     }
 }

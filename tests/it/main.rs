@@ -5,6 +5,8 @@
 
 mod cli;
 mod cosmos_oracle;
+mod model;
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -44,7 +44,7 @@ pub fn install(file: &Arc<SourceFile>, options: &InstallOptions) -> (Plugin, Vec
 
     let mut locals: BTreeMap<String, String> = BTreeMap::new();
     for v in &variables {
-        locals.insert(v.name.value.clone(), v.default.clone());
+        locals.insert(v.name.value.to_string(), v.default.clone());
     }
     for (name, value) in &options.variables {
         if let Some(slot) = locals.get_mut(name) {
@@ -119,13 +119,13 @@ fn gather_variables(raw: &Tokenized) -> Vec<Variable> {
             }),
             "VARIABLE_DESCRIPTION" if p.len() == 1 => {
                 if let Some(v) = variables.last_mut() {
-                    v.description = Some(p[0].value.clone());
+                    v.description = Some(p[0].value.to_string());
                 }
             }
             "VARIABLE_STATE" if !p.is_empty() && p.len() <= 2 => {
                 if let Some(v) = variables.last_mut() {
-                    let value = p[p.len() - 1].value.clone();
-                    v.states.push((p[0].value.clone(), value));
+                    let value = p[p.len() - 1].value.to_string();
+                    v.states.push((p[0].value.to_string(), value));
                 }
             }
             _ => {}

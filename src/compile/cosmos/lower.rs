@@ -75,10 +75,10 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
     let mut cosmos = CosmosService {
         kind,
         scope: scope.to_string(),
-        folder: folder.value.clone(),
+        folder: folder.value.to_string(),
         params: match kind {
             CosmosKind::Microservice => Vec::new(),
-            _ => header.params[2..].iter().map(|t| t.value.clone()).collect(),
+            _ => header.params[2..].iter().map(|t| t.value.to_string()).collect(),
         },
         topics: Vec::new(),
         target_names: Vec::new(),
@@ -101,11 +101,11 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
         match line.keyword.as_str() {
             "ENV" => {
                 sources.insert(format!("env.{}", p[0].value), here);
-                service.env.insert(p[0].value.clone(), p[1].value.clone());
+                service.env.insert(p[0].value.to_string(), p[1].value.to_string());
             }
             "WORK_DIR" => {
                 sources.insert("working_dir".into(), here);
-                service.working_dir = Some(p[0].value.clone());
+                service.working_dir = Some(p[0].value.to_string());
             }
             "PORT" => {
                 if let Some(port) = port(p) {
@@ -119,7 +119,7 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
             }
             "CONTAINER" => {
                 sources.insert("image".into(), here);
-                service.image = Some(p[0].value.clone());
+                service.image = Some(p[0].value.to_string());
             }
             "SECRET" => {
                 if let Some(secret) = secret(block.kind, p) {
@@ -131,10 +131,10 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
                 sources.insert("state".into(), here);
                 service.state = DesiredState::Stopped;
             }
-            "TOPIC" => cosmos.topics.push(p[0].value.clone()),
-            "TARGET_NAME" => cosmos.target_names.push(p[0].value.to_uppercase()),
+            "TOPIC" => cosmos.topics.push(p[0].value.to_string()),
+            "TARGET_NAME" => cosmos.target_names.push(p[0].value.to_uppercase().into()),
             "OPTION" => cosmos.options.push(values(p)),
-            "ROUTE_PREFIX" => cosmos.route_prefix = Some(p[0].value.clone()),
+            "ROUTE_PREFIX" => cosmos.route_prefix = Some(p[0].value.to_string()),
             "SHARD" => cosmos.shard = ruby_integer(&p[0].value).unwrap_or(cosmos.shard),
             "DB_SHARD" => cosmos.db_shard = ruby_integer(&p[0].value).unwrap_or(cosmos.db_shard),
             "DISABLE_ERB" => cosmos.disable_erb.get_or_insert_with(Vec::new).extend(values(p)),
@@ -180,7 +180,7 @@ fn interface_defaults(service: &mut Service, cosmos: &CosmosService, name: &str)
 }
 
 fn values(params: &[Token]) -> Vec<String> {
-    params.iter().map(|t| t.value.clone()).collect()
+    params.iter().map(|t| t.value.to_string()).collect()
 }
 
 /// MICROSERVICE's CMD swaps a bare `python`/`python3.x` for COSMOS's interpreter, and
@@ -234,16 +234,16 @@ fn secret(kind: BlockKind, params: &[Token]) -> Option<Secret> {
     let store_index = if kind == BlockKind::Microservice { 3 } else { 4 };
     let store = params
         .get(store_index)
-        .map(|t| t.value.clone())
+        .map(|t| t.value.to_string())
         .filter(|s| !is_nil_like(s));
-    let target = params[2].value.clone();
+    let target = params[2].value.to_string();
     let delivery = match params[0].value.as_str() {
         "ENV" => SecretDelivery::Env { variable: target },
         "FILE" => SecretDelivery::File { path: target },
         _ => return None,
     };
     Some(Secret {
-        name: params[1].value.clone(),
+        name: params[1].value.to_string(),
         delivery,
         store,
     })
