@@ -29,3 +29,91 @@ fn completions_for_bash_mention_subcommands() {
     assert_eq!(status, 0);
     assert!(stdout.contains("compile") && stdout.contains("lint"));
 }
+
+/// A temporary folder holding the given files.
+fn tree(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (String, String, i32) {
+    crate::output(crate::berth().current_dir(dir).args(args).output().unwrap())
+}
+
+#[test]
+fn lint_exit_codes() {
+    let good = tree(&[(
+        "plugin.txt",
+        b"MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n",
+    )]);
+    let (_, stderr, status) = run_in(good.path(), &["lint"]);
+    assert_eq!((status, stderr.trim()), (0, "no problems in 1 file"));
+
+    let bad = tree(&[("plugin.txt", b"MICROSERVICE EXAMPLE\n  CMD ruby example.rb\n")]);
+    let (_, stderr, status) = run_in(bad.path(), &["lint"]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("berth::lint::parameter-count"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("1 error in 1 file"), "{stderr}");
+}
+
+#[test]
+fn folders_are_searched_for_plugin_txt_in_path_order() {
+    let dir = tree(&[
+        ("b/plugin.txt", b"MICROSERVICE B b\n  CMD run\n"),
+        ("a/deeper/plugin.txt", b"MICROSERVICE A a\n  CMD run\n"),
+        ("a/notes.txt", b"NOT A PLUGIN\n"),
+    ]);
+    let (stdout, stderr, status) = run_in(dir.path(), &["compile", "--emit", "raw-lines", "."]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "a/deeper/plugin.txt:1: MICROSERVICE A a\na/deeper/plugin.txt:2: CMD run\n\
+         b/plugin.txt:1: MICROSERVICE B b\nb/plugin.txt:2: CMD run\n"
+    );
+}
+
+#[test]
+fn invalid_utf8_is_an_error_with_the_byte_offset() {
+    let dir = tree(&[("plugin.txt", b"MICROSERVICE EX ex\n  ENV K caf\xe9\n  CMD run\n")]);
+    let (_, stderr, status) = run_in(dir.path(), &["lint", "plugin.txt"]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("berth::parse::invalid-utf8"), "{stderr}");
+    assert!(stderr.contains("invalid byte at offset 30"), "{stderr}");
+    assert!(stderr.contains("plugin.txt:2:12"), "{stderr}");
+}
+
+#[test]
+fn unknown_keyword_suggests_the_closest_one() {
+    let dir = tree(&[("plugin.txt", b"MICROSERVCE EX ex\n")]);
+    let (_, stderr, status) = run_in(dir.path(), &["lint", "plugin.txt"]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("did you mean `MICROSERVICE`?"), "{stderr}");
+}
+
+#[test]
+fn explain_and_list_rules() {
+    let (stdout, _, status) = run(&["lint", "--explain", "P3"]);
+    assert_eq!(status, 0);
+    assert!(
+        stdout.starts_with("parameter-count (P3, default level: error)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Use instead"));
+    let (stdout, _, _) = run(&["lint", "--list-rules"]);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("P1 ") && l.contains("unknown-keyword"))
+    );
+    let (_, stderr, status) = run(&["lint", "--explain", "no-such-rule"]);
+    assert_eq!(status, 1);
+    assert!(
+        stderr.contains("no lint rule is called `no-such-rule`"),
+        "{stderr}"
+    );
+}
