@@ -5,6 +5,7 @@
 
 mod cli;
 mod cosmos_oracle;
+mod lint_rules;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
