@@ -28,35 +28,47 @@ fn check(c: &mut Checker) {
             continue;
         }
         let ch = cont.kind.char();
-        let joined = joined_line(text, cont);
+        // With nothing after it, the line is dropped instead: continuation-at-eof's.
+        let Some(next) = joined_line(text, cont) else {
+            continue;
+        };
         if cont.glued {
+            // The token the `&` is stuck to, as written (a quoted value keeps its quotes).
+            let before = c
+                .plugin
+                .raw
+                .lines
+                .iter()
+                .flat_map(|l| std::iter::once(l.keyword_span).chain(l.params.iter().map(|p| p.span)))
+                .find(|s| s.start < cont.span.start && cont.span.start <= s.end)
+                .map(|s| s.start);
             let line = text.get(cont.line_span.start..cont.span.start).unwrap_or("");
-            let word = line
-                .rsplit(|c: char| c.is_ascii_whitespace())
-                .next()
-                .unwrap_or(line);
-            let mut p = c
+            let word = match before.and_then(|b| text.get(b..cont.span.start)) {
+                Some(token) => token,
+                // A line never yielded (the file ended first): the last word will do.
+                None => line
+                    .rsplit(|c: char| c.is_ascii_whitespace())
+                    .next()
+                    .unwrap_or(line),
+            };
+            let p = c
                 .problem(
                     cont.span,
                     format!("`&` right after `{word}` glues it to the next line's first word"),
                 )
                 .with_label("no space before `&`")
+                .with_related(next, "its first word joins the line above without a space")
                 .with_help(format!("write `{word} &` to keep the two apart"));
-            if let Some(next) = joined {
-                p = p.with_related(next, "its first word joins the line above without a space");
-            }
             c.emit(p);
         }
         if cont.blank_after {
-            let mut p = c
+            let p = c
                 .problem(cont.span, format!("the `{ch}` continuation goes on past a blank line"))
                 .with_label("a blank line does not end it")
+                .with_related(next, "joined to the line above")
                 .with_help(format!(
                     "remove the `{ch}` if the line is complete; if it is not, remove the blank line to make that visible"
                 ));
-            if let Some(next) = joined {
-                p = p.with_related(next, "joined to the line above");
-            }
             c.emit(p);
         }
     }

@@ -79,6 +79,7 @@ mod tests {
     use super::RULES;
     use crate::compile::cosmos::install::{InstallOptions, install};
     use crate::lint::{PluginTree, lint_plugin};
+    use crate::problem::Problem;
     use crate::source::SourceFile;
 
     #[test]
@@ -98,14 +99,99 @@ mod tests {
         }
     }
 
-    /// The codes lint reports for a snippet, in a plugin tree with `microservices/example/`.
-    fn codes(text: &str) -> BTreeSet<&'static str> {
+    /// What lint reports for a snippet, in a plugin tree with `microservices/example/`.
+    fn lint(text: &str) -> Vec<Problem> {
         let file = SourceFile::new("plugin.txt", text);
         let (plugin, _) = install(&file, &InstallOptions::default());
         let tree = PluginTree {
             microservice_folders: ["example".to_string()].into(),
         };
-        lint_plugin(&plugin, Some(&tree)).iter().map(|p| p.code).collect()
+        lint_plugin(&plugin, Some(&tree))
+    }
+
+    fn codes(text: &str) -> BTreeSet<&'static str> {
+        lint(text).iter().map(|p| p.code).collect()
+    }
+
+    /// Words that reach every rule's branches: keywords, odd numbers and names, quotes,
+    /// continuation characters, comments, ERB and non-ASCII text.
+    const WORDS: &[&str] = &[
+        "MICROSERVICE",
+        "INTERFACE",
+        "ROUTER",
+        "TARGET",
+        "TOOL",
+        "WIDGET",
+        "SCRIPT_ENGINE",
+        "VARIABLE",
+        "VARIABLE_DESCRIPTION",
+        "VARIABLE_STATE",
+        "NEEDS_DEPENDENCIES",
+        "PORT",
+        "SHARD",
+        "DB_SHARD",
+        "SECRET",
+        "ENV",
+        "env",
+        "FILE",
+        "CMD",
+        "ROUTE_PREFIX",
+        "MAP_TARGET",
+        "DISABLE_ERB",
+        "CONTAINER",
+        "BRIDGE",
+        "WINDOW",
+        "SAME",
+        "DONT_LOG",
+        "PATH",
+        "x",
+        "X__Y",
+        "a_",
+        "08",
+        "0x1F",
+        "-1",
+        "70000",
+        "\"",
+        "'",
+        "\"a b\"",
+        "a\"b",
+        "&",
+        "+",
+        "\\",
+        "#",
+        "# c &",
+        "é",
+        "a\u{a0}b",
+        "nil",
+        "/p",
+        "p",
+        "<%= x %>",
+        "<%",
+        "target_name",
+        "Ab-c",
+        "[[",
+        "{",
+        "\t",
+        "\r",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// No rule panics, whatever the file says, and every span can be shown.
+        #[test]
+        fn rules_never_panic(
+            words in proptest::collection::vec(proptest::sample::select(WORDS), 0..80),
+            breaks in proptest::collection::vec(proptest::sample::select(&[" ", " ", "\n", "\n\n", ""][..]), 80),
+        ) {
+            let text: String = words.iter().zip(&breaks).flat_map(|(w, b)| [*w, *b]).collect();
+            for p in lint(&text) {
+                let spans = p.span.into_iter().chain(p.related.iter().map(|r| r.span));
+                for span in spans {
+                    proptest::prop_assert!(text.get(span.range()).is_some(), "{}: {span:?} in {text:?}", p.code);
+                }
+            }
+        }
     }
 
     /// What `--explain` shows is true: the example raises the rule, the fix does not.
