@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::compile::cosmos::keywords;
 use crate::compile::cosmos::keywords::BlockKind;
 use crate::parse::plugin_txt::{LogicalLine, Token, Tokenized};
 use crate::source::SourceFile;
@@ -76,5 +77,28 @@ impl Plugin {
         keyword: &'a str,
     ) -> impl Iterator<Item = &'a LogicalLine> + 'a {
         self.modifiers(block).filter(move |l| l.keyword == keyword)
+    }
+
+    /// Every line with `keyword` in a block that accepts it as a modifier, with its block,
+    /// in file order. Lines in blocks that do not accept it are the misplaced-modifier
+    /// rule's business, so rules about the modifier's meaning never see them.
+    pub fn modifier_lines<'a>(
+        &'a self,
+        keyword: &'a str,
+    ) -> impl Iterator<Item = (&'a Block, &'a LogicalLine)> + 'a {
+        self.blocks
+            .iter()
+            .filter(move |b| keywords::modifier(b.kind, keyword).is_some())
+            .flat_map(move |b| self.modifiers_named(b, keyword).map(move |l| (b, l)))
+    }
+
+    /// The blocks of one kind, in file order.
+    pub fn blocks_of(&self, kind: BlockKind) -> impl Iterator<Item = &Block> + '_ {
+        self.blocks.iter().filter(move |b| b.kind == kind)
+    }
+
+    /// The header parameter that names a block's model, when the header has it.
+    pub fn block_name(&self, block: &Block) -> Option<&Token> {
+        self.header(block).params.get(block.kind.name_param())
     }
 }

@@ -4,7 +4,7 @@
 
 pub mod rules;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ast::Plugin;
 use crate::problem::{Problem, Severity};
@@ -53,6 +53,14 @@ impl Checker<'_> {
         Problem::new(self.rule.code, self.rule.severity, message).at(&self.plugin.file, span)
     }
 
+    /// A problem at `again`, something that repeats what `first` already did, with `first`
+    /// as the related span: labelled "<verb> again here" and "first <verb> here".
+    pub fn repeated(&self, first: Span, again: Span, verb: &str, message: impl Into<String>) -> Problem {
+        self.problem(again, message)
+            .with_label(format!("{verb} again here"))
+            .with_related(first, format!("first {verb} here"))
+    }
+
     pub fn emit(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
@@ -75,10 +83,65 @@ pub fn lint_plugin(plugin: &Plugin, tree: Option<&PluginTree>) -> Vec<Problem> {
     problems
 }
 
+/// Every item whose key was seen before, paired with the first item that had the key:
+/// `(first, repeat)`, in the order the repeats come. For "defined twice" rules.
+pub fn repeats<K: Ord, T: Copy>(items: impl IntoIterator<Item = (K, T)>) -> Vec<(T, T)> {
+    let mut first: BTreeMap<K, T> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (key, item) in items {
+        match first.get(&key) {
+            Some(&f) => out.push((f, item)),
+            None => {
+                first.insert(key, item);
+            }
+        }
+    }
+    out
+}
+
+/// The ERB tags (`<% … %>`, `<%= … %>`, `<%# … %>`) in a text as written, for rules that
+/// read the file before ERB runs. `<%%` is ERB's escape for a literal `<%`, not a tag;
+/// an unclosed tag runs to the end of the text, as ERB reads it.
+pub fn erb_tags(text: &str) -> Vec<Span> {
+    let mut tags = Vec::new();
+    let mut at = 0;
+    while let Some(found) = text[at..].find("<%") {
+        let start = at + found;
+        if text[start + 2..].starts_with('%') {
+            at = start + 3;
+            continue;
+        }
+        let end = text[start + 2..]
+            .find("%>")
+            .map_or(text.len(), |e| start + 2 + e + 2);
+        tags.push(Span::new(start, end));
+        at = end;
+    }
+    tags
+}
+
 /// The rule with this name or id (`parameter-count` or `P3`), case-insensitive for ids.
 pub fn find_rule(name: &str) -> Option<&'static Rule> {
     rules::RULES
         .iter()
         .copied()
         .find(|r| r.name == name || r.id.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_pair_each_repeat_with_the_first() {
+        let got = repeats([("a", 1), ("b", 2), ("a", 3), ("a", 4)]);
+        assert_eq!(got, [(1, 3), (1, 4)]);
+    }
+
+    #[test]
+    fn erb_tags_in_raw_text() {
+        let text = "A <%= x %> b <%% c <% if y -%>\nB <%# z";
+        let tags: Vec<&str> = erb_tags(text).iter().map(|s| &text[s.range()]).collect();
+        assert_eq!(tags, ["<%= x %>", "<% if y -%>", "<%# z"]);
+    }
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod cosmos_oracle;
+mod lint_rules;
 mod model;
 mod tidy;
 

@@ -29,6 +29,15 @@ impl BlockKind {
         }
     }
 
+    /// Which header parameter names the block's model (`TARGET <folder> <name>`,
+    /// `INTERFACE <name> <filename>`).
+    pub fn name_param(self) -> usize {
+        match self {
+            BlockKind::Target | BlockKind::Microservice | BlockKind::Tool => 1,
+            BlockKind::Interface | BlockKind::Router | BlockKind::Widget | BlockKind::ScriptEngine => 0,
+        }
+    }
+
     /// Whether the block runs as a container (a microservice of its own).
     pub fn is_deployed(self) -> bool {
         matches!(

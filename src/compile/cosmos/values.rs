@@ -10,8 +10,23 @@ pub fn is_nil_like(value: &str) -> bool {
 }
 
 /// Ruby's `Integer(string)`: surrounding whitespace, a sign, `0x`/`0b`/`0o`/`0d`
-/// prefixes, a leading `0` meaning octal, and single `_` between digits.
+/// prefixes, a leading `0` meaning octal, and single `_` between digits. `None` when
+/// Ruby refuses the text, and also when the number does not fit an `i64` (Ruby would
+/// accept it; `is_ruby_integer` tells the two apart).
 pub fn ruby_integer(s: &str) -> Option<i64> {
+    let (negative, radix, digits) = integer_parts(s)?;
+    let magnitude = i128::from_str_radix(&digits, radix).ok()?;
+    let value = if negative { -magnitude } else { magnitude };
+    i64::try_from(value).ok()
+}
+
+/// Whether Ruby's `Integer()` accepts `s`, however large the number.
+pub fn is_ruby_integer(s: &str) -> bool {
+    integer_parts(s).is_some_and(|(_, radix, digits)| digits.chars().all(|c| c.is_digit(radix)))
+}
+
+/// Sign, radix and the digits without separators, when the text has Ruby's integer shape.
+fn integer_parts(s: &str) -> Option<(bool, u32, String)> {
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
     let (negative, t) = match t.as_bytes().first()? {
         b'-' => (true, &t[1..]),
@@ -36,10 +51,7 @@ pub fn ruby_integer(s: &str) -> Option<i64> {
     if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
         return None;
     }
-    let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
-    let magnitude = i128::from_str_radix(&cleaned, radix).ok()?;
-    let value = if negative { -magnitude } else { magnitude };
-    i64::try_from(value).ok()
+    Some((negative, radix, digits.chars().filter(|&c| c != '_').collect()))
 }
 
 #[cfg(test)]
@@ -72,7 +84,12 @@ mod tests {
         ];
         for (input, expect) in cases {
             assert_eq!(ruby_integer(input), expect, "{input:?}");
+            assert_eq!(is_ruby_integer(input), expect.is_some(), "{input:?}");
         }
+        // Ruby has big integers: too large for i64 is still an integer.
+        assert_eq!(ruby_integer("99999999999999999999999"), None);
+        assert!(is_ruby_integer("99999999999999999999999"));
+        assert!(!is_ruby_integer("0x1g"));
     }
 
     #[test]

@@ -3,13 +3,211 @@
 
 use crate::lint::Rule;
 
+mod accidental_continuation;
+mod continuation_at_eof;
+mod continuation_blank_line;
+mod deprecated_keyword;
+mod disable_erb_mixed;
+mod duplicate_name;
+mod enterprise_only;
+mod env_overwritten;
+mod erb_in_variable;
+mod invalid_integer;
+mod kubernetes_name;
+mod map_target_order;
 mod misplaced_modifier;
+mod missing_cmd;
+mod missing_microservice_folder;
+mod name_double_underscore;
+mod needs_dependencies_in_comment;
+mod orphan_variable_modifier;
 mod parameter_count;
+mod port_protocol;
+mod reserved_variable;
+mod route_multiple_ports;
+mod route_prefix;
+mod secret_store_looks_like_option;
+mod secret_target;
+mod secret_type;
+mod stray_quote;
+mod target_name;
+mod undocumented_form;
 mod unknown_keyword;
+mod unusual_integer;
+mod variable_name;
 
 /// All rules.
 pub static RULES: &[&Rule] = &[
     &unknown_keyword::RULE,
     &misplaced_modifier::RULE,
     &parameter_count::RULE,
+    &invalid_integer::RULE,
+    &unusual_integer::RULE,
+    &port_protocol::RULE,
+    &secret_type::RULE,
+    &secret_store_looks_like_option::RULE,
+    &secret_target::RULE,
+    &name_double_underscore::RULE,
+    &kubernetes_name::RULE,
+    &duplicate_name::RULE,
+    &target_name::RULE,
+    &missing_cmd::RULE,
+    &route_prefix::RULE,
+    &route_multiple_ports::RULE,
+    &env_overwritten::RULE,
+    &accidental_continuation::RULE,
+    &continuation_blank_line::RULE,
+    &continuation_at_eof::RULE,
+    &stray_quote::RULE,
+    &erb_in_variable::RULE,
+    &reserved_variable::RULE,
+    &variable_name::RULE,
+    &orphan_variable_modifier::RULE,
+    &needs_dependencies_in_comment::RULE,
+    &map_target_order::RULE,
+    &disable_erb_mixed::RULE,
+    &enterprise_only::RULE,
+    &deprecated_keyword::RULE,
+    &undocumented_form::RULE,
+    &missing_microservice_folder::RULE,
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::RULES;
+    use crate::compile::cosmos::install::{InstallOptions, install};
+    use crate::lint::{PluginTree, lint_plugin};
+    use crate::problem::Problem;
+    use crate::source::SourceFile;
+
+    #[test]
+    fn rules_are_named_coded_and_documented() {
+        for rule in RULES {
+            assert_eq!(rule.code, format!("berth::lint::{}", rule.name), "{}", rule.id);
+            let d = &rule.docs;
+            for (part, text) in [
+                ("summary", rule.summary),
+                ("what", d.what),
+                ("why", d.why),
+                ("example", d.example),
+                ("instead", d.instead),
+            ] {
+                assert!(!text.trim().is_empty(), "{}: empty {part}", rule.name);
+            }
+        }
+    }
+
+    /// What lint reports for a snippet, in a plugin tree with `microservices/example/`.
+    fn lint(text: &str) -> Vec<Problem> {
+        let file = SourceFile::new("plugin.txt", text);
+        let (plugin, _) = install(&file, &InstallOptions::default());
+        let tree = PluginTree {
+            microservice_folders: ["example".to_string()].into(),
+        };
+        lint_plugin(&plugin, Some(&tree))
+    }
+
+    fn codes(text: &str) -> BTreeSet<&'static str> {
+        lint(text).iter().map(|p| p.code).collect()
+    }
+
+    /// Words that reach every rule's branches: keywords, odd numbers and names, quotes,
+    /// continuation characters, comments, ERB and non-ASCII text.
+    const WORDS: &[&str] = &[
+        "MICROSERVICE",
+        "INTERFACE",
+        "ROUTER",
+        "TARGET",
+        "TOOL",
+        "WIDGET",
+        "SCRIPT_ENGINE",
+        "VARIABLE",
+        "VARIABLE_DESCRIPTION",
+        "VARIABLE_STATE",
+        "NEEDS_DEPENDENCIES",
+        "PORT",
+        "SHARD",
+        "DB_SHARD",
+        "SECRET",
+        "ENV",
+        "env",
+        "FILE",
+        "CMD",
+        "ROUTE_PREFIX",
+        "MAP_TARGET",
+        "DISABLE_ERB",
+        "CONTAINER",
+        "BRIDGE",
+        "WINDOW",
+        "SAME",
+        "DONT_LOG",
+        "PATH",
+        "x",
+        "X__Y",
+        "a_",
+        "08",
+        "0x1F",
+        "-1",
+        "70000",
+        "\"",
+        "'",
+        "\"a b\"",
+        "a\"b",
+        "&",
+        "+",
+        "\\",
+        "#",
+        "# c &",
+        "é",
+        "a\u{a0}b",
+        "nil",
+        "/p",
+        "p",
+        "<%= x %>",
+        "<%",
+        "target_name",
+        "Ab-c",
+        "[[",
+        "{",
+        "\t",
+        "\r",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// No rule panics, whatever the file says, and every span can be shown.
+        #[test]
+        fn rules_never_panic(
+            words in proptest::collection::vec(proptest::sample::select(WORDS), 0..80),
+            breaks in proptest::collection::vec(proptest::sample::select(&[" ", " ", "\n", "\n\n", ""][..]), 80),
+        ) {
+            let text: String = words.iter().zip(&breaks).flat_map(|(w, b)| [*w, *b]).collect();
+            for p in lint(&text) {
+                let spans = p.span.into_iter().chain(p.related.iter().map(|r| r.span));
+                for span in spans {
+                    proptest::prop_assert!(text.get(span.range()).is_some(), "{}: {span:?} in {text:?}", p.code);
+                }
+            }
+        }
+    }
+
+    /// What `--explain` shows is true: the example raises the rule, the fix does not.
+    #[test]
+    fn doc_examples_raise_their_rule_and_fixes_do_not() {
+        for rule in RULES {
+            assert!(
+                codes(rule.docs.example).contains(rule.code),
+                "{}: the example does not raise it",
+                rule.name
+            );
+            assert!(
+                !codes(rule.docs.instead).contains(rule.code),
+                "{}: the fix still raises it",
+                rule.name
+            );
+        }
+    }
+}
