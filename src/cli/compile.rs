@@ -2,16 +2,14 @@
 //! (`raw-lines`), the lines after COSMOS's install phases (`lines`), or the services
 //! (`model`).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use miette::IntoDiagnostic;
 use serde::Serialize;
 
 use super::inputs::{InstallArgs, Loaded, discover, load};
-use super::report::{colour, render};
+use super::report::{colour, render, stdout};
 use crate::compile::cosmos::lower::lower;
 use crate::model::{self, Model};
 use crate::parse::plugin_txt::LogicalLine;
@@ -115,7 +113,7 @@ pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
             }
         }
     };
-    std::io::stdout().write_all(out.as_bytes()).into_diagnostic()?;
+    stdout(&out)?;
     Ok(if errors > 0 {
         ExitCode::FAILURE
     } else {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::inputs::{InstallArgs, discover, load};
-use super::report::{Tally, colour, render};
+use super::report::{Tally, colour, render, stdout};
 use crate::lint::{Rule, find_rule, rules::RULES};
 
 #[derive(Debug, Args)]
@@ -29,18 +29,17 @@ pub struct LintArgs {
 
 pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
     if args.list_rules {
-        for rule in RULES {
-            println!(
-                "{:<4} {:<32} {:<8} {}",
-                rule.id, rule.name, rule.severity, rule.summary
-            );
-        }
+        let list: String = RULES
+            .iter()
+            .map(|r| format!("{:<4} {:<32} {:<8} {}\n", r.id, r.name, r.severity, r.summary))
+            .collect();
+        stdout(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(name) = &args.explain {
         return match find_rule(name) {
             Some(rule) => {
-                print!("{}", explain(rule));
+                stdout(&explain(rule))?;
                 Ok(ExitCode::SUCCESS)
             }
             None => Err(miette::miette!(

@@ -1,7 +1,9 @@
 //! Rendering problems for people: miette's graphical report, in colour only on a
 //! terminal and never under `NO_COLOR`.
 
-use std::io::IsTerminal;
+use std::io::{ErrorKind, IsTerminal, Write};
+
+use miette::IntoDiagnostic;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
@@ -10,6 +12,15 @@ use crate::problem::{Problem, Severity};
 /// Whether stderr gets colour.
 pub fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Writes command output. A closed pipe (`berth ... | head`) ends output quietly, as
+/// it does for other Unix tools.
+pub fn stdout(text: &str) -> miette::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        other => other.into_diagnostic(),
+    }
 }
 
 /// One problem as miette draws it.

@@ -61,6 +61,10 @@ pub enum Status {
     Deprecated,
     /// Documented as Enterprise only or "coming soon" (P31).
     Enterprise,
+    /// Removed from COSMOS: older releases accept it, the pinned one rejects the plugin
+    /// (`removed-keyword`). Kept so that plugins written for COSMOS 5 get a precise
+    /// warning rather than "unknown keyword".
+    Removed,
 }
 
 /// A keyword with its parameter count range.
@@ -175,7 +179,7 @@ static INTERFACE: &[Keyword] = &[
     ),
     kw("LOG_STREAM", 0, ANY, "[class] [params...]"),
     status(kw("DONT_LOG", 0, ANY, ""), Status::Deprecated),
-    status(kw("LOG_RAW", 0, ANY, ""), Status::Deprecated),
+    status(kw("LOG_RAW", 0, ANY, ""), Status::Removed),
     status(kw("BRIDGE", 1, ANY, "<name>"), Status::Enterprise),
     status(
         kw("BRIDGE_OPTION", 2, ANY, "<name> <value...>"),

@@ -1,4 +1,5 @@
-//! The registry: every lint rule, in FORMATS.md order. A tidy test checks that each file
+//! The registry: every lint rule, in FORMATS.md order (berth's own `B` rules beside
+//! their closest kin). A tidy test checks that each file
 //! here is listed, documented and has fixtures.
 
 use crate::lint::Rule;
@@ -23,6 +24,7 @@ mod needs_dependencies_in_comment;
 mod orphan_variable_modifier;
 mod parameter_count;
 mod port_protocol;
+mod removed_keyword;
 mod reserved_variable;
 mod route_multiple_ports;
 mod route_prefix;
@@ -68,6 +70,7 @@ pub static RULES: &[&Rule] = &[
     &disable_erb_mixed::RULE,
     &enterprise_only::RULE,
     &deprecated_keyword::RULE,
+    &removed_keyword::RULE,
     &undocumented_form::RULE,
     &missing_microservice_folder::RULE,
 ];
