@@ -117,3 +117,16 @@ fn explain_and_list_rules() {
         "{stderr}"
     );
 }
+
+#[test]
+fn max_warnings_turns_warnings_into_failure() {
+    // Two warnings: neither MICROSERVICE has a CMD.
+    let dir = tree(&[("plugin.txt", b"MICROSERVICE A a\nMICROSERVICE B b\n")]);
+    let (_, stderr, status) = run_in(dir.path(), &["lint"]);
+    assert_eq!(status, 0, "warnings alone pass: {stderr}");
+    assert!(stderr.trim_end().ends_with("2 warnings in 1 file"), "{stderr}");
+    let (_, _, status) = run_in(dir.path(), &["lint", "--max-warnings", "2"]);
+    assert_eq!(status, 0);
+    let (_, _, status) = run_in(dir.path(), &["lint", "--max-warnings", "1"]);
+    assert_eq!(status, 1);
+}
