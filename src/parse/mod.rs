@@ -1,3 +1,4 @@
 //! Text → syntax, one file per text format. Pure: no I/O, no keyword meaning.
 
+pub mod json;
 pub mod plugin_txt;
