@@ -16,3 +16,4 @@ pub mod model;
 pub mod parse;
 pub mod problem;
 pub mod source;
+pub mod validate;
