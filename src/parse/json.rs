@@ -1,4 +1,5 @@
-//! Strict JSON with positions: text → `serde_json::Value` plus the span of every value
+//! Strict JSON with positions (and the `Json` type every JSON-shaped document uses,
+//! YAML included): text → `serde_json::Value` plus the span of every value
 //! and object key, addressed by JSON pointer, so that a schema violation at
 //! `/resources/cpu` can be shown at its line and column. Malformed JSON becomes a
 //! `JsonError` at the parser's position with a hint for the usual mistakes.
@@ -37,6 +38,15 @@ pub struct JsonError {
 }
 
 impl Json {
+    /// A document built by another front end (YAML) from its own spans.
+    pub fn from_parts(value: serde_json::Value, spans: HashMap<String, Located>) -> Json {
+        Json {
+            value,
+            spans,
+            duplicate_keys: Vec::new(),
+        }
+    }
+
     /// The span of the value at `pointer` (RFC 6901; `""` is the whole document).
     pub fn span(&self, pointer: &str) -> Option<Span> {
         self.spans.get(pointer).map(|l| l.value)

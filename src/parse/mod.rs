@@ -2,3 +2,4 @@
 
 pub mod json;
 pub mod plugin_txt;
+pub mod yaml;
