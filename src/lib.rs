@@ -10,6 +10,7 @@ pub mod ast;
 #[allow(clippy::disallowed_methods)] // the CLI is an edge: it reads files and the environment
 pub mod cli;
 pub mod compile;
+pub mod config;
 pub mod erb;
 pub mod lint;
 pub mod model;

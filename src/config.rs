@@ -1,0 +1,272 @@
+//! `berth.yaml`, the project file: its typed form and how it is read (YAML, then the
+//! schema `schemas/berth.schema.json`, then these types). Every section is optional; a
+//! repository without the file gets `Config::default()`. Pure: the caller reads the file.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::parse::yaml;
+use crate::problem::Problem;
+use crate::source::SourceFile;
+use crate::validate::{Schema, validate};
+
+/// The project file. Field meanings are documented in the schema.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub project: Option<String>,
+    pub engine: Engine,
+    pub discovery: Discovery,
+    pub cosmos: Cosmos,
+    pub cumulocity: Cumulocity,
+    pub sesam: Sesam,
+    /// Values for `@name@` build placeholders.
+    #[serde(deserialize_with = "scalar_map")]
+    pub vars: BTreeMap<String, String>,
+    /// Values for Sesam `$ENV(name)`, over the Sesam env file.
+    pub env: BTreeMap<String, serde_json::Value>,
+    pub secrets: Secrets,
+    pub images: Vec<ImageRule>,
+    pub prune: bool,
+    pub drift: Drift,
+    pub lint: Lint,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Engine {
+    pub host: Option<String>,
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub ca: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    #[serde(default = "yes")]
+    pub verify: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Discovery {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cosmos {
+    pub image: Option<String>,
+    pub scope: Option<String>,
+    /// VARIABLE overrides by plugin folder (relative path) or `*`.
+    pub variables: BTreeMap<String, ScalarMap>,
+    /// What `ENV[...]` returns inside ERB; `null` means unset.
+    pub erb_env: BTreeMap<String, Option<Scalar>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cumulocity {
+    pub base_url: Option<String>,
+    pub bootstrap_tenant: Option<String>,
+    pub bootstrap_user: Option<String>,
+    pub bootstrap_password: Option<String>,
+    pub tenants: Vec<Tenant>,
+    /// Manifest `name:version` → the image to run.
+    pub images: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub id: String,
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sesam {
+    pub env_profile: Option<String>,
+    pub node_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Secrets {
+    pub providers: Vec<SecretProvider>,
+}
+
+/// Where secret values come from, tried in order.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SecretProvider {
+    /// `<prefix><NAME>` environment variables.
+    Env { prefix: String },
+    /// One file per secret in a folder.
+    Dir { path: String },
+}
+
+/// How an image that no registry serves is produced.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRule {
+    pub name: String,
+    pub build: Option<Build>,
+    pub load: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    pub context: String,
+    #[serde(default = "dockerfile")]
+    pub dockerfile: String,
+    #[serde(default, deserialize_with = "scalar_map")]
+    pub args: BTreeMap<String, String>,
+}
+
+fn dockerfile() -> String {
+    "Dockerfile".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Drift {
+    Off,
+    #[default]
+    Warn,
+    Heal,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Lint {
+    pub deny: Vec<String>,
+    pub warn: Vec<String>,
+    pub allow: Vec<String>,
+    pub max_warnings: Option<usize>,
+}
+
+/// A YAML scalar given where text is meant (`1.10`, `true`), kept as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(Scalar(s)),
+            v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => Ok(Scalar(v.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "expected text, a number or a boolean, not {other}"
+            ))),
+        }
+    }
+}
+
+/// Name → scalar, kept as text.
+pub type ScalarMap = BTreeMap<String, Scalar>;
+
+fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
+}
+
+/// Reads berth.yaml: YAML, schema, types. Problems carry file, line and column; on any
+/// error the config is `None` (never half a config: defaults could hide a typo).
+pub fn read(file: &Arc<SourceFile>) -> (Option<Config>, Vec<Problem>) {
+    let doc = match yaml::parse(file.text()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let p = Problem::error("berth::config::yaml", e.message)
+                .at(file, e.span)
+                .with_help("berth.yaml must be valid YAML; check indentation and quoting here");
+            return (None, vec![p]);
+        }
+    };
+    let problems = validate(Schema::Berth, &doc.value, &doc, file);
+    if !problems.is_empty() {
+        return (None, problems);
+    }
+    match serde_json::from_value::<Config>(doc.value) {
+        Ok(config) => (Some(config), Vec::new()),
+        // The schema and these types describe the same shape; a mismatch is a berth bug,
+        // still reported as a problem rather than a panic.
+        Err(e) => (
+            None,
+            vec![
+                Problem::error("berth::config::shape", format!("berth.yaml: {e}"))
+                    .at(file, Default::default()),
+            ],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_str(text: &str) -> (Option<Config>, Vec<Problem>) {
+        read(&SourceFile::new("berth.yaml", text))
+    }
+
+    #[test]
+    fn a_full_file_reads() {
+        let text = r#"
+project: ground
+engine: { host: "tcp://127.0.0.1:2375" }
+cosmos:
+  image: "openc3inc/openc3-operator:6.0.0"
+  variables:
+    "*": { log_level: debug, port: 7780 }
+cumulocity:
+  base_url: https://example.cumulocity.com
+  tenants: [{ id: t1, user: svc, password: "$SECRET(t1_password)" }]
+vars: { project.version: 1.10 }
+secrets:
+  providers:
+    - { type: env, prefix: BERTH_SECRET_ }
+    - { type: dir, path: secrets }
+images:
+  - { name: "demo:1.0", build: { context: images/demo } }
+drift: heal
+"#;
+        let (config, problems) = read_str(text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let c = config.unwrap();
+        assert_eq!(c.project.as_deref(), Some("ground"));
+        assert_eq!(c.cosmos.variables["*"]["port"], Scalar("7780".into()));
+        assert_eq!(c.vars["project.version"], "1.1");
+        assert_eq!(
+            c.secrets.providers[1],
+            SecretProvider::Dir {
+                path: "secrets".into()
+            }
+        );
+        assert_eq!(c.images[0].build.as_ref().unwrap().dockerfile, "Dockerfile");
+        assert_eq!(c.drift, Drift::Heal);
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(read_str("").0, Some(Config::default()));
+    }
+
+    #[test]
+    fn a_typo_is_an_error_at_its_line_and_column() {
+        let (config, problems) = read_str("project: x\ndrfit: heal\n");
+        assert!(config.is_none());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].location().unwrap().to_string(), "berth.yaml:2:1");
+        assert_eq!(problems[0].help.as_deref(), Some("did you mean `drift`?"));
+    }
+}
