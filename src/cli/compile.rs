@@ -183,7 +183,7 @@ fn model_text(model: &Model) -> String {
             out.push_str(&format!("  working_dir: {dir}\n"));
         }
         for (k, v) in &s.env {
-            out.push_str(&format!("  env {k}={}\n", shown(v)));
+            out.push_str(&format!("  env {k}={}\n", shown(&v.to_string())));
         }
         for p in &s.ports {
             out.push_str(&format!("  port {}/{}\n", p.number, p.protocol));

@@ -22,7 +22,8 @@ pub struct Model {
 /// One service: a container specification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
-    /// Unique within the model. For COSMOS: `SCOPE__USER__NAME` and its kin.
+    /// Unique within the model. COSMOS: `SCOPE__USER__NAME` and its kin; Cumulocity: the
+    /// manifest name (`name@tenant` for a PER_TENANT instance set); Sesam: the `_id`.
     pub name: String,
     /// Where the service is declared.
     pub origin: Origin,
@@ -31,17 +32,175 @@ pub struct Service {
     /// The argv, run without a shell. Empty means the image's own entrypoint.
     pub command: Vec<String>,
     pub working_dir: Option<String>,
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, Text>,
     pub ports: Vec<Port>,
     /// Secrets by reference: values are resolved only when applying.
     pub secrets: Vec<Secret>,
     pub state: DesiredState,
+    /// How many identical containers run.
+    pub replicas: u32,
+    pub resources: Resources,
+    pub probes: Probes,
+    /// Extra `/etc/hosts` entries: host name → address.
+    pub extra_hosts: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub pull: Pull,
     /// Where each field's value came from, keyed by field path (`env.LOG_LEVEL`,
     /// `command`, `ports[0]`), so plans can point at the line that caused a change.
     pub sources: BTreeMap<String, Origin>,
-    /// What only COSMOS means, kept for fidelity and for COSMOS-aware tooling.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cosmos: Option<CosmosService>,
+    /// What only the source platform means, kept for fidelity.
+    pub platform: Platform,
+}
+
+impl Service {
+    /// A service with every field at its default: no image override, the image's own
+    /// command, running, one replica, no limits, no probes.
+    pub fn new(name: impl Into<String>, origin: Origin, platform: Platform) -> Service {
+        Service {
+            name: name.into(),
+            origin,
+            image: None,
+            command: Vec::new(),
+            working_dir: None,
+            env: BTreeMap::new(),
+            ports: Vec::new(),
+            secrets: Vec::new(),
+            state: DesiredState::Running,
+            replicas: 1,
+            resources: Resources::default(),
+            probes: Probes::default(),
+            extra_hosts: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            pull: Pull::default(),
+            sources: BTreeMap::new(),
+            platform,
+        }
+    }
+}
+
+/// Text that may embed secret references, resolved only when applying. Its JSON and
+/// display form writes a reference as `<secret:NAME>`, so values never leak.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Text(pub Vec<Piece>);
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Piece {
+    Literal(String),
+    Secret(String),
+}
+
+impl Text {
+    pub fn literal(s: impl Into<String>) -> Text {
+        Text(vec![Piece::Literal(s.into())])
+    }
+
+    /// The secrets this text needs.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| match p {
+            Piece::Secret(name) => Some(name.as_str()),
+            Piece::Literal(_) => None,
+        })
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for piece in &self.0 {
+            match piece {
+                Piece::Literal(s) => f.write_str(s)?,
+                Piece::Secret(name) => write!(f, "<secret:{name}>")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// CPU in millicores and memory in bytes; `None` is "no limit" / "no reservation".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Resources {
+    pub cpu_limit_millis: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    pub cpu_reservation_millis: Option<u64>,
+    pub memory_reservation_bytes: Option<u64>,
+    /// The CPUs the container may run on (`0-3`, `0,4`).
+    pub cpuset: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Probes {
+    pub liveness: Option<Probe>,
+    pub readiness: Option<Probe>,
+}
+
+/// A health check, in Kubernetes terms (the shape Cumulocity uses).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    pub action: ProbeAction,
+    pub initial_delay_seconds: u32,
+    pub period_seconds: u32,
+    pub timeout_seconds: u32,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ProbeAction {
+    Http {
+        path: String,
+        port: u16,
+        https: bool,
+        headers: BTreeMap<String, String>,
+    },
+    Tcp {
+        port: u16,
+    },
+    Exec {
+        command: Vec<String>,
+    },
+}
+
+/// When and how the image is fetched.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Pull {
+    pub policy: PullPolicy,
+    /// A cron expression: check for a newer image on this schedule.
+    pub schedule: Option<String>,
+    /// Registry credentials for a private image.
+    pub auth: Option<RegistryAuth>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    /// Pull when the image is not present.
+    #[default]
+    Missing,
+    /// Pull on every (re)creation.
+    Always,
+    /// Never pull: the image must be present, loaded or built.
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryAuth {
+    pub username: Text,
+    pub password: Text,
+}
+
+/// Platform facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "platform", rename_all = "lowercase")]
+pub enum Platform {
+    Cosmos(CosmosService),
+    Cumulocity(CumulocityService),
+    Sesam(SesamService),
 }
 
 /// A position in a source file, 1-based.
@@ -67,10 +226,12 @@ pub enum DesiredState {
     Stopped,
 }
 
+/// A port the container listens on, and the host port it is published on, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Port {
     pub number: u16,
     pub protocol: Protocol,
+    pub host: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -112,7 +273,7 @@ pub enum SecretDelivery {
 }
 
 /// COSMOS facts about a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CosmosService {
     pub kind: CosmosKind,
     pub scope: String,
@@ -139,9 +300,39 @@ pub struct CosmosService {
     pub disable_erb: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Cumulocity facts about a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CumulocityService {
+    pub manifest_name: String,
+    pub version: String,
+    pub api_version: String,
+    pub isolation: String,
+    /// The tenant of a PER_TENANT instance set.
+    pub tenant: Option<String>,
+    pub context_path: Option<String>,
+    pub required_roles: Vec<String>,
+    pub roles: Vec<String>,
+    /// `scale: AUTO` cannot exist on one engine; kept so tools can say so.
+    pub autoscale: bool,
+}
+
+/// Sesam facts about a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SesamService {
+    pub id: String,
+    pub use_https: bool,
+    pub verify_ssl: bool,
+    pub eager_load: bool,
+    pub connect_timeout_seconds: u64,
+    pub read_timeout_seconds: u64,
+    /// HTTP authentication Sesam uses towards the service (`basic`, `digest`).
+    pub authentication: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CosmosKind {
+    #[default]
     Microservice,
     Interface,
     Router,

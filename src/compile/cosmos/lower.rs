@@ -9,7 +9,8 @@ use crate::compile::cosmos::install::InstallOptions;
 use crate::compile::cosmos::keywords::{self, BlockKind};
 use crate::compile::cosmos::values::{is_nil_like, ruby_integer};
 use crate::model::{
-    CosmosKind, CosmosService, DesiredState, Origin, Port, Protocol, Secret, SecretDelivery, Service,
+    CosmosKind, CosmosService, DesiredState, Origin, Platform, Port, Protocol, Secret, SecretDelivery,
+    Service, Text,
 };
 use crate::parse::plugin_txt::Token;
 use crate::source::Span;
@@ -59,19 +60,12 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
     };
     let name = service_name(scope, block.kind, &name_token.value);
     let mut sources = BTreeMap::new();
-    let mut service = Service {
-        name: name.clone(),
-        origin: origin(header.keyword_span),
-        image: None,
-        command: Vec::new(),
-        working_dir: None,
-        env: BTreeMap::new(),
-        ports: Vec::new(),
-        secrets: Vec::new(),
-        state: DesiredState::Running,
-        sources: BTreeMap::new(),
-        cosmos: None,
-    };
+    let mut service = Service::new(
+        name.clone(),
+        origin(header.keyword_span),
+        // Filled in below, once the block's modifiers are read.
+        Platform::Cosmos(CosmosService::default()),
+    );
     let mut cosmos = CosmosService {
         kind,
         scope: scope.to_string(),
@@ -101,7 +95,9 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
         match line.keyword.as_str() {
             "ENV" => {
                 sources.insert(format!("env.{}", p[0].value), here);
-                service.env.insert(p[0].value.to_string(), p[1].value.to_string());
+                service
+                    .env
+                    .insert(p[0].value.to_string(), Text::literal(p[1].value.as_str()));
             }
             "WORK_DIR" => {
                 sources.insert("working_dir".into(), here);
@@ -148,10 +144,12 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
         service.working_dir = Some(".".into());
     }
     // The operator sets these after ENV, so they always win (FORMATS.md §1.9).
-    service.env.insert("OPENC3_MICROSERVICE_NAME".into(), name);
-    service.env.insert("OPENC3_SCOPE".into(), scope.to_string());
+    service
+        .env
+        .insert("OPENC3_MICROSERVICE_NAME".into(), Text::literal(name));
+    service.env.insert("OPENC3_SCOPE".into(), Text::literal(scope));
     service.sources = sources;
-    service.cosmos = Some(cosmos);
+    service.platform = Platform::Cosmos(cosmos);
     Some(service)
 }
 
@@ -225,7 +223,13 @@ fn port(params: &[Token]) -> Option<Port> {
         Some(p) if p == "SCTP" => Protocol::Sctp,
         Some(_) => return None,
     };
-    Some(Port { number, protocol })
+    // COSMOS Core runs every microservice in one operator container, reachable from the
+    // host; berth gives each its own container and publishes the port to keep that.
+    Some(Port {
+        number,
+        protocol,
+        host: Some(number),
+    })
 }
 
 /// MICROSERVICE: `SECRET type name target [store]`; INTERFACE/ROUTER:
