@@ -174,6 +174,8 @@ pub struct Pull {
     pub schedule: Option<String>,
     /// Registry credentials for a private image.
     pub auth: Option<RegistryAuth>,
+    /// A `docker save` archive to load instead of pulling (a Cumulocity `image.tar`).
+    pub archive: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -1,0 +1,133 @@
+//! `$ENV(name)` and `$SECRET(name)` references inside strings (Sesam's syntax, also used
+//! for secrets in berth.yaml): splitting a string into literal text and references, with
+//! the span of each reference, and the errors for malformed ones.
+
+use crate::source::Span;
+
+/// One part of an interpolated string. Spans are byte offsets within the string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part<'a> {
+    Literal(&'a str),
+    Env {
+        name: &'a str,
+        span: std::ops::Range<usize>,
+    },
+    Secret {
+        name: &'a str,
+        span: std::ops::Range<usize>,
+    },
+}
+
+/// A malformed reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefError {
+    pub span: std::ops::Range<usize>,
+    pub message: String,
+}
+
+/// Splits `s` into parts. `$` not followed by `ENV(` or `SECRET(` is literal text.
+pub fn split(s: &str) -> Result<Vec<Part<'_>>, RefError> {
+    let mut parts = Vec::new();
+    let mut literal_start = 0;
+    let mut i = 0;
+    while let Some(found) = s[i..].find('$') {
+        let start = i + found;
+        let rest = &s[start..];
+        let (kind, open) = if rest.starts_with("$ENV(") {
+            ("ENV", 5)
+        } else if rest.starts_with("$SECRET(") {
+            ("SECRET", 8)
+        } else {
+            i = start + 1;
+            continue;
+        };
+        let body_start = start + open;
+        let Some(close) = s[body_start..].find(')') else {
+            return Err(RefError {
+                span: start..s.len(),
+                message: format!("`${kind}(` is never closed"),
+            });
+        };
+        let name = &s[body_start..body_start + close];
+        let end = body_start + close + 1;
+        if name.is_empty() {
+            return Err(RefError {
+                span: start..end,
+                message: format!("`${kind}()` names nothing"),
+            });
+        }
+        if name.contains('$') || name.contains('(') {
+            return Err(RefError {
+                span: start..end,
+                message: "references cannot be nested".into(),
+            });
+        }
+        if literal_start < start {
+            parts.push(Part::Literal(&s[literal_start..start]));
+        }
+        parts.push(match kind {
+            "ENV" => Part::Env {
+                name,
+                span: start..end,
+            },
+            _ => Part::Secret {
+                name,
+                span: start..end,
+            },
+        });
+        literal_start = end;
+        i = end;
+    }
+    if literal_start < s.len() || parts.is_empty() {
+        parts.push(Part::Literal(&s[literal_start..]));
+    }
+    Ok(parts)
+}
+
+/// The span of `range` within a JSON string literal whose token starts at `token`: the
+/// opening quote comes first. Exact for strings without escapes, which references are.
+pub fn span_in_token(token: Span, range: &std::ops::Range<usize>) -> Span {
+    Span::new(
+        token.start + 1 + range.start,
+        (token.start + 1 + range.end).min(token.end),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_references_inside_text() {
+        let got = split("http://$ENV(host):$ENV(port)/x?t=$SECRET(tok)").unwrap();
+        assert_eq!(
+            got,
+            [
+                Part::Literal("http://"),
+                Part::Env {
+                    name: "host",
+                    span: 7..17
+                },
+                Part::Literal(":"),
+                Part::Env {
+                    name: "port",
+                    span: 18..28
+                },
+                Part::Literal("/x?t="),
+                Part::Secret {
+                    name: "tok",
+                    span: 33..45
+                },
+            ]
+        );
+        assert_eq!(split("costs $5").unwrap(), [Part::Literal("costs $5")]);
+        assert_eq!(split("").unwrap(), [Part::Literal("")]);
+    }
+
+    #[test]
+    fn malformed_references() {
+        assert!(split("$ENV(a").unwrap_err().message.contains("never closed"));
+        assert!(split("$SECRET()").unwrap_err().message.contains("names nothing"));
+        assert!(split("$ENV($SECRET(x))").unwrap_err().message.contains("nested"));
+    }
+}
