@@ -193,7 +193,7 @@ pub fn read(file: &Arc<SourceFile>) -> (Option<Config>, Vec<Problem>) {
             return (None, vec![p]);
         }
     };
-    let problems = validate(Schema::Berth, &doc.value, &doc, file);
+    let problems = validate(Schema::Berth, &doc.value, &doc, "", file);
     if !problems.is_empty() {
         return (None, problems);
     }

@@ -48,7 +48,7 @@ pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Probl
         return (Vec::new(), vec![p]);
     }
     let value = substitute_placeholders(&doc, &config.vars, file, &mut problems);
-    problems.extend(validate(Schema::Cumulocity, &value, &doc, file));
+    problems.extend(validate(Schema::Cumulocity, &value, &doc, "", file));
     if problems.iter().any(Problem::is_error) {
         return (Vec::new(), problems);
     }

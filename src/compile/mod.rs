@@ -3,3 +3,4 @@
 pub mod cosmos;
 pub mod cumulocity;
 pub mod interpolate;
+pub mod sesam;

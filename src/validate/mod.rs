@@ -59,9 +59,16 @@ impl Schema {
     }
 }
 
-/// Every violation of `schema` in `value`, located through `json` (the document `value`
-/// came from, or an earlier version of it with the same shape).
-pub fn validate(schema: Schema, value: &Value, json: &Json, file: &Arc<SourceFile>) -> Vec<Problem> {
+/// Every violation of `schema` in `value`, located through `json`: the document `value`
+/// came from (or an earlier version of it with the same shape), in which `value` sits at
+/// the pointer `base` (`""` for the whole document, `/2` for the third entity of an array).
+pub fn validate(
+    schema: Schema,
+    value: &Value,
+    json: &Json,
+    base: &str,
+    file: &Arc<SourceFile>,
+) -> Vec<Problem> {
     let compiled = schema.compiled();
     if compiled.validator.is_valid(value) {
         return Vec::new();
@@ -69,7 +76,7 @@ pub fn validate(schema: Schema, value: &Value, json: &Json, file: &Arc<SourceFil
     let mut problems: Vec<Problem> = compiled
         .validator
         .iter_errors(value)
-        .flat_map(|e| describe(&e, &compiled.raw, json, file))
+        .flat_map(|e| describe(&e, &compiled.raw, json, base, file))
         .collect();
     problems.sort_by_key(|p| p.span.map(|s| (s.start, s.end)));
     problems.dedup_by(|a, b| a.span == b.span && a.message == b.message);
@@ -77,11 +84,19 @@ pub fn validate(schema: Schema, value: &Value, json: &Json, file: &Arc<SourceFil
 }
 
 /// One problem per violation; several for a set of unexpected keys.
-fn describe(e: &ValidationError, schema: &Value, json: &Json, file: &Arc<SourceFile>) -> Vec<Problem> {
-    let pointer = e.instance_path().as_str().to_string();
+fn describe(
+    e: &ValidationError,
+    schema: &Value,
+    json: &Json,
+    base: &str,
+    file: &Arc<SourceFile>,
+) -> Vec<Problem> {
+    let relative = e.instance_path().as_str().to_string();
+    let pointer = format!("{base}{relative}");
+    // Names and schema lookups are relative to the validated value; spans to the file.
+    let field = field_name(&relative);
+    let hint = description(schema, &relative);
     let at = |p: &str| json.key_span(p).unwrap_or_else(|| json.nearest_span(p));
-    let field = field_name(&pointer);
-    let hint = description(schema, &pointer);
     let with_hint = |p: Problem| match &hint {
         Some(h) => p.with_help(h.clone()),
         None => p,
@@ -91,7 +106,7 @@ fn describe(e: &ValidationError, schema: &Value, json: &Json, file: &Arc<SourceF
             .iter()
             .map(|key| {
                 let child = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
-                let allowed = allowed_keys(schema, &pointer);
+                let allowed = allowed_keys(schema, &relative);
                 let mut p = Problem::error(CODE, format!("unknown field `{key}` in {field}"))
                     .at(file, json.key_span(&child).unwrap_or_else(|| at(&pointer)))
                     .with_label("not allowed here");
@@ -110,8 +125,9 @@ fn describe(e: &ValidationError, schema: &Value, json: &Json, file: &Arc<SourceF
             .collect(),
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let span = if pointer.is_empty() {
-                json.span("")
+            let span = if relative.is_empty() {
+                // The opening brace of the validated object.
+                json.span(&pointer)
                     .map_or(Span::point(0), |s| Span::new(s.start, s.start + 1))
             } else {
                 at(&pointer)
@@ -119,7 +135,7 @@ fn describe(e: &ValidationError, schema: &Value, json: &Json, file: &Arc<SourceF
             let mut p = Problem::error(CODE, format!("missing required field `{name}` in {field}"))
                 .at(file, span)
                 .with_label(format!("`{name}` is required here"));
-            if let Some(h) = description(schema, &format!("{pointer}/{name}")) {
+            if let Some(h) = description(schema, &format!("{relative}/{name}")) {
                 p = p.with_help(format!("`{name}`: {h}"));
             }
             vec![p]
@@ -283,7 +299,7 @@ mod tests {
     fn check(schema: Schema, text: &str) -> Vec<(String, String)> {
         let file = SourceFile::new("t.json", text);
         let json = parse(text).unwrap();
-        validate(schema, &json.value, &json, &file)
+        validate(schema, &json.value, &json, "", &file)
             .into_iter()
             .map(|p| (text[p.span.unwrap().range()].to_string(), p.message))
             .collect()
@@ -320,7 +336,7 @@ mod tests {
         let text = r#"{"engine": {"hots": "unix:///x"}}"#;
         let file = SourceFile::new("berth.json", text);
         let json = parse(text).unwrap();
-        let problems = validate(Schema::Berth, &json.value, &json, &file);
+        let problems = validate(Schema::Berth, &json.value, &json, "", &file);
         assert_eq!(problems.len(), 1);
         assert_eq!(&text[problems[0].span.unwrap().range()], "\"hots\"");
         assert_eq!(problems[0].help.as_deref(), Some("did you mean `host`?"));

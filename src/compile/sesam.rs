@@ -1,0 +1,343 @@
+//! The Sesam front end: `system:microservice` entities → services (FORMATS.md part 3).
+//! A file holds one entity or an array of them; other entities (pipes, other systems,
+//! node metadata) are skipped with a note. `$ENV(name)` is filled from the env profile
+//! and berth.yaml, `$SECRET(name)` stays a reference resolved only when applying; then
+//! each entity is checked against `schemas/sesam-microservice.schema.json` and keeps
+//! Sesam's meaning: `memory` is MB, `cpu_quota` is percent of one core summed over all
+//! cores, `environment` values that are not strings are JSON-encoded, `hosts` are extra
+//! hosts, `skip_pull` forbids pulling.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::compile::cumulocity::json_error;
+use crate::compile::interpolate::{self, Part};
+use crate::model::{
+    Origin, Piece, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService, Text,
+};
+use crate::parse::json::{self, Json};
+use crate::problem::{Problem, Severity};
+use crate::source::{SourceFile, Span};
+use crate::validate::{Schema, validate};
+
+/// The entity type this front end deploys.
+pub const MICROSERVICE: &str = "system:microservice";
+
+/// The services in one Sesam config file, and every problem found.
+pub fn compile(file: &Arc<SourceFile>, env: &BTreeMap<String, Value>) -> (Vec<Service>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let doc = match json::parse(file.text()) {
+        Ok(doc) => doc,
+        Err(e) => return (Vec::new(), vec![json_error(file, e)]),
+    };
+    let entities: Vec<(String, &Value)> = match &doc.value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("/{i}"), v))
+            .collect(),
+        v => vec![(String::new(), v)],
+    };
+    let mut services = Vec::new();
+    for (base, entity) in entities {
+        let Some(kind) = entity.get("type").and_then(Value::as_str) else {
+            problems.push(
+                Problem::error("berth::sesam::no-type", "a config entity needs a `type`")
+                    .at(file, doc.nearest_span(&base))
+                    .with_help("a microservice system is `{\"_id\": \"...\", \"type\": \"system:microservice\", ...}`"),
+            );
+            continue;
+        };
+        if kind != MICROSERVICE {
+            let id = entity.get("_id").and_then(Value::as_str).unwrap_or("?");
+            problems.push(
+                Problem::new(
+                    "berth::sesam::not-deployed",
+                    Severity::Info,
+                    format!("`{id}` is a `{kind}`, not a microservice; berth does not deploy it"),
+                )
+                .at(file, doc.span(&format!("{base}/type")).unwrap_or_default()),
+            );
+            continue;
+        }
+        let before = problems.len();
+        let filled = fill_env(entity, &base, &doc, env, file, &mut problems);
+        problems.extend(validate(Schema::SesamMicroservice, &filled, &doc, &base, file));
+        if problems[before..].iter().any(Problem::is_error) {
+            continue;
+        }
+        if let Some(s) = lower(&filled, &doc, &base, file, &mut problems) {
+            services.push(s);
+        }
+    }
+    (services, problems)
+}
+
+/// Replaces every `$ENV(name)` (an unknown name is an error at its span). A string that
+/// is exactly one reference takes the variable's JSON value, keeping its type; several
+/// references, or text around one, make a string. `$SECRET` references are kept.
+fn fill_env(
+    v: &Value,
+    pointer: &str,
+    doc: &Json,
+    env: &BTreeMap<String, Value>,
+    file: &Arc<SourceFile>,
+    problems: &mut Vec<Problem>,
+) -> Value {
+    match v {
+        Value::String(s) => {
+            let token = doc.span(pointer).unwrap_or_else(|| doc.nearest_span(pointer));
+            let parts = match interpolate::split(s) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    problems.push(
+                        Problem::error("berth::sesam::malformed-reference", e.message)
+                            .at(file, interpolate::span_in_token(token, &e.span))
+                            .with_help(
+                                "write `$ENV(name)` or `$SECRET(name)`, side by side but never nested",
+                            ),
+                    );
+                    return v.clone();
+                }
+            };
+            if let [Part::Env { name, span }] = parts.as_slice() {
+                return lookup(name, span, token, env, file, problems)
+                    .cloned()
+                    .unwrap_or(Value::Null);
+            }
+            let mut out = String::new();
+            for part in &parts {
+                match part {
+                    Part::Literal(l) => out.push_str(l),
+                    Part::Secret { span, .. } => out.push_str(&s[span.clone()]),
+                    Part::Env { name, span } => match lookup(name, span, token, env, file, problems) {
+                        Some(Value::String(text)) => out.push_str(text),
+                        Some(other) => out.push_str(&other.to_string()),
+                        None => {}
+                    },
+                }
+            }
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| fill_env(x, &format!("{pointer}/{i}"), doc, env, file, problems))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, x)| {
+                    let child = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    (k.clone(), fill_env(x, &child, doc, env, file, problems))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn lookup<'e>(
+    name: &str,
+    span: &std::ops::Range<usize>,
+    token: Span,
+    env: &'e BTreeMap<String, Value>,
+    file: &Arc<SourceFile>,
+    problems: &mut Vec<Problem>,
+) -> Option<&'e Value> {
+    let found = env.get(name);
+    if found.is_none() {
+        problems.push(
+            Problem::error("berth::sesam::unknown-env", format!("`$ENV({name})` is not set"))
+                .at(file, interpolate::span_in_token(token, span))
+                .with_label("no such environment variable")
+                .with_help(format!(
+                    "define `{name}` in the env profile (`<profile>-env.json`) or under `env:` in berth.yaml"
+                )),
+        );
+    }
+    found
+}
+
+/// A string with `$SECRET` references as model text.
+fn text(s: &str) -> Text {
+    match interpolate::split(s) {
+        Ok(parts) => Text(
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    Part::Secret { name, .. } => Piece::Secret(name.to_string()),
+                    Part::Literal(l) => Piece::Literal(l.to_string()),
+                    Part::Env { span, .. } => Piece::Literal(s[span].to_string()),
+                })
+                .collect(),
+        ),
+        Err(_) => Text::literal(s),
+    }
+}
+
+/// MB as Docker counts them.
+const MB: u64 = 1024 * 1024;
+
+fn lower(
+    e: &Value,
+    doc: &Json,
+    base: &str,
+    file: &Arc<SourceFile>,
+    problems: &mut Vec<Problem>,
+) -> Option<Service> {
+    let docker = e.get("docker")?;
+    let id = e.get("_id")?.as_str()?.to_string();
+    let at = |p: &str| {
+        let pointer = format!("{base}{p}");
+        doc.key_span(&pointer)
+            .unwrap_or_else(|| doc.nearest_span(&pointer))
+    };
+    let origin = |span: Span| {
+        let (line, column) = file.line_col(span.start);
+        Origin {
+            file: file.name().to_string(),
+            line,
+            column,
+        }
+    };
+    let int = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
+    let boolean = |v: &Value, k: &str, default: bool| v.get(k).and_then(Value::as_bool).unwrap_or(default);
+    let image = docker.get("image")?.as_str()?;
+    if image.contains("$SECRET(") {
+        problems.push(
+            Problem::error(
+                "berth::sesam::secret-in-image",
+                "an image name cannot come from a secret",
+            )
+            .at(file, at("/docker/image"))
+            .with_help("use `$ENV(name)` for a configurable image; secrets are for credentials"),
+        );
+        return None;
+    }
+    let mut s = Service::new(
+        id.clone(),
+        origin(at("/_id")),
+        Platform::Sesam(SesamService {
+            id: id.clone(),
+            use_https: boolean(e, "use_https", false),
+            verify_ssl: boolean(e, "verify_ssl", false),
+            eager_load: boolean(e, "eager_load", true),
+            connect_timeout_seconds: int(e, "connect_timeout").unwrap_or(60),
+            read_timeout_seconds: int(e, "read_timeout").unwrap_or(1800),
+            authentication: e.get("authentication").and_then(Value::as_str).map(String::from),
+        }),
+    );
+    s.image = Some(image.to_string());
+    s.sources.insert("image".into(), origin(at("/docker/image")));
+    let port = int(docker, "port").and_then(|p| u16::try_from(p).ok())?;
+    s.ports.push(Port {
+        number: port,
+        protocol: Protocol::Tcp,
+        host: None,
+    });
+    if let Some(vars) = docker.get("environment").and_then(Value::as_object) {
+        for (k, v) in vars {
+            // Sesam passes strings as they are and JSON-encodes everything else.
+            let value = match v {
+                Value::String(x) => text(x),
+                other => Text::literal(other.to_string()),
+            };
+            s.sources.insert(
+                format!("env.{k}"),
+                origin(at(&format!("/docker/environment/{k}"))),
+            );
+            s.env.insert(k.clone(), value);
+        }
+    }
+    let memory_mb = int(docker, "memory").unwrap_or(128);
+    s.resources.memory_limit_bytes = Some(memory_mb * MB);
+    // cpu_quota is percent of one core, summed over all cores: 100 = one core.
+    s.resources.cpu_limit_millis = Some(int(docker, "cpu_quota").unwrap_or(25) * 10);
+    s.resources.cpuset = docker
+        .get("cpuset_cpus")
+        .and_then(Value::as_str)
+        .map(String::from);
+    s.sources.insert("resources".into(), origin(at("/docker")));
+    if let Some(hosts) = docker.get("hosts").and_then(Value::as_object) {
+        s.extra_hosts = hosts
+            .iter()
+            .filter_map(|(h, ip)| Some((h.clone(), ip.as_str()?.to_string())))
+            .collect();
+    }
+    s.pull.policy = if boolean(docker, "skip_pull", false) {
+        PullPolicy::Never
+    } else {
+        // "pull on every container restart"
+        PullPolicy::Always
+    };
+    s.pull.schedule = docker
+        .get("pull_image_cron_expression")
+        .and_then(Value::as_str)
+        .map(String::from);
+    if let (Some(u), Some(p)) = (
+        docker.get("username").and_then(Value::as_str),
+        docker.get("password").and_then(Value::as_str),
+    ) {
+        s.pull.auth = Some(RegistryAuth {
+            username: text(u),
+            password: text(p),
+        });
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_str(text: &str, env: &[(&str, Value)]) -> (Vec<Service>, Vec<Problem>) {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        compile(&SourceFile::new("systems/x.conf.json", text), &env)
+    }
+
+    #[test]
+    fn an_entity_lowers_with_sesam_meaning() {
+        let text = r#"{"_id": "ms", "type": "system:microservice",
+          "docker": {"image": "sesam/ms:1.0", "port": "$ENV(ms-port)", "memory": 512, "cpu_quota": 50,
+            "environment": {"URL": "http://$ENV(host):80", "TOKEN": "$SECRET(tok)", "CAP": 10, "CFG": {"a": true}},
+            "hosts": {"db.local": "10.0.0.5"}, "skip_pull": true}}"#;
+        let (services, problems) = compile_str(text, &[("ms-port", Value::from(5000)), ("host", "h".into())]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let s = &services[0];
+        assert_eq!(s.name, "ms");
+        assert_eq!(s.ports[0].number, 5000);
+        assert_eq!(s.env["URL"].to_string(), "http://h:80");
+        assert_eq!(s.env["TOKEN"].to_string(), "<secret:tok>");
+        assert_eq!(s.env["CAP"].to_string(), "10");
+        assert_eq!(s.env["CFG"].to_string(), r#"{"a":true}"#);
+        assert_eq!(s.resources.memory_limit_bytes, Some(512 * MB));
+        assert_eq!(s.resources.cpu_limit_millis, Some(500));
+        assert_eq!(s.extra_hosts["db.local"], "10.0.0.5");
+        assert_eq!(s.pull.policy, PullPolicy::Never);
+    }
+
+    #[test]
+    fn an_unknown_env_name_is_an_error_at_its_span() {
+        let text = r#"[{"_id": "p", "type": "pipe"}, {"_id": "ms", "type": "system:microservice",
+          "docker": {"image": "a:1", "port": 80, "environment": {"X": "pre-$ENV(nope)-post"}}}]"#;
+        let (services, problems) = compile_str(text, &[]);
+        assert!(services.is_empty());
+        let codes: Vec<&str> = problems.iter().map(|p| p.code).collect();
+        assert_eq!(codes, ["berth::sesam::not-deployed", "berth::sesam::unknown-env"]);
+        assert_eq!(&text[problems[1].span.unwrap().range()], "$ENV(nope)");
+    }
+
+    #[test]
+    fn schema_errors_in_an_array_point_into_the_right_entity() {
+        let text = r#"[{"_id": "aa", "type": "system:microservice", "docker": {"image": "a:1", "port": 80}},
+          {"_id": "bb", "type": "system:microservice", "docker": {"image": "b:1", "port": true}}]"#;
+        let (services, problems) = compile_str(text, &[]);
+        assert_eq!(services.len(), 1);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(&text[problems[0].span.unwrap().range()], "true");
+    }
+}
