@@ -115,6 +115,17 @@ impl SourceFile {
         self.line_starts.partition_point(|&s| s <= offset)
     }
 
+    /// The byte offset of a 1-based line and column (in characters), clamped to the text.
+    pub fn offset(&self, line: usize, column: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        self.text[start..]
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
+
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
@@ -142,6 +153,10 @@ mod tests {
         assert_eq!(f.line_col(7), (3, 1));
         assert_eq!(f.line_col(8), (4, 1));
         assert_eq!(f.line_col(99), (4, 2));
+        for offset in [0, 3, 5, 7, 8] {
+            let (line, col) = f.line_col(offset);
+            assert_eq!(f.offset(line, col), offset);
+        }
     }
 
     #[test]

@@ -2,31 +2,26 @@
 //! (`raw-lines`), the lines after COSMOS's install phases (`lines`), or the services
 //! (`model`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::inputs::{InstallArgs, Loaded, discover, load};
+use super::inputs::{InputArgs, load};
 use super::report::{colour, render, stdout};
-use crate::compile::cosmos::lower::lower;
 use crate::model::{self, Model};
 use crate::parse::plugin_txt::LogicalLine;
 
 #[derive(Debug, Args)]
 pub struct CompileArgs {
-    /// A file or folder (folders: every plugin.txt below them).
-    #[arg(default_value = ".")]
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
     /// What to print.
     #[arg(long, value_enum, default_value_t = Emit::Model)]
     emit: Emit,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    #[command(flatten)]
-    install: InstallArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,54 +69,40 @@ struct ModelView<'a> {
 }
 
 pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
-    let options = args.install.options();
+    let loaded = load(&args.inputs)?;
+    let compiled = &loaded.compiled;
     let colour = colour();
-    let mut loaded = Vec::new();
-    let mut errors = 0;
-    for path in discover(&args.paths)? {
-        let l = load(&path, &options)?;
-        for p in l.problems.iter().filter(|p| p.is_error()) {
-            errors += 1;
-            eprint!("{}", render(p, colour));
-        }
-        loaded.push(l);
+    let errors: Vec<_> = compiled.problems.iter().filter(|p| p.is_error()).collect();
+    for p in &errors {
+        eprint!("{}", render(p, colour));
     }
     let out = match args.emit {
         Emit::Lines | Emit::RawLines => {
             let raw = args.emit == Emit::RawLines;
-            let pick = |l: &'_ Loaded| -> Vec<LogicalLine> {
-                if raw {
-                    l.plugin.raw.lines.clone()
-                } else {
-                    l.plugin.lines.clone()
-                }
-            };
-            let picked: Vec<(&str, Vec<LogicalLine>)> =
-                loaded.iter().map(|l| (l.plugin.file.name(), pick(l))).collect();
+            let picked: Vec<(&str, &[LogicalLine])> = compiled
+                .plugins
+                .iter()
+                .map(|p| (p.file.name(), if raw { &p.raw.lines[..] } else { &p.lines[..] }))
+                .collect();
             lines(&picked, args.format)
         }
-        Emit::Model => {
-            let mut services: Vec<_> = loaded.iter().flat_map(|l| lower(&l.plugin, &options)).collect();
-            services.sort_by(|a, b| a.name.cmp(&b.name));
-            let model = Model { services };
-            match args.format {
-                Format::Json => json(&ModelView {
-                    format_version: model::FORMAT_VERSION,
-                    model: &model,
-                }),
-                Format::Text => model_text(&model),
-            }
-        }
+        Emit::Model => match args.format {
+            Format::Json => json(&ModelView {
+                format_version: model::FORMAT_VERSION,
+                model: &compiled.model,
+            }),
+            Format::Text => model_text(&compiled.model),
+        },
     };
     stdout(&out)?;
-    Ok(if errors > 0 {
-        ExitCode::FAILURE
-    } else {
+    Ok(if errors.is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 
-fn lines(files: &[(&str, Vec<LogicalLine>)], format: Format) -> String {
+fn lines(files: &[(&str, &[LogicalLine])], format: Format) -> String {
     match format {
         Format::Json => json(&LinesView {
             format_version: model::FORMAT_VERSION,
@@ -143,7 +124,7 @@ fn lines(files: &[(&str, Vec<LogicalLine>)], format: Format) -> String {
         Format::Text => {
             let mut out = String::new();
             for (file, lines) in files {
-                for l in lines {
+                for l in lines.iter() {
                     out.push_str(&format!("{file}:{}: {}", l.line, l.keyword));
                     for p in &l.params {
                         out.push(' ');

@@ -1,4 +1,6 @@
-//! Finding and reading input files, and the options every front-end command shares.
+//! Finding and reading a repository's inputs: berth.yaml, the Sesam env profile, and
+//! every COSMOS plugin, Cumulocity manifest and Sesam config under the given paths
+//! (DESIGN.md §1 discovery rules). Also the options every front-end command shares.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,35 +9,31 @@ use std::sync::Arc;
 use clap::Args;
 use miette::{IntoDiagnostic, WrapErr};
 
-use crate::ast::Plugin;
-use crate::compile::cosmos::install::{InstallOptions, install};
-use crate::lint::{PluginTree, lint_plugin};
+use crate::compile::cosmos::install::InstallOptions;
+use crate::compile::{self, Compiled, Project, Source};
+use crate::config::{self, Config};
+use crate::lint::PluginTree;
+use crate::parse::json;
 use crate::problem::Problem;
 use crate::source::{SourceFile, Span};
 
-/// Options that shape how plugins are installed.
+/// What to compile and how: the paths and the COSMOS install overrides.
 #[derive(Debug, Clone, Args)]
-pub struct InstallArgs {
-    /// Set a COSMOS VARIABLE, replacing its default (repeatable).
+pub struct InputArgs {
+    /// Files or folders (folders: every plugin.txt, cumulocity*.json and Sesam config
+    /// below them; berth.yaml is read from the first folder).
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Set a COSMOS VARIABLE, replacing its default and berth.yaml's (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_pair)]
     vars: Vec<(String, String)>,
-    /// Set what `ENV['NAME']` returns inside ERB (repeatable). ERB sees no other
+    /// Set what `ENV['NAME']` returns inside COSMOS ERB (repeatable). ERB sees no other
     /// environment, so results do not depend on the shell berth runs in.
     #[arg(long = "erb-env", value_name = "NAME=VALUE", value_parser = parse_pair)]
     env: Vec<(String, String)>,
-    /// The COSMOS scope the plugins are installed into.
-    #[arg(long, default_value = "DEFAULT")]
-    scope: String,
-}
-
-impl InstallArgs {
-    pub fn options(&self) -> InstallOptions {
-        InstallOptions {
-            variables: self.vars.iter().cloned().collect::<BTreeMap<_, _>>(),
-            env: self.env.iter().cloned().collect(),
-            scope: Some(self.scope.clone()),
-        }
-    }
+    /// The COSMOS scope plugins are installed into [default: berth.yaml's, else DEFAULT].
+    #[arg(long)]
+    scope: Option<String>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -45,15 +43,143 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// One plugin, installed and linted.
+/// A compiled repository, with the problems found while reading it.
 pub struct Loaded {
-    pub plugin: Plugin,
-    /// Problems from reading, installing and linting, in file order.
-    pub problems: Vec<Problem>,
+    pub compiled: Compiled,
+    /// How many input files were read.
+    pub files: usize,
 }
 
-/// Every `plugin.txt` named by `paths`: files as given, folders searched recursively.
-pub fn discover(paths: &[PathBuf]) -> miette::Result<Vec<PathBuf>> {
+/// Reads and compiles everything `args` names.
+pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
+    let root = root_of(&args.paths);
+    let mut problems = Vec::new();
+    let config = match read_source(&root.join("berth.yaml"), "berth.yaml", &mut problems)? {
+        Some(file) => {
+            let (config, mut found) = config::read(&file);
+            problems.append(&mut found);
+            config.unwrap_or_default()
+        }
+        None => Config::default(),
+    };
+    let sesam_env = sesam_env(&root, &config, &mut problems)?;
+    let mut sources = Vec::new();
+    for (path, kind) in discover(&args.paths)? {
+        let name = display_name(&path);
+        let Some(file) = read_source(&path, &name, &mut problems)? else {
+            continue;
+        };
+        sources.push(match kind {
+            Kind::Cosmos => Source::Cosmos {
+                folder: relative_folder(&root, &path),
+                tree: plugin_tree(&path),
+                file,
+            },
+            Kind::Cumulocity => Source::Cumulocity {
+                image_archive: path
+                    .parent()
+                    .map(|d| d.join("image.tar"))
+                    .filter(|t| t.is_file())
+                    .map(|t| display_name(&t)),
+                file,
+            },
+            Kind::Sesam => Source::Sesam { file },
+        });
+    }
+    let files = sources.len();
+    let project = Project {
+        config: &config,
+        sources,
+        sesam_env,
+        cosmos: InstallOptions {
+            variables: args.vars.iter().cloned().collect(),
+            env: args.env.iter().cloned().collect(),
+            scope: args.scope.clone(),
+        },
+    };
+    let mut compiled = compile::compile(&project);
+    problems.append(&mut compiled.problems);
+    compiled.problems = problems;
+    Ok(Loaded { compiled, files })
+}
+
+/// The repository root: the first path if it is a folder, else its folder.
+fn root_of(paths: &[PathBuf]) -> PathBuf {
+    let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+    if first.is_dir() {
+        first
+    } else {
+        first
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+}
+
+/// Reads a file if it exists. Invalid UTF-8 is reported and read as U+FFFD.
+fn read_source(
+    path: &Path,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> miette::Result<Option<Arc<SourceFile>>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    let (file, invalid) = SourceFile::from_bytes(name, &bytes);
+    if let Some(bad) = invalid {
+        problems.push(invalid_utf8(&file, bad.byte_offset, bad.text_offset));
+    }
+    Ok(Some(file))
+}
+
+/// Sesam `$ENV` values: `<profile>-env.json` at the root, then berth.yaml's `env`.
+fn sesam_env(
+    root: &Path,
+    config: &Config,
+    problems: &mut Vec<Problem>,
+) -> miette::Result<BTreeMap<String, serde_json::Value>> {
+    let mut env = BTreeMap::new();
+    if let Some(profile) = &config.sesam.env_profile {
+        let name = format!("{profile}-env.json");
+        match read_source(&root.join(&name), &name, problems)? {
+            None => problems.push(
+                Problem::error(
+                    "berth::sesam::no-env-profile",
+                    format!("the env profile `{name}` does not exist"),
+                )
+                .with_help("create it next to berth.yaml, or change `sesam.env_profile`"),
+            ),
+            Some(file) => match json::parse(file.text()) {
+                Ok(doc) => match doc.value {
+                    serde_json::Value::Object(map) => env.extend(map),
+                    _ => problems.push(
+                        Problem::error(
+                            "berth::sesam::env-profile",
+                            "an env profile is one JSON object of name → value",
+                        )
+                        .at(&file, doc.nearest_span("")),
+                    ),
+                },
+                Err(e) => problems.push(compile::cumulocity::json_error(&file, e)),
+            },
+        }
+    }
+    env.extend(config.env.clone());
+    Ok(env)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Cosmos,
+    Cumulocity,
+    Sesam,
+}
+
+/// Every input under `paths` with its format, sorted by path. Files named explicitly are
+/// taken whatever their name: JSON ones by content, anything else as a plugin.txt.
+fn discover(paths: &[PathBuf]) -> miette::Result<Vec<(PathBuf, Kind)>> {
     let mut found = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path)
@@ -62,7 +188,12 @@ pub fn discover(paths: &[PathBuf]) -> miette::Result<Vec<PathBuf>> {
         if meta.is_dir() {
             walk(path, &mut found)?;
         } else {
-            found.push(path.clone());
+            let kind = classify(path).unwrap_or(if looks_like_json(path) {
+                Kind::Sesam
+            } else {
+                Kind::Cosmos
+            });
+            found.push((path.clone(), kind));
         }
     }
     found.sort();
@@ -70,7 +201,7 @@ pub fn discover(paths: &[PathBuf]) -> miette::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> miette::Result<()> {
+fn walk(dir: &Path, found: &mut Vec<(PathBuf, Kind)>) -> miette::Result<()> {
     let entries = std::fs::read_dir(dir)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot list {}", dir.display()))?;
@@ -84,29 +215,47 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> miette::Result<()> {
             if name != ".git" && name != "target" && name != "node_modules" {
                 walk(&path, found)?;
             }
-        } else if kind.is_file() && entry.file_name() == "plugin.txt" {
-            found.push(path);
+        } else if kind.is_file()
+            && let Some(kind) = classify(&path)
+        {
+            found.push((path, kind));
         }
     }
     Ok(())
 }
 
-/// Reads, installs and lints one plugin file.
-pub fn load(path: &Path, options: &InstallOptions) -> miette::Result<Loaded> {
-    let bytes = std::fs::read(path)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-    let (file, invalid) = SourceFile::from_bytes(display_name(path), &bytes);
-    let mut problems = Vec::new();
-    if let Some(bad) = invalid {
-        problems.push(invalid_utf8(&file, bad.byte_offset, bad.text_offset));
+/// The discovery rules of DESIGN.md §1, by file name (and, for other JSON, content).
+fn classify(path: &Path) -> Option<Kind> {
+    let name = path.file_name()?.to_str()?;
+    if name == "plugin.txt" {
+        return Some(Kind::Cosmos);
     }
-    let (plugin, mut install_problems) = install(&file, options);
-    problems.append(&mut install_problems);
-    let tree = plugin_tree(path);
-    problems.extend(lint_plugin(&plugin, tree.as_ref()));
-    problems.sort_by_key(|p| p.span.map(|s| s.start));
-    Ok(Loaded { plugin, problems })
+    if name.starts_with("cumulocity") && name.ends_with(".json") {
+        return Some(Kind::Cumulocity);
+    }
+    let sesam_side_file = name == "node-metadata.conf.json" || name.ends_with("-env.json");
+    if name.ends_with(".json") && !sesam_side_file && mentions_microservice(path) {
+        return Some(Kind::Sesam);
+    }
+    None
+}
+
+fn mentions_microservice(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.windows(19).any(|w| w == b"system:microservice"))
+}
+
+fn looks_like_json(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| {
+        b.iter()
+            .find(|c| !c.is_ascii_whitespace())
+            .is_some_and(|&c| c == b'{' || c == b'[')
+    })
+}
+
+fn relative_folder(root: &Path, path: &Path) -> String {
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    display_name(rel)
 }
 
 fn invalid_utf8(file: &Arc<SourceFile>, byte_offset: usize, text_offset: usize) -> Problem {
@@ -120,7 +269,7 @@ fn invalid_utf8(file: &Arc<SourceFile>, byte_offset: usize, text_offset: usize) 
     )
     .at(file, Span::new(text_offset, text_offset + width))
     .with_label("not UTF-8")
-    .with_help("COSMOS reads plugin.txt as UTF-8 and aborts on this byte; save the file as UTF-8")
+    .with_help("berth reads every input as UTF-8 (COSMOS aborts on this byte); save the file as UTF-8")
 }
 
 /// The folder around a `plugin.txt`, when it looks like a plugin gem's tree.

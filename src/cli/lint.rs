@@ -1,21 +1,17 @@
 //! `berth lint`: every problem in every input, and an exit code for hooks and CI.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
-use super::inputs::{InstallArgs, discover, load};
+use super::inputs::{InputArgs, load};
 use super::report::{Tally, colour, render, stdout};
 use crate::lint::{Rule, find_rule, rules::RULES};
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Files or folders to lint (folders: every plugin.txt below them).
-    #[arg(default_value = ".")]
-    paths: Vec<PathBuf>,
     #[command(flatten)]
-    install: InstallArgs,
+    inputs: InputArgs,
     /// Fail when there are more warnings than this.
     #[arg(long, value_name = "N")]
     max_warnings: Option<usize>,
@@ -48,18 +44,14 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
             )),
         };
     }
-    let options = args.install.options();
-    let files = discover(&args.paths)?;
+    let loaded = load(&args.inputs)?;
     let colour = colour();
     let mut tally = Tally::default();
-    for path in &files {
-        let loaded = load(path, &options)?;
-        for problem in &loaded.problems {
-            tally.add(problem);
-            eprint!("{}", render(problem, colour));
-        }
+    for problem in &loaded.compiled.problems {
+        tally.add(problem);
+        eprint!("{}", render(problem, colour));
     }
-    eprintln!("{}", tally.summary(files.len()));
+    eprintln!("{}", tally.summary(loaded.files));
     let too_many_warnings = args.max_warnings.is_some_and(|max| tally.warnings > max);
     Ok(if tally.errors > 0 || too_many_warnings {
         ExitCode::FAILURE

@@ -1,6 +1,213 @@
-//! Syntax → model, one front end per format. Pure.
+//! Syntax → model, one front end per format, and `compile`, which runs them over a
+//! whole repository: COSMOS plugins (with berth.yaml's VARIABLE overrides), Cumulocity
+//! manifests and Sesam configs become one `Model`, with the checks that span files
+//! (two services with one name, two services on one host port). Pure: the caller reads
+//! the files.
 
 pub mod cosmos;
 pub mod cumulocity;
 pub mod interpolate;
 pub mod sesam;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::ast::Plugin;
+use crate::config::Config;
+use crate::lint::{PluginTree, lint_plugin};
+use crate::model::{Model, Service};
+use crate::problem::Problem;
+use crate::source::{SourceFile, Span};
+use cosmos::install::{InstallOptions, install};
+
+/// One input file, read and classified by the caller.
+pub enum Source {
+    Cosmos {
+        file: Arc<SourceFile>,
+        /// The plugin's folder relative to the repository root (`""` at the root), for
+        /// berth.yaml's per-folder VARIABLE overrides.
+        folder: String,
+        tree: Option<PluginTree>,
+    },
+    Cumulocity {
+        file: Arc<SourceFile>,
+        image_archive: Option<String>,
+    },
+    Sesam {
+        file: Arc<SourceFile>,
+    },
+}
+
+impl Source {
+    pub fn file(&self) -> &Arc<SourceFile> {
+        match self {
+            Source::Cosmos { file, .. } | Source::Cumulocity { file, .. } | Source::Sesam { file } => file,
+        }
+    }
+}
+
+/// A repository's inputs.
+pub struct Project<'a> {
+    pub config: &'a Config,
+    pub sources: Vec<Source>,
+    /// Sesam `$ENV` values: the env profile, with berth.yaml `env` over it.
+    pub sesam_env: BTreeMap<String, serde_json::Value>,
+    /// Command-line overrides for COSMOS installs; they win over berth.yaml.
+    pub cosmos: InstallOptions,
+}
+
+/// What a repository compiles to.
+pub struct Compiled {
+    pub model: Model,
+    /// The analysed COSMOS plugins, for `--emit lines`.
+    pub plugins: Vec<Plugin>,
+    /// Every problem, by file and position.
+    pub problems: Vec<Problem>,
+}
+
+/// Compiles every source into one model.
+pub fn compile(project: &Project) -> Compiled {
+    let mut problems = Vec::new();
+    let mut plugins = Vec::new();
+    let mut services: Vec<Service> = Vec::new();
+    for source in &project.sources {
+        match source {
+            Source::Cosmos { file, folder, tree } => {
+                let options = cosmos_options(project, folder);
+                let (plugin, mut found) = install(file, &options);
+                found.extend(lint_plugin(&plugin, tree.as_ref()));
+                // Lowering reads only valid lines, so it also runs on a plugin with
+                // errors; the errors stop `compile` from being used for a plan.
+                services.extend(cosmos::lower::lower(&plugin, &options));
+                problems.append(&mut found);
+                plugins.push(plugin);
+            }
+            Source::Cumulocity { file, image_archive } => {
+                let manifest = cumulocity::Manifest {
+                    file,
+                    image_archive: image_archive.clone(),
+                };
+                let (s, p) = cumulocity::compile(&manifest, project.config);
+                services.extend(s);
+                problems.extend(p);
+            }
+            Source::Sesam { file } => {
+                let (s, p) = sesam::compile(file, &project.sesam_env);
+                services.extend(s);
+                problems.extend(p);
+            }
+        }
+    }
+    let files: BTreeMap<&str, &Arc<SourceFile>> = project
+        .sources
+        .iter()
+        .map(|s| (s.file().name(), s.file()))
+        .collect();
+    check_across_files(&services, &files, &mut problems);
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    problems.sort_by(|a, b| {
+        let key = |p: &Problem| {
+            (
+                p.file.as_ref().map(|f| f.name().to_string()),
+                p.span.map(|s| s.start),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Compiled {
+        model: Model { services },
+        plugins,
+        problems,
+    }
+}
+
+/// berth.yaml's COSMOS settings for one plugin folder, under the command line's.
+fn cosmos_options(project: &Project, folder: &str) -> InstallOptions {
+    let c = &project.config.cosmos;
+    let mut variables = BTreeMap::new();
+    for key in ["*", folder] {
+        if let Some(vars) = c.variables.get(key) {
+            variables.extend(vars.iter().map(|(k, v)| (k.clone(), v.0.clone())));
+        }
+    }
+    variables.extend(project.cosmos.variables.clone());
+    let mut env: BTreeMap<String, String> = c
+        .erb_env
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_ref()?.0.clone())))
+        .collect();
+    env.extend(project.cosmos.env.clone());
+    InstallOptions {
+        variables,
+        env,
+        scope: project.cosmos.scope.clone().or_else(|| c.scope.clone()),
+    }
+}
+
+/// Names and host ports are shared by the whole engine, whatever file declared them.
+fn check_across_files(
+    services: &[Service],
+    files: &BTreeMap<&str, &Arc<SourceFile>>,
+    problems: &mut Vec<Problem>,
+) {
+    let place = |s: &Service| -> Option<(Arc<SourceFile>, Span)> {
+        let file = files.get(s.origin.file.as_str())?;
+        let start = file.offset(s.origin.line, s.origin.column);
+        let end = file.text()[start..]
+            .find(char::is_whitespace)
+            .map_or(file.text().len(), |e| start + e);
+        Some(((*file).clone(), Span::new(start, end)))
+    };
+    let mut names: BTreeMap<&str, &Service> = BTreeMap::new();
+    let mut ports: BTreeMap<(u16, crate::model::Protocol), &Service> = BTreeMap::new();
+    for s in services {
+        if let Some(first) = names.insert(&s.name, s) {
+            // Within one plugin the `duplicate-name` lint rule already says so.
+            if first.origin.file != s.origin.file
+                && let Some((file, span)) = place(s)
+            {
+                problems.push(
+                    Problem::error(
+                        "berth::compile::duplicate-service",
+                        format!("two services are named `{}`", s.name),
+                    )
+                    .at(&file, span)
+                    .with_label("declared again here")
+                    .with_help(format!(
+                        "first declared at {}; service names are shared by every file",
+                        first.origin
+                    )),
+                );
+            }
+            names.insert(&s.name, first);
+        }
+        for port in &s.ports {
+            let Some(host) = port.host else { continue };
+            match ports.get(&(host, port.protocol)) {
+                Some(other) if other.name != s.name => {
+                    if let Some((file, span)) = place(s) {
+                        problems.push(
+                            Problem::error(
+                                "berth::compile::host-port-clash",
+                                format!(
+                                    "`{}` and `{}` both publish host port {host}/{}",
+                                    other.name, s.name, port.protocol
+                                ),
+                            )
+                            .at(&file, span)
+                            .with_label(format!("wants host port {host}"))
+                            .with_help(format!(
+                                "`{}` ({}) already publishes it; change one PORT",
+                                other.name, other.origin
+                            )),
+                        );
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    ports.insert((host, port.protocol), s);
+                }
+            }
+        }
+    }
+}
