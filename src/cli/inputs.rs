@@ -10,10 +10,11 @@ use clap::Args;
 use miette::{IntoDiagnostic, WrapErr};
 
 use crate::compile::cosmos::install::InstallOptions;
+use crate::compile::sesam;
 use crate::compile::{self, Compiled, Project, Source};
 use crate::config::{self, Config};
 use crate::lint::PluginTree;
-use crate::parse::json;
+use crate::parse::{examples, json};
 use crate::problem::Problem;
 use crate::source::{SourceFile, Span};
 
@@ -83,7 +84,24 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
                     .map(|t| display_name(&t)),
                 file,
             },
-            Kind::Sesam => Source::Sesam { file },
+            Kind::Sesam => Source::Sesam { file, range: None },
+            Kind::Readme => {
+                // Each Sesam example in the README is linted where it stands.
+                let blocks = if name.ends_with(".rst") {
+                    examples::rst_literal_blocks(file.text())
+                } else {
+                    examples::json_blocks(file.text())
+                };
+                for block in blocks {
+                    if file.text()[block.clone()].contains(sesam::MICROSERVICE) {
+                        sources.push(Source::Sesam {
+                            file: file.clone(),
+                            range: Some(block),
+                        });
+                    }
+                }
+                continue;
+            }
         });
     }
     let files = sources.len();
@@ -139,7 +157,10 @@ fn sesam_env(
     root: &Path,
     config: &Config,
     problems: &mut Vec<Problem>,
-) -> miette::Result<BTreeMap<String, serde_json::Value>> {
+) -> miette::Result<Option<BTreeMap<String, serde_json::Value>>> {
+    if config.sesam.env_profile.is_none() && config.env.is_empty() {
+        return Ok(None);
+    }
     let mut env = BTreeMap::new();
     if let Some(profile) = &config.sesam.env_profile {
         let name = format!("{profile}-env.json");
@@ -167,7 +188,7 @@ fn sesam_env(
         }
     }
     env.extend(config.env.clone());
-    Ok(env)
+    Ok(Some(env))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -175,6 +196,9 @@ enum Kind {
     Cosmos,
     Cumulocity,
     Sesam,
+    /// A README (Markdown or reStructuredText) named on the command line: its Sesam
+    /// JSON examples.
+    Readme,
 }
 
 /// Every input under `paths` with its format, sorted by path. Files named explicitly are
@@ -188,11 +212,7 @@ fn discover(paths: &[PathBuf]) -> miette::Result<Vec<(PathBuf, Kind)>> {
         if meta.is_dir() {
             walk(path, &mut found)?;
         } else {
-            let kind = classify(path).unwrap_or(if looks_like_json(path) {
-                Kind::Sesam
-            } else {
-                Kind::Cosmos
-            });
+            let kind = classify(path).unwrap_or_else(|| explicit_kind(path));
             found.push((path.clone(), kind));
         }
     }
@@ -244,12 +264,28 @@ fn mentions_microservice(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.windows(19).any(|w| w == b"system:microservice"))
 }
 
-fn looks_like_json(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| {
+/// The format of a file named on the command line that the discovery rules do not
+/// recognise by name: a README is read for its Sesam JSON examples, a JSON file whose
+/// name mentions cumulocity is a manifest, other JSON is Sesam config, anything else a
+/// plugin.txt.
+fn explicit_kind(path: &Path) -> Kind {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let json = std::fs::read(path).is_ok_and(|b| {
         b.iter()
             .find(|c| !c.is_ascii_whitespace())
             .is_some_and(|&c| c == b'{' || c == b'[')
-    })
+    });
+    if name.ends_with(".md") || name.ends_with(".rst") {
+        return Kind::Readme;
+    }
+    match (json, name.contains("cumulocity")) {
+        (true, true) => Kind::Cumulocity,
+        (true, false) => Kind::Sesam,
+        (false, _) => Kind::Cosmos,
+    }
 }
 
 fn relative_folder(root: &Path, path: &Path) -> String {

@@ -35,13 +35,17 @@ pub enum Source {
     },
     Sesam {
         file: Arc<SourceFile>,
+        /// The part of the file that holds the config: a JSON example in a README.
+        range: Option<std::ops::Range<usize>>,
     },
 }
 
 impl Source {
     pub fn file(&self) -> &Arc<SourceFile> {
         match self {
-            Source::Cosmos { file, .. } | Source::Cumulocity { file, .. } | Source::Sesam { file } => file,
+            Source::Cosmos { file, .. } | Source::Cumulocity { file, .. } | Source::Sesam { file, .. } => {
+                file
+            }
         }
     }
 }
@@ -50,8 +54,9 @@ impl Source {
 pub struct Project<'a> {
     pub config: &'a Config,
     pub sources: Vec<Source>,
-    /// Sesam `$ENV` values: the env profile, with berth.yaml `env` over it.
-    pub sesam_env: BTreeMap<String, serde_json::Value>,
+    /// Sesam `$ENV` values: the env profile, with berth.yaml `env` over it; `None` when
+    /// the repository has neither.
+    pub sesam_env: Option<BTreeMap<String, serde_json::Value>>,
     /// Command-line overrides for COSMOS installs; they win over berth.yaml.
     pub cosmos: InstallOptions,
 }
@@ -91,8 +96,8 @@ pub fn compile(project: &Project) -> Compiled {
                 services.extend(s);
                 problems.extend(p);
             }
-            Source::Sesam { file } => {
-                let (s, p) = sesam::compile(file, &project.sesam_env);
+            Source::Sesam { file, range } => {
+                let (s, p) = sesam::compile(file, range.clone(), project.sesam_env.as_ref());
                 services.extend(s);
                 problems.extend(p);
             }

@@ -25,10 +25,18 @@ use crate::validate::{Schema, validate};
 /// The entity type this front end deploys.
 pub const MICROSERVICE: &str = "system:microservice";
 
-/// The services in one Sesam config file, and every problem found.
-pub fn compile(file: &Arc<SourceFile>, env: &BTreeMap<String, Value>) -> (Vec<Service>, Vec<Problem>) {
+/// The services in one Sesam config file (or in the part `range` of it: a JSON example
+/// in a README), and every problem found. `env` is `None` when the repository has no env
+/// profile and berth.yaml sets no `env`: `$ENV` references then stay unresolved, with a
+/// warning each, since nothing says what they should be.
+pub fn compile(
+    file: &Arc<SourceFile>,
+    range: Option<std::ops::Range<usize>>,
+    env: Option<&BTreeMap<String, Value>>,
+) -> (Vec<Service>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let doc = match json::parse(file.text()) {
+    let range = range.unwrap_or(0..file.text().len());
+    let doc = match json::parse_at(&file.text()[range.clone()], range.start) {
         Ok(doc) => doc,
         Err(e) => return (Vec::new(), vec![json_error(file, e)]),
     };
@@ -82,7 +90,7 @@ fn fill_env(
     v: &Value,
     pointer: &str,
     doc: &Json,
-    env: &BTreeMap<String, Value>,
+    env: Option<&BTreeMap<String, Value>>,
     file: &Arc<SourceFile>,
     problems: &mut Vec<Problem>,
 ) -> Value {
@@ -105,7 +113,7 @@ fn fill_env(
             if let [Part::Env { name, span }] = parts.as_slice() {
                 return lookup(name, span, token, env, file, problems)
                     .cloned()
-                    .unwrap_or(Value::Null);
+                    .unwrap_or_else(|| v.clone());
             }
             let mut out = String::new();
             for part in &parts {
@@ -115,7 +123,7 @@ fn fill_env(
                     Part::Env { name, span } => match lookup(name, span, token, env, file, problems) {
                         Some(Value::String(text)) => out.push_str(text),
                         Some(other) => out.push_str(&other.to_string()),
-                        None => {}
+                        None => out.push_str(&s[span.clone()]),
                     },
                 }
             }
@@ -144,10 +152,23 @@ fn lookup<'e>(
     name: &str,
     span: &std::ops::Range<usize>,
     token: Span,
-    env: &'e BTreeMap<String, Value>,
+    env: Option<&'e BTreeMap<String, Value>>,
     file: &Arc<SourceFile>,
     problems: &mut Vec<Problem>,
 ) -> Option<&'e Value> {
+    let Some(env) = env else {
+        problems.push(
+            Problem::new(
+                "berth::sesam::unresolved-env",
+                Severity::Warning,
+                format!("`$ENV({name})` cannot be resolved: the repository has no env profile"),
+            )
+            .at(file, interpolate::span_in_token(token, span))
+            .with_label("kept as written")
+            .with_help("set `sesam.env_profile` (reads `<profile>-env.json`) or `env:` in berth.yaml"),
+        );
+        return None;
+    };
     let found = env.get(name);
     if found.is_none() {
         problems.push(
@@ -233,12 +254,14 @@ fn lower(
     );
     s.image = Some(image.to_string());
     s.sources.insert("image".into(), origin(at("/docker/image")));
-    let port = int(docker, "port").and_then(|p| u16::try_from(p).ok())?;
-    s.ports.push(Port {
-        number: port,
-        protocol: Protocol::Tcp,
-        host: None,
-    });
+    // An unresolved `$ENV` port leaves the port unknown; the warning already says so.
+    if let Some(port) = int(docker, "port").and_then(|p| u16::try_from(p).ok()) {
+        s.ports.push(Port {
+            number: port,
+            protocol: Protocol::Tcp,
+            host: None,
+        });
+    }
     if let Some(vars) = docker.get("environment").and_then(Value::as_object) {
         for (k, v) in vars {
             // Sesam passes strings as they are and JSON-encodes everything else.
@@ -296,7 +319,7 @@ mod tests {
 
     fn compile_str(text: &str, env: &[(&str, Value)]) -> (Vec<Service>, Vec<Problem>) {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        compile(&SourceFile::new("systems/x.conf.json", text), &env)
+        compile(&SourceFile::new("systems/x.conf.json", text), None, Some(&env))
     }
 
     #[test]

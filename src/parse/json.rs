@@ -76,11 +76,19 @@ impl Json {
 /// Parses strict JSON (no comments, trailing commas or other JSON5 extensions). A
 /// leading byte order mark is allowed and skipped.
 pub fn parse(text: &str) -> Result<Json, JsonError> {
+    parse_at(text, 0)
+}
+
+/// Parses `text`, a part of a larger file that starts at byte `offset` of it (a JSON
+/// example inside a README); every span is an offset into that file.
+pub fn parse_at(text: &str, offset: usize) -> Result<Json, JsonError> {
+    // Where the JSON text starts in the file: after the part's offset and any BOM.
     let bom = if text.starts_with('\u{feff}') {
         '\u{feff}'.len_utf8()
     } else {
         0
     };
+    let base = offset + bom;
     let body = &text[bom..];
     let strict = ParseOptions {
         allow_comments: false,
@@ -98,14 +106,14 @@ pub fn parse(text: &str) -> Result<Json, JsonError> {
         let r = e.range();
         let (message, help) = describe(e.kind());
         JsonError {
-            span: Span::new(bom + r.start, bom + r.end.max(r.start)),
+            span: Span::new(base + r.start, base + r.end.max(r.start)),
             message,
             help,
         }
     })?;
     let Some(ast) = parsed.value else {
         return Err(JsonError {
-            span: Span::point(text.len()),
+            span: Span::point(offset + text.len()),
             message: "the file holds no JSON value".into(),
             help: "a manifest or config is one JSON object: `{ ... }`",
         });
@@ -115,7 +123,7 @@ pub fn parse(text: &str) -> Result<Json, JsonError> {
         spans: HashMap::new(),
         duplicate_keys: Vec::new(),
     };
-    locate(&ast, String::new(), None, bom, &mut json);
+    locate(&ast, String::new(), None, base, &mut json);
     json.value = ast.into();
     Ok(json)
 }

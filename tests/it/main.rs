@@ -5,6 +5,7 @@
 
 mod cli;
 mod cosmos_oracle;
+mod formats_corpus;
 mod lint_rules;
 mod model;
 mod tidy;
