@@ -176,6 +176,31 @@ fn model_text(model: &Model) -> String {
             };
             out.push_str(&format!("  secret {} -> {to}\n", secret.name));
         }
+        if s.replicas != 1 {
+            out.push_str(&format!("  replicas: {}\n", s.replicas));
+        }
+        let r = &s.resources;
+        let limits = [
+            r.cpu_limit_millis.map(|c| format!("cpu {c}m")),
+            r.memory_limit_bytes.map(|m| format!("memory {m} B")),
+        ];
+        let limits: Vec<String> = limits.into_iter().flatten().collect();
+        if !limits.is_empty() {
+            out.push_str(&format!("  limits: {}\n", limits.join(", ")));
+        }
+        for (kind, probe) in [
+            ("liveness", &s.probes.liveness),
+            ("readiness", &s.probes.readiness),
+        ] {
+            if let Some(p) = probe {
+                let action = match &p.action {
+                    model::ProbeAction::Http { path, port, .. } => format!("GET :{port}{path}"),
+                    model::ProbeAction::Tcp { port } => format!("tcp :{port}"),
+                    model::ProbeAction::Exec { command } => format!("exec {}", command.join(" ")),
+                };
+                out.push_str(&format!("  {kind} probe: {action} every {}s\n", p.period_seconds));
+            }
+        }
         if s.state == model::DesiredState::Stopped {
             out.push_str("  state: stopped\n");
         }

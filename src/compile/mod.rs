@@ -83,7 +83,13 @@ pub fn compile(project: &Project) -> Compiled {
                 found.extend(lint_plugin(&plugin, tree.as_ref()));
                 // Lowering reads only valid lines, so it also runs on a plugin with
                 // errors; the errors stop `compile` from being used for a plan.
-                services.extend(cosmos::lower::lower(&plugin, &options));
+                services.extend(cosmos::lower::lower(&plugin, &options).into_iter().map(|mut s| {
+                    // A block without CONTAINER runs in the project's COSMOS image.
+                    if s.image.is_none() {
+                        s.image = project.config.cosmos.image.clone();
+                    }
+                    s
+                }));
                 problems.append(&mut found);
                 plugins.push(plugin);
             }

@@ -30,19 +30,31 @@ fn assert_valid(value: &Value) {
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
+/// Every folder under examples/ is a config repository: it lints with no error, and its
+/// model validates and is pinned by a snapshot.
 #[test]
-fn example_model_is_valid_and_stable() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cosmos-ground");
-    let out = crate::berth()
-        .current_dir(dir)
-        .args(["compile", "--emit", "model", "--format", "json", "plugin.txt"])
-        .output()
-        .unwrap();
-    let (stdout, stderr, status) = crate::output(out);
-    assert_eq!(status, 0, "{stderr}");
-    let model: Value = serde_json::from_str(&stdout).unwrap();
-    assert_valid(&model);
-    insta::assert_snapshot!("example_cosmos_ground_model", stdout);
+fn examples_lint_clean_and_compile() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 2, "{dirs:?}");
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let run_here =
+            |args: &[&str]| crate::output(crate::berth().current_dir(&dir).args(args).output().unwrap());
+        let (_, stderr, status) = run_here(&["lint", "."]);
+        assert_eq!(status, 0, "{name}: {stderr}");
+        assert!(!stderr.contains("error"), "{name}: {stderr}");
+        let (stdout, stderr, status) = run_here(&["compile", "--emit", "model", "--format", "json", "."]);
+        assert_eq!(status, 0, "{name}: {stderr}");
+        let model: Value = serde_json::from_str(&stdout).unwrap();
+        assert_valid(&model);
+        insta::assert_snapshot!(format!("example_{name}_model"), stdout);
+    }
 }
 
 #[test]
