@@ -99,27 +99,6 @@ pub fn repeats<K: Ord, T: Copy>(items: impl IntoIterator<Item = (K, T)>) -> Vec<
     out
 }
 
-/// The ERB tags (`<% … %>`, `<%= … %>`, `<%# … %>`) in a text as written, for rules that
-/// read the file before ERB runs. `<%%` is ERB's escape for a literal `<%`, not a tag;
-/// an unclosed tag runs to the end of the text, as ERB reads it.
-pub fn erb_tags(text: &str) -> Vec<Span> {
-    let mut tags = Vec::new();
-    let mut at = 0;
-    while let Some(found) = text[at..].find("<%") {
-        let start = at + found;
-        if text[start + 2..].starts_with('%') {
-            at = start + 3;
-            continue;
-        }
-        let end = text[start + 2..]
-            .find("%>")
-            .map_or(text.len(), |e| start + 2 + e + 2);
-        tags.push(Span::new(start, end));
-        at = end;
-    }
-    tags
-}
-
 /// The rule with this name or id (`parameter-count` or `P3`), case-insensitive for ids.
 pub fn find_rule(name: &str) -> Option<&'static Rule> {
     rules::RULES
@@ -136,12 +115,5 @@ mod tests {
     fn repeats_pair_each_repeat_with_the_first() {
         let got = repeats([("a", 1), ("b", 2), ("a", 3), ("a", 4)]);
         assert_eq!(got, [(1, 3), (1, 4)]);
-    }
-
-    #[test]
-    fn erb_tags_in_raw_text() {
-        let text = "A <%= x %> b <%% c <% if y -%>\nB <%# z";
-        let tags: Vec<&str> = erb_tags(text).iter().map(|s| &text[s.range()]).collect();
-        assert_eq!(tags, ["<%= x %>", "<% if y -%>", "<%# z"]);
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::ast::{Block, Erb, Plugin, Variable};
+use crate::ast::{Block, Erb, ErbTag, Plugin, Variable};
 use crate::compile::cosmos::keywords;
 use crate::erb;
 use crate::parse::plugin_txt::{self, LexError, LogicalLine, Tokenized};
@@ -61,11 +61,27 @@ pub fn install(file: &Arc<SourceFile>, options: &InstallOptions) -> (Plugin, Vec
         locals: &locals,
         env: &options.env,
     };
+    let (tags, _) = erb::scan(&phase2);
+    let erb_tags = tags
+        .into_iter()
+        .map(|t| ErbTag {
+            kind: t.kind,
+            span: normal.to_original(Span::from(t.span)),
+            code_span: normal.to_original(Span::from(t.code_span)),
+            commented_out: t.commented_out,
+        })
+        .collect();
+    let erb_free_identifiers = erb::free_identifiers(&phase2)
+        .into_iter()
+        .map(|(name, span)| (name, normal.to_original(Span::from(span))))
+        .collect();
     let mut plugin = Plugin {
         file: file.clone(),
         raw,
         variables,
         erb: Erb::Failed,
+        erb_tags,
+        erb_free_identifiers,
         lines: Vec::new(),
         blocks: Vec::new(),
         stray: Vec::new(),
@@ -280,6 +296,33 @@ mod tests {
         assert_eq!(t, "a\nbc\nd");
         assert_eq!(n.to_original(Span::new(2, 4)), Span::new(3, 5)); // "bc"
         assert_eq!(n.to_original(Span::new(5, 6)), Span::new(7, 8)); // "d"
+    }
+
+    #[test]
+    fn erb_tags_and_free_identifiers_point_into_the_file() {
+        let text = "VARIABLE a 1\r\n# <%= a %>\r\nPORT <%= b %> <%% <%# c %>\r\n";
+        let file = SourceFile::new("plugin.txt", text);
+        let (plugin, _) = install(&file, &InstallOptions::default());
+        let tags: Vec<(&str, &str, bool)> = plugin
+            .erb_tags
+            .iter()
+            .map(|t| (&text[t.span.range()], &text[t.code_span.range()], t.commented_out))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("<%= a %>", "= a ", true),
+                ("<%= b %>", " b ", false),
+                ("<%%", "", false),
+                ("<%# c %>", " c ", false),
+            ]
+        );
+        let free: Vec<(&str, &str)> = plugin
+            .erb_free_identifiers
+            .iter()
+            .map(|(n, s)| (n.as_str(), &text[s.range()]))
+            .collect();
+        assert_eq!(free, [("b", "b")]);
     }
 
     #[test]
