@@ -99,6 +99,17 @@ pub fn repeats<K: Ord, T: Copy>(items: impl IntoIterator<Item = (K, T)>) -> Vec<
     out
 }
 
+/// The candidate nearest to `word` when it is close enough to be a typo of it, for
+/// "did you mean" help.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(word, k), k))
+        .filter(|&(d, k)| d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}
+
 /// The rule with this name or id (`parameter-count` or `P3`), case-insensitive for ids.
 pub fn find_rule(name: &str) -> Option<&'static Rule> {
     rules::RULES
