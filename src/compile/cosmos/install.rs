@@ -222,7 +222,8 @@ impl Normalization {
     }
 }
 
-/// Moves a phase-2 line's spans into the file and gives it the file's line numbers.
+/// Moves a phase-2 line's spans into the file and gives it the file's line numbers;
+/// `cosmos_line` keeps the ERB output's, which COSMOS reports.
 fn relocate(mut line: LogicalLine, file: &SourceFile, to_source: &dyn Fn(Span) -> Span) -> LogicalLine {
     line.keyword_span = to_source(line.keyword_span);
     for p in &mut line.params {
@@ -323,6 +324,20 @@ mod tests {
             .map(|(n, s)| (n.as_str(), &text[s.range()]))
             .collect();
         assert_eq!(free, [("b", "b")]);
+    }
+
+    #[test]
+    fn phase2_lines_keep_the_line_cosmos_reports() {
+        let text =
+            "<% if false %>\nTARGET A A\n<% end %>\nTARGET B B\n<% 2.times do %>\nTARGET C C\n<% end %>";
+        let file = SourceFile::new("plugin.txt", text);
+        let (plugin, _) = install(&file, &InstallOptions::default());
+        let lines: Vec<(&str, usize, usize)> = plugin
+            .lines
+            .iter()
+            .map(|l| (l.params[0].value.as_str(), l.line, l.cosmos_line))
+            .collect();
+        assert_eq!(lines, [("B", 4, 2), ("C", 6, 4), ("C", 6, 6)]);
     }
 
     #[test]

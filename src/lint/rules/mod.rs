@@ -14,6 +14,7 @@ mod enterprise_only;
 mod env_overwritten;
 mod erb_in_comment;
 mod erb_in_variable;
+mod erb_line_numbers;
 mod invalid_integer;
 mod kubernetes_name;
 mod map_target_order;
@@ -65,6 +66,7 @@ pub static RULES: &[&Rule] = &[
     &continuation_at_eof::RULE,
     &stray_quote::RULE,
     &erb_in_comment::RULE,
+    &erb_line_numbers::RULE,
     &erb_in_variable::RULE,
     &reserved_variable::RULE,
     &variable_name::RULE,
