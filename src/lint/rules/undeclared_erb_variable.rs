@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "ERB reads a name that no VARIABLE declares",
     docs: Docs {
         what: "Finds names that ERB code reads as variables where the plugin declares no VARIABLE of that name, the name is not `scope`, and the template does not assign it first. It checks every branch, including ones that do not run with the current values.",
-        why: "While plugin.txt renders, the only local variables are the VARIABLEs and `scope`. Any other bare name is a method call that does not exist, so Ruby raises NameError and the install fails, but only when that line runs: a branch taken only for some values (or only after an upgrade) fails later. `target_name` and `microservice_name` exist in target and microservice files, not in plugin.txt.",
+        why: "While plugin.txt renders, the only local variables are the VARIABLEs and `scope`. Any other bare name is a call of a method that does not exist (unless plugin code loaded with `require` defines it), so Ruby raises NameError and the install fails, but only when that line runs: a branch taken only for some values (or only after an upgrade) fails later. `target_name` and `microservice_name` exist in target and microservice files, not in plugin.txt.",
         example: "VARIABLE example_port 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT <%= exmple_port %>",
         instead: "VARIABLE example_port 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT <%= example_port %>",
     },
