@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::compile::cosmos::keywords;
 use crate::compile::cosmos::keywords::BlockKind;
+use crate::erb::TagKind;
 use crate::parse::plugin_txt::{LogicalLine, Token, Tokenized};
-use crate::source::SourceFile;
+use crate::source::{SourceFile, Span};
 
 /// One analysed `plugin.txt`.
 #[derive(Debug)]
@@ -20,6 +21,12 @@ pub struct Plugin {
     pub variables: Vec<Variable>,
     /// Phase 2: what ERB produced, or why it could not run.
     pub erb: Erb,
+    /// Phase 2's ERB tags as ERB scans them (after `comment_erb`), whether or not the
+    /// template then rendered.
+    pub erb_tags: Vec<ErbTag>,
+    /// Names the template's Ruby code reads as local variables without assigning them
+    /// (`erb::free_identifiers`), each with the span of the read, in template order.
+    pub erb_free_identifiers: Vec<(String, Span)>,
     /// Phase 2's logical lines, spans and line numbers in the original file.
     pub lines: Vec<LogicalLine>,
     /// Phase 2's lines grouped: each top-level keyword with its modifiers.
@@ -35,6 +42,18 @@ pub enum Erb {
     Rendered,
     /// ERB failed; phase 2 did not run, so `lines` and `blocks` are empty.
     Failed,
+}
+
+/// One ERB tag of the template (`erb::Tag`), with its spans in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErbTag {
+    pub kind: TagKind,
+    /// From `<%` through `%>` (through the end of the file when it is never closed).
+    pub span: Span,
+    /// The Ruby code between the delimiters.
+    pub code_span: Span,
+    /// A comment only because `comment_erb` turned its `<%` into `<%#`.
+    pub commented_out: bool,
 }
 
 /// `VARIABLE <name> <default...>` with its VARIABLE_DESCRIPTION and VARIABLE_STATEs.

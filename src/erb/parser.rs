@@ -635,8 +635,9 @@ impl Parser<'_> {
     fn target(&mut self, e: Expr, op: &Token) -> PResult<Target> {
         match e.kind {
             ExprKind::VCall(name) => {
-                if self.free.last().is_some_and(|(n, s)| *n == name && *s == e.span) {
-                    self.free.pop();
+                // Not always the last read: `a, b = ...` reads both before assigning.
+                if let Some(i) = self.free.iter().rposition(|(n, s)| *n == name && *s == e.span) {
+                    self.free.remove(i);
                 }
                 let slot = self.scopes.last_mut().map_or(0, |s| s.declare(&name));
                 Ok(Target::Local(LocalRef { up: 0, slot }))
@@ -772,14 +773,18 @@ impl Parser<'_> {
 
     /// `defined?(expr)` (a primary, so `.inspect` may follow) or `defined? expr`.
     fn defined(&mut self, tok: Token) -> PResult<Expr> {
+        let mark = self.free.len();
         if !self.at_punct("(") {
             let inner = self.unary()?;
+            self.free.truncate(mark);
             let span = join(&tok.span, &inner.span);
             return self.bounded(Expr::new(ExprKind::Defined(Box::new(inner)), span));
         }
         let open = self.advance();
         self.skip_newlines();
         let inner = self.and_or()?;
+        // `defined?` asks whether a name exists; reading it there raises nothing.
+        self.free.truncate(mark);
         self.skip_newlines();
         let close = self.peek().span.clone();
         if !self.eat_punct(")") {
@@ -1574,15 +1579,28 @@ impl Parser<'_> {
     fn lambda(&mut self) -> PResult<Expr> {
         let tok = self.advance();
         self.unsupported(&tok, "a lambda (`->`)", None);
+        let from = self.pos;
         if self.at_punct("(") {
             self.skip_balanced("(", ")");
         }
         while matches!(self.kind(), Tok::Ident(_) | Tok::Punct(",")) {
             self.advance();
         }
+        let params: Vec<String> = self.toks[from..self.pos]
+            .iter()
+            .filter_map(|t| match &t.kind {
+                Tok::Ident(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        let mark = self.free.len();
         if self.at_punct("{") || self.at_kw(Kw::Do) {
             self.block()?;
         }
+        // The parameters were skipped, not declared: the body's reads of them are not free.
+        let body = self.free.split_off(mark);
+        self.free
+            .extend(body.into_iter().filter(|(n, _)| !params.contains(n)));
         Ok(Expr::new(ExprKind::Error, tok.span))
     }
 
@@ -2025,6 +2043,15 @@ mod tests {
         );
         let free: Vec<_> = p.free.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(free, ["x", "y", "z"]);
+    }
+
+    #[test]
+    fn names_that_cannot_raise_name_error_are_not_free() {
+        let free =
+            |t: &str| -> Vec<String> { parse_template(t, &[]).free.into_iter().map(|(n, _)| n).collect() };
+        assert!(free("<% a, b = 1, 2 %><%= a %><%= b %>").is_empty());
+        assert!(free("<%= defined?(foo) %><%= defined? bar %>").is_empty());
+        assert_eq!(free("<%= ->(q, r) { q + r + s } %>"), ["s"]);
     }
 
     #[test]

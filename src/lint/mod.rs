@@ -99,25 +99,15 @@ pub fn repeats<K: Ord, T: Copy>(items: impl IntoIterator<Item = (K, T)>) -> Vec<
     out
 }
 
-/// The ERB tags (`<% … %>`, `<%= … %>`, `<%# … %>`) in a text as written, for rules that
-/// read the file before ERB runs. `<%%` is ERB's escape for a literal `<%`, not a tag;
-/// an unclosed tag runs to the end of the text, as ERB reads it.
-pub fn erb_tags(text: &str) -> Vec<Span> {
-    let mut tags = Vec::new();
-    let mut at = 0;
-    while let Some(found) = text[at..].find("<%") {
-        let start = at + found;
-        if text[start + 2..].starts_with('%') {
-            at = start + 3;
-            continue;
-        }
-        let end = text[start + 2..]
-            .find("%>")
-            .map_or(text.len(), |e| start + 2 + e + 2);
-        tags.push(Span::new(start, end));
-        at = end;
-    }
-    tags
+/// The candidate nearest to `word` when it is close enough to be a typo of it, for
+/// "did you mean" help.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(word, k), k))
+        .filter(|&(d, k)| d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
 }
 
 /// The rule with this name or id (`parameter-count` or `P3`), case-insensitive for ids.
@@ -136,12 +126,5 @@ mod tests {
     fn repeats_pair_each_repeat_with_the_first() {
         let got = repeats([("a", 1), ("b", 2), ("a", 3), ("a", 4)]);
         assert_eq!(got, [(1, 3), (1, 4)]);
-    }
-
-    #[test]
-    fn erb_tags_in_raw_text() {
-        let text = "A <%= x %> b <%% c <% if y -%>\nB <%# z";
-        let tags: Vec<&str> = erb_tags(text).iter().map(|s| &text[s.range()]).collect();
-        assert_eq!(tags, ["<%= x %>", "<% if y -%>", "<%# z"]);
     }
 }

@@ -32,6 +32,10 @@ pub struct LogicalLine {
     /// 1-based number of the first and the last physical line; COSMOS reports the last.
     pub first_line: usize,
     pub line: usize,
+    /// The number COSMOS reports for this line: `line` in the text that was tokenized.
+    /// The same as `line` here; when install moves a phase-2 line into the original file,
+    /// this keeps the line of the ERB output, which is what COSMOS counts.
+    pub cosmos_line: usize,
     /// From the start of the first physical line's text to the end of the last one's.
     pub span: Span,
     /// A trailing `#` comment that ended the parameter list.
@@ -299,6 +303,7 @@ fn logical_line(buffer: &Buffer, first_line: usize, line: usize) -> Option<Logic
         params,
         first_line,
         line,
+        cosmos_line: line,
         span: buffer.span(),
         comment,
     })

@@ -1,8 +1,9 @@
 //! Conformance with the real COSMOS parser: for every corpus `plugin.txt`, berth's
 //! `--emit raw-lines` must equal the oracle's raw tokenizing (with line numbers), and
 //! `--emit lines` the oracle's full install (keyword and params; the oracle's line
-//! numbers there count lines of the ERB output, berth reports the template's own).
-//! Where COSMOS failed, berth must report an error for the same cause.
+//! numbers there count lines of the ERB output, berth reports the template's own, and
+//! lint's `erb-line-numbers` names COSMOS's number where the two first part). Where
+//! COSMOS failed, berth must report an error for the same cause.
 
 use std::path::{Path, PathBuf};
 
@@ -148,4 +149,80 @@ fn failures_have_the_same_cause() {
         assert_eq!(status, 1, "{file} must fail lint:\n{stderr}");
         assert!(stderr.contains(code), "{file}: expected {code}:\n{stderr}");
     }
+}
+
+/// `erb-line-numbers` (B2) speaks where COSMOS's line numbers leave the file's: at the
+/// first line (outside the VARIABLE family and NEEDS_DEPENDENCIES, which phase 2 passes
+/// over) whose oracle `line_number` differs from berth's line in the file, naming the
+/// oracle's number. Files where no such line exists get no B2.
+#[test]
+fn erb_line_numbers_names_the_oracles_line() {
+    let Some(shared) = shared_dir("cosmos_oracle::erb_line_numbers") else {
+        return;
+    };
+    let files = corpus_files(&shared);
+    let ours = berth_lines(&files, "lines");
+    let mut expected: Vec<(String, u64, u64)> = Vec::new();
+    for (file, (name, lines)) in files.iter().zip(&ours) {
+        let oracle = oracle(&shared, "cosmos", file);
+        if oracle["ok"] == Value::Bool(false) {
+            continue;
+        }
+        let passed_over = [
+            "VARIABLE",
+            "VARIABLE_DESCRIPTION",
+            "VARIABLE_STATE",
+            "NEEDS_DEPENDENCIES",
+        ];
+        let first = oracle["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(lines)
+            .find(|(o, b)| {
+                o["line_number"] != b["line"] && !passed_over.contains(&b["keyword"].as_str().unwrap())
+            });
+        if let Some((o, b)) = first {
+            let line = |v: &Value| v.as_u64().unwrap();
+            expected.push((name.clone(), line(&b["line"]), line(&o["line_number"])));
+        }
+    }
+
+    let mut args = vec!["lint"];
+    let paths: Vec<String> = files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    args.extend(paths.iter().map(String::as_str));
+    let (_, stderr, _) = run(&args);
+    let mut reported = Vec::new();
+    for diagnostic in stderr.split("berth::").skip(1) {
+        if !diagnostic.starts_with("lint::erb-line-numbers") {
+            continue;
+        }
+        let number_after = |marker: &str| -> u64 {
+            let at = diagnostic
+                .find(marker)
+                .unwrap_or_else(|| panic!("no {marker:?} in {diagnostic}"))
+                + marker.len();
+            let digits: String = diagnostic[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().unwrap()
+        };
+        let path_at = diagnostic.find("╭─[").expect("a location") + "╭─[".len();
+        let path = diagnostic[path_at..].split(':').next().unwrap();
+        let name = Path::new(path)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        // The label says "line L of the file", the message "as line N".
+        reported.push((name, number_after("╰── line "), number_after("as line ")));
+    }
+    reported.sort();
+    expected.sort();
+    // The oracle README counts 10 files whose ERB output has fewer or more lines than the
+    // file; in 7 of them the count changes only after the last line COSMOS yields, so
+    // only 3 have a line that COSMOS numbers differently.
+    assert_eq!(expected.len(), 3, "files with a moved line: {expected:?}");
+    assert_eq!(reported, expected, "(file, line in the file, COSMOS's line)");
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::ast::{Block, Erb, Plugin, Variable};
+use crate::ast::{Block, Erb, ErbTag, Plugin, Variable};
 use crate::compile::cosmos::keywords;
 use crate::erb;
 use crate::parse::plugin_txt::{self, LexError, LogicalLine, Tokenized};
@@ -61,11 +61,27 @@ pub fn install(file: &Arc<SourceFile>, options: &InstallOptions) -> (Plugin, Vec
         locals: &locals,
         env: &options.env,
     };
+    let (tags, _) = erb::scan(&phase2);
+    let erb_tags = tags
+        .into_iter()
+        .map(|t| ErbTag {
+            kind: t.kind,
+            span: normal.to_original(Span::from(t.span)),
+            code_span: normal.to_original(Span::from(t.code_span)),
+            commented_out: t.commented_out,
+        })
+        .collect();
+    let erb_free_identifiers = erb::free_identifiers(&phase2)
+        .into_iter()
+        .map(|(name, span)| (name, normal.to_original(Span::from(span))))
+        .collect();
     let mut plugin = Plugin {
         file: file.clone(),
         raw,
         variables,
         erb: Erb::Failed,
+        erb_tags,
+        erb_free_identifiers,
         lines: Vec::new(),
         blocks: Vec::new(),
         stray: Vec::new(),
@@ -206,7 +222,8 @@ impl Normalization {
     }
 }
 
-/// Moves a phase-2 line's spans into the file and gives it the file's line numbers.
+/// Moves a phase-2 line's spans into the file and gives it the file's line numbers;
+/// `cosmos_line` keeps the ERB output's, which COSMOS reports.
 fn relocate(mut line: LogicalLine, file: &SourceFile, to_source: &dyn Fn(Span) -> Span) -> LogicalLine {
     line.keyword_span = to_source(line.keyword_span);
     for p in &mut line.params {
@@ -280,6 +297,47 @@ mod tests {
         assert_eq!(t, "a\nbc\nd");
         assert_eq!(n.to_original(Span::new(2, 4)), Span::new(3, 5)); // "bc"
         assert_eq!(n.to_original(Span::new(5, 6)), Span::new(7, 8)); // "d"
+    }
+
+    #[test]
+    fn erb_tags_and_free_identifiers_point_into_the_file() {
+        let text = "VARIABLE a 1\r\n# <%= a %>\r\nPORT <%= b %> <%% <%# c %>\r\n";
+        let file = SourceFile::new("plugin.txt", text);
+        let (plugin, _) = install(&file, &InstallOptions::default());
+        let tags: Vec<(&str, &str, bool)> = plugin
+            .erb_tags
+            .iter()
+            .map(|t| (&text[t.span.range()], &text[t.code_span.range()], t.commented_out))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("<%= a %>", "= a ", true),
+                ("<%= b %>", " b ", false),
+                ("<%%", "", false),
+                ("<%# c %>", " c ", false),
+            ]
+        );
+        let free: Vec<(&str, &str)> = plugin
+            .erb_free_identifiers
+            .iter()
+            .map(|(n, s)| (n.as_str(), &text[s.range()]))
+            .collect();
+        assert_eq!(free, [("b", "b")]);
+    }
+
+    #[test]
+    fn phase2_lines_keep_the_line_cosmos_reports() {
+        let text =
+            "<% if false %>\nTARGET A A\n<% end %>\nTARGET B B\n<% 2.times do %>\nTARGET C C\n<% end %>";
+        let file = SourceFile::new("plugin.txt", text);
+        let (plugin, _) = install(&file, &InstallOptions::default());
+        let lines: Vec<(&str, usize, usize)> = plugin
+            .lines
+            .iter()
+            .map(|l| (l.params[0].value.as_str(), l.line, l.cosmos_line))
+            .collect();
+        assert_eq!(lines, [("B", 4, 2), ("C", 6, 4), ("C", 6, 6)]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! P22: ERB in a VARIABLE, VARIABLE_DESCRIPTION or VARIABLE_STATE line, which COSMOS
 //! reads before ERB runs.
 
-use crate::lint::{Checker, Docs, Rule, erb_tags};
+use crate::erb::TagKind;
+use crate::lint::{Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -22,7 +23,13 @@ pub static RULE: Rule = Rule {
 const VARIABLE_FAMILY: [&str; 3] = ["VARIABLE", "VARIABLE_DESCRIPTION", "VARIABLE_STATE"];
 
 fn check(c: &mut Checker) {
-    let tags = erb_tags(c.plugin.file.text());
+    let tags: Vec<_> = c
+        .plugin
+        .erb_tags
+        .iter()
+        .filter(|t| t.kind != TagKind::Escape)
+        .map(|t| t.span)
+        .collect();
     for line in &c.plugin.raw.lines {
         if !VARIABLE_FAMILY.contains(&line.keyword.as_str()) {
             continue;

@@ -12,7 +12,9 @@ mod disable_erb_mixed;
 mod duplicate_name;
 mod enterprise_only;
 mod env_overwritten;
+mod erb_in_comment;
 mod erb_in_variable;
+mod erb_line_numbers;
 mod invalid_integer;
 mod kubernetes_name;
 mod map_target_order;
@@ -25,6 +27,7 @@ mod orphan_variable_modifier;
 mod parameter_count;
 mod port_protocol;
 mod removed_keyword;
+mod render_partial_name;
 mod reserved_variable;
 mod route_multiple_ports;
 mod route_prefix;
@@ -33,6 +36,7 @@ mod secret_target;
 mod secret_type;
 mod stray_quote;
 mod target_name;
+mod undeclared_erb_variable;
 mod undocumented_form;
 mod unknown_keyword;
 mod unusual_integer;
@@ -61,10 +65,14 @@ pub static RULES: &[&Rule] = &[
     &continuation_blank_line::RULE,
     &continuation_at_eof::RULE,
     &stray_quote::RULE,
+    &erb_in_comment::RULE,
+    &erb_line_numbers::RULE,
     &erb_in_variable::RULE,
     &reserved_variable::RULE,
     &variable_name::RULE,
     &orphan_variable_modifier::RULE,
+    &undeclared_erb_variable::RULE,
+    &render_partial_name::RULE,
     &needs_dependencies_in_comment::RULE,
     &map_target_order::RULE,
     &disable_erb_mixed::RULE,

@@ -1,6 +1,7 @@
 //! P28: `NEEDS_DEPENDENCIES` written only in a comment, where it still takes effect.
 
-use crate::lint::{Checker, Docs, Rule, erb_tags};
+use crate::erb::TagKind;
+use crate::lint::{Checker, Docs, Rule};
 use crate::problem::Severity;
 use crate::source::Span;
 
@@ -27,9 +28,12 @@ fn check(c: &mut Checker) {
         return;
     }
     let text = c.plugin.file.text();
-    let erb_comments = erb_tags(text)
-        .into_iter()
-        .filter(|t| text[t.range()].starts_with("<%#"));
+    let erb_comments = c
+        .plugin
+        .erb_tags
+        .iter()
+        .filter(|t| t.kind == TagKind::Comment)
+        .map(|t| t.span);
     let comments: Vec<Span> = raw
         .comments
         .iter()

@@ -1,7 +1,8 @@
 //! P20: quotes that do not quote: a quote inside a word (`abc"d`), a quote that is never
 //! closed (`"abc`), and a quoted string with text right after it (`"a b"c`).
 
-use crate::lint::{Checker, Docs, Rule, erb_tags};
+use crate::erb::TagKind;
+use crate::lint::{Checker, Docs, Rule};
 use crate::problem::{Problem, Severity};
 use crate::source::Span;
 
@@ -23,8 +24,11 @@ pub static RULE: Rule = Rule {
 fn check(c: &mut Checker) {
     let text = c.plugin.file.text();
     // ERB code is Ruby, where quotes mean something else; phase 2 tokenizes what it outputs.
-    let tags = erb_tags(text);
-    let in_erb = |s: Span| tags.iter().any(|t| t.start < s.end && s.start < t.end);
+    let tags = &c.plugin.erb_tags;
+    let in_erb = |s: Span| {
+        tags.iter()
+            .any(|t| t.kind != TagKind::Escape && t.span.start < s.end && s.start < t.span.end)
+    };
     for line in &c.plugin.raw.lines {
         for param in &line.params {
             let Some(raw) = text.get(param.span.range()) else {

@@ -1,7 +1,7 @@
 //! P1: a keyword COSMOS does not know, or a modifier before any block.
 
 use crate::compile::cosmos::keywords;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Checker, Docs, Rule, closest};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -50,9 +50,5 @@ fn check(c: &mut Checker) {
 
 /// The closest known keyword, if one is close enough to be a likely typo.
 pub fn suggest(word: &str) -> Option<&'static str> {
-    keywords::all_names()
-        .map(|k| (strsim::damerau_levenshtein(word, k), k))
-        .filter(|&(d, k)| d <= 2.max(k.len() / 4))
-        .min()
-        .map(|(_, k)| k)
+    closest(word, keywords::all_names())
 }
