@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::compile::interpolate::{self, Part};
 use crate::config::Config;
+use crate::lint::{Document, Format, lint_document};
 use crate::model::{
     CumulocityService, Origin, Piece, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy, Service, Text,
 };
@@ -52,6 +53,13 @@ pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Probl
     if problems.iter().any(Problem::is_error) {
         return (Vec::new(), problems);
     }
+    problems.extend(lint_document(&Document {
+        format: Format::Cumulocity,
+        file,
+        json: &doc,
+        base: "",
+        value: &value,
+    }));
     let services = lower(&value, &doc, manifest, config, &mut problems);
     (services, problems)
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::compile::cumulocity::json_error;
 use crate::compile::interpolate::{self, Part};
+use crate::lint::{Document, Format, lint_document};
 use crate::model::{
     Origin, Piece, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService, Text,
 };
@@ -76,6 +77,13 @@ pub fn compile(
         if problems[before..].iter().any(Problem::is_error) {
             continue;
         }
+        problems.extend(lint_document(&Document {
+            format: Format::Sesam,
+            file,
+            json: &doc,
+            base: &base,
+            value: &filled,
+        }));
         if let Some(s) = lower(&filled, &doc, &base, file, &mut problems) {
             services.push(s);
         }

@@ -1,14 +1,19 @@
-//! Lint: rules over an analysed `plugin.txt`, one rule per file in `rules/`, listed in
-//! one registry. A rule reads the `ast::Plugin` (and the plugin's folder listing when
-//! there is one) and reports `Problem`s under its own code and default severity.
+//! Lint: rules over every format, one rule per file in `rules/`, listed in one registry.
+//! A rule reads an analysed COSMOS plugin (`ast::Plugin`, plus the plugin's folder listing
+//! when there is one), or a JSON document of the other formats (a Cumulocity manifest, a
+//! Sesam entity), or both, and reports `Problem`s under its own code and default severity.
 
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use crate::ast::Plugin;
+use crate::parse::json::Json;
 use crate::problem::{Problem, Severity};
-use crate::source::Span;
+use crate::source::{SourceFile, Span};
 
 /// A lint rule: identity, documentation and the check itself.
 pub struct Rule {
@@ -21,7 +26,118 @@ pub struct Rule {
     /// One line: what the rule finds.
     pub summary: &'static str,
     pub docs: Docs,
-    pub check: fn(&mut Checker),
+    pub check: Check,
+}
+
+/// What a rule looks at.
+pub struct Check {
+    pub plugin: Option<fn(&mut Checker)>,
+    pub document: Option<fn(&mut DocChecker)>,
+}
+
+impl Check {
+    /// A rule over COSMOS plugins.
+    pub const fn plugin(f: fn(&mut Checker)) -> Check {
+        Check {
+            plugin: Some(f),
+            document: None,
+        }
+    }
+
+    /// A rule over Cumulocity manifests and Sesam entities.
+    pub const fn document(f: fn(&mut DocChecker)) -> Check {
+        Check {
+            plugin: None,
+            document: Some(f),
+        }
+    }
+
+    /// A rule over every format.
+    pub const fn both(p: fn(&mut Checker), d: fn(&mut DocChecker)) -> Check {
+        Check {
+            plugin: Some(p),
+            document: Some(d),
+        }
+    }
+}
+
+/// The JSON formats a document rule may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Cumulocity,
+    Sesam,
+}
+
+/// One JSON config as the front end understood it.
+pub struct Document<'a> {
+    pub format: Format,
+    pub file: &'a Arc<SourceFile>,
+    /// The parsed file, for spans.
+    pub json: &'a Json,
+    /// Where the entity sits in the file (`""`, or `/2` in an array).
+    pub base: &'a str,
+    /// The entity after placeholder or `$ENV` substitution, valid against its schema.
+    pub value: &'a Value,
+}
+
+/// Runs one rule over one document and collects what it reports.
+pub struct DocChecker<'a> {
+    pub doc: &'a Document<'a>,
+    rule: &'a Rule,
+    problems: Vec<Problem>,
+}
+
+impl DocChecker<'_> {
+    /// The value at `pointer`, relative to the entity.
+    pub fn get(&self, pointer: &str) -> Option<&Value> {
+        self.doc.value.pointer(pointer)
+    }
+
+    /// The span of the value at `pointer` (relative to the entity), or of its nearest
+    /// ancestor that exists.
+    pub fn value_span(&self, pointer: &str) -> Span {
+        let full = format!("{}{pointer}", self.doc.base);
+        self.doc
+            .json
+            .span(&full)
+            .unwrap_or_else(|| self.doc.json.nearest_span(&full))
+    }
+
+    /// The span of the key of the member at `pointer`, falling back to its value.
+    pub fn key_span(&self, pointer: &str) -> Span {
+        let full = format!("{}{pointer}", self.doc.base);
+        self.doc
+            .json
+            .key_span(&full)
+            .unwrap_or_else(|| self.doc.json.nearest_span(&full))
+    }
+
+    /// A problem of this rule at `span` in the document's file.
+    pub fn problem(&self, span: Span, message: impl Into<String>) -> Problem {
+        Problem::new(self.rule.code, self.rule.severity, message).at(self.doc.file, span)
+    }
+
+    pub fn emit(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+}
+
+/// Every document rule's problems for one document, in file order.
+pub fn lint_document(doc: &Document) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for rule in rules::RULES {
+        if let Some(check) = rule.check.document {
+            let mut checker = DocChecker {
+                doc,
+                rule,
+                problems: Vec::new(),
+            };
+            check(&mut checker);
+            problems.append(&mut checker.problems);
+        }
+    }
+    problems.sort_by_key(|p| (p.span.map(|s| s.start), p.code));
+    problems
 }
 
 /// A rule's documentation, in the four parts `berth lint --explain` prints.
@@ -70,13 +186,14 @@ impl Checker<'_> {
 pub fn lint_plugin(plugin: &Plugin, tree: Option<&PluginTree>) -> Vec<Problem> {
     let mut problems = Vec::new();
     for rule in rules::RULES {
+        let Some(check) = rule.check.plugin else { continue };
         let mut checker = Checker {
             plugin,
             tree,
             rule,
             problems: Vec::new(),
         };
-        (rule.check)(&mut checker);
+        check(&mut checker);
         problems.append(&mut checker.problems);
     }
     problems.sort_by_key(|p| (p.span.map(|s| s.start), p.code));

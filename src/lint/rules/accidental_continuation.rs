@@ -2,7 +2,7 @@
 //! swallows the next line, or a `+`/`\` string concatenation with no quoted string
 //! before it, which cuts a character off each side.
 
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::parse::plugin_txt::{Continuation, ContinuationKind};
 use crate::problem::Severity;
 use crate::source::Span;
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         example: "# listens on 8080 &\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  ENV DATA_DIR C:\\\n  ENV MODE fast",
         instead: "# listens on 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  ENV DATA_DIR C:\\ # a trailing comment keeps the backslash\n  ENV MODE fast",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,6 +1,6 @@
 //! P19b: a continuation still open at the end of the file; COSMOS drops the whole line.
 
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb &",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -2,7 +2,7 @@
 //! (which does not end it), and `&` glued to the token before it.
 
 use crate::lint::rules::accidental_continuation::joined_line;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb --verbose&\n    --color &\n\n  PORT 8080",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb --verbose &\n    --color\n\n  PORT 8080",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,7 +1,7 @@
 //! P32: deprecated keywords that COSMOS accepts and ignores.
 
 use crate::compile::cosmos::keywords::{self, Status};
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "TARGET INST INST\n  REDUCER_DISABLE",
         instead: "TARGET INST INST",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -2,7 +2,7 @@
 //! longer means "every file".
 
 use crate::compile::cosmos::keywords;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  DISABLE_ERB\n  DISABLE_ERB \\.html$",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  DISABLE_ERB",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

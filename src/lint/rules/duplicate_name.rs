@@ -2,7 +2,7 @@
 //! plugin. COSMOS upcases the names, so the comparison ignores case.
 
 use crate::compile::cosmos::keywords::BlockKind;
-use crate::lint::{Checker, Docs, Rule, repeats};
+use crate::lint::{Check, Checker, Docs, Rule, repeats};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE PROC processor\n  CMD ruby processor.rb\nMICROSERVICE PROC_V2 Processor\n  CMD ruby processor_v2.rb",
         instead: "MICROSERVICE PROC processor\n  CMD ruby processor.rb\nMICROSERVICE PROC_V2 processor_v2\n  CMD ruby processor_v2.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 const NAMED: [BlockKind; 4] = [

@@ -2,7 +2,7 @@
 //! "Coming Soon" (BRIDGE and friends).
 
 use crate::compile::cosmos::keywords::{self, Status};
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  CONTAINER example:1.0",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

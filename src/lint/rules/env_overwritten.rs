@@ -1,7 +1,7 @@
 //! P17: ENV lines that do not take effect: a variable the COSMOS operator sets itself, or
 //! a key set twice in one block.
 
-use crate::lint::{Checker, Docs, Rule, repeats};
+use crate::lint::{Check, Checker, Docs, Rule, repeats};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD python example.py\n  ENV PYTHONPATH /opt/lib\n  ENV LOG_LEVEL info\n  ENV LOG_LEVEL debug",
         instead: "MICROSERVICE EXAMPLE example\n  CMD python example.py\n  ENV EXAMPLE_LIB /opt/lib\n  ENV LOG_LEVEL debug",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 /// The variables the operator owns: whether it always overwrites them, and what it does

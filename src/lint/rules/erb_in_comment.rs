@@ -3,7 +3,7 @@
 //! `%` before its `<%` (`# 100% <%= x %>`).
 
 use crate::erb::TagKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 use crate::source::Span;
 
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb # was <%= old_cmd %>",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb # was <%#= old_cmd %>",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -2,7 +2,7 @@
 //! reads before ERB runs.
 
 use crate::erb::TagKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "VARIABLE port <%= 8000 + 80 %>\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT <%= port %>",
         instead: "VARIABLE port 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT <%= port %>",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 const VARIABLE_FAMILY: [&str; 3] = ["VARIABLE", "VARIABLE_DESCRIPTION", "VARIABLE_STATE"];

@@ -4,7 +4,7 @@
 //! that moved.
 
 use crate::compile::cosmos::keywords;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         example: "<% if false %>\nTARGET OLD OLD\n<% end %>\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n<% if false %>\nTARGET OLD OLD\n<% end %>",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

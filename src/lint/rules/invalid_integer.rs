@@ -2,7 +2,7 @@
 
 use crate::ast::Plugin;
 use crate::compile::cosmos::values::is_ruby_integer;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::parse::plugin_txt::{LogicalLine, Token};
 use crate::problem::Severity;
 
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT 80a",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT 8080",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 /// The modifiers whose first parameter COSMOS reads with `Integer()`.

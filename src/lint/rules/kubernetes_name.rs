@@ -2,7 +2,7 @@
 //! Enterprise) is not a valid DNS label.
 
 use crate::compile::cosmos::lower::service_name;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE api.v2\n  CMD ruby api.rb",
         instead: "MICROSERVICE EXAMPLE api-v2\n  CMD ruby api.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 /// The longest DNS label Kubernetes accepts.

@@ -2,7 +2,7 @@
 //! not at all.
 
 use crate::compile::cosmos::keywords::BlockKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "INTERFACE INST_INT tcpip_client_interface.rb localhost 8080 8081 10 nil BURST\n  MAP_TARGET INST\nTARGET INST INST",
         instead: "TARGET INST INST\nINTERFACE INST_INT tcpip_client_interface.rb localhost 8080 8081 10 nil BURST\n  MAP_TARGET INST",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 const MAP_KEYWORDS: [&str; 3] = ["MAP_TARGET", "MAP_CMD_TARGET", "MAP_TLM_TARGET"];

@@ -2,7 +2,7 @@
 
 use crate::compile::cosmos::keywords;
 use crate::lint::rules::unknown_keyword::suggest;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "INTERFACE INT tcpip_client_interface.rb host 8080 8081 10 nil BURST\n  TOPIC telemetry",
         instead: "MICROSERVICE PROC proc\n  TOPIC telemetry",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

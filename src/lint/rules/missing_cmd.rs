@@ -1,7 +1,7 @@
 //! P14: a MICROSERVICE without CMD, which has nothing to run.
 
 use crate::compile::cosmos::keywords::BlockKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  WORK_DIR .",
         instead: "MICROSERVICE EXAMPLE example\n  WORK_DIR .\n  CMD ruby example.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -2,7 +2,7 @@
 //! Only checkable when the plugin.txt sits in a plugin tree.
 
 use crate::compile::cosmos::keywords::BlockKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "# with only microservices/example/ in the plugin\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
         instead: "# with only microservices/example/ in the plugin\nMICROSERVICE example example\n  CMD ruby example.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -2,7 +2,7 @@
 //! `SCOPE__TYPE__NAME` microservice names.
 
 use crate::compile::cosmos::lower::service_name;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE data__processor\n  CMD ruby processor.rb",
         instead: "MICROSERVICE EXAMPLE data_processor\n  CMD ruby processor.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,7 +1,7 @@
 //! P28: `NEEDS_DEPENDENCIES` written only in a comment, where it still takes effect.
 
 use crate::erb::TagKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 use crate::source::Span;
 
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "# NEEDS_DEPENDENCIES\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
         instead: "NEEDS_DEPENDENCIES\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 const WORD: &str = "NEEDS_DEPENDENCIES";

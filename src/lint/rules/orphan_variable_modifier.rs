@@ -2,7 +2,7 @@
 
 use crate::compile::cosmos::install::is_reserved;
 use crate::compile::cosmos::keywords;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "VARIABLE_DESCRIPTION \"The port the API listens on\"\nVARIABLE api_port 8080",
         instead: "VARIABLE api_port 8080\nVARIABLE_DESCRIPTION \"The port the API listens on\"",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

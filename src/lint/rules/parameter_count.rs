@@ -1,7 +1,7 @@
 //! P3: a keyword with too few or too many parameters.
 
 use crate::compile::cosmos::keywords::{self, Keyword};
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::parse::plugin_txt::LogicalLine;
 use crate::problem::Severity;
 
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  ENV GREETING hello world",
         instead: "MICROSERVICE EXAMPLE example\n  ENV GREETING \"hello world\"",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,7 +1,7 @@
 //! P6: a PORT protocol other than TCP, UDP or SCTP.
 
 use crate::compile::cosmos::values::is_nil_like;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT 8080 HTTP",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT 8080 TCP",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];

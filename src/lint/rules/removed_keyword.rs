@@ -2,7 +2,7 @@
 //! no longer knows.
 
 use crate::compile::cosmos::keywords::{self, Status};
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "INTERFACE INST_INT simulated_target_interface.rb sim_inst.rb\n  MAP_TARGET INST\n  LOG_RAW",
         instead: "INTERFACE INST_INT simulated_target_interface.rb sim_inst.rb\n  MAP_TARGET INST",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

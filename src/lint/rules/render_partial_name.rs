@@ -3,7 +3,7 @@
 //! built at install time (a variable, interpolation) is not checked.
 
 use crate::erb::TagKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 use crate::source::Span;
 
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         example: "<%= render \"targets.txt\" %>",
         instead: "<%= render \"_targets.txt\" %>",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

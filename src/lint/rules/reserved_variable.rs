@@ -1,7 +1,7 @@
 //! P23: a VARIABLE whose name COSMOS reserves.
 
 use crate::compile::cosmos::install::is_reserved;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "VARIABLE target_name GPS\nTARGET GPS <%= target_name %>",
         instead: "VARIABLE gps_target_name GPS\nTARGET GPS <%= gps_target_name %>",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

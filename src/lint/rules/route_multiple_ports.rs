@@ -1,6 +1,6 @@
 //! P16: a routed block with more than one PORT: only the first is routed.
 
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE API api\n  CMD ruby api.rb\n  ROUTE_PREFIX /api\n  PORT 9090\n  PORT 8080",
         instead: "MICROSERVICE API api\n  CMD ruby api.rb\n  ROUTE_PREFIX /api\n  PORT 8080",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,7 +1,7 @@
 //! P15: ROUTE_PREFIX problems: no PORT to route to, no leading `/`, or the same prefix
 //! twice in one plugin.
 
-use crate::lint::{Checker, Docs, Rule, repeats};
+use crate::lint::{Check, Checker, Docs, Rule, repeats};
 use crate::parse::plugin_txt::Token;
 use crate::problem::Severity;
 
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE API api\n  CMD ruby api.rb\n  ROUTE_PREFIX api",
         instead: "MICROSERVICE API api\n  CMD ruby api.rb\n  PORT 8080\n  ROUTE_PREFIX /api",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

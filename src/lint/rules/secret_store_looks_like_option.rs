@@ -3,7 +3,7 @@
 
 use crate::compile::cosmos::keywords::BlockKind;
 use crate::compile::cosmos::values::is_nil_like;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  SECRET ENV DB_PASSWORD DB_PASSWORD PASSWORD",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  SECRET ENV DB_PASSWORD DB_PASSWORD",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,7 +1,7 @@
 //! P9: where a SECRET puts its value: a FILE path that is not absolute, two ENV secrets
 //! for one variable, or an ENV secret for a variable that ENV also sets.
 
-use crate::lint::{Checker, Docs, Rule, repeats};
+use crate::lint::{Check, Checker, Docs, Rule, repeats};
 use crate::parse::plugin_txt::Token;
 use crate::problem::Severity;
 
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  ENV API_TOKEN changeme\n  SECRET ENV API_TOKEN API_TOKEN\n  SECRET FILE TLS_CERT certs/tls.pem",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  SECRET ENV API_TOKEN API_TOKEN\n  SECRET FILE TLS_CERT /tmp/certs/tls.pem",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

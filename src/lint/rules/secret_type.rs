@@ -1,6 +1,6 @@
 //! P7: a SECRET type other than exactly `ENV` or `FILE`.
 
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  SECRET env API_TOKEN API_TOKEN",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  SECRET ENV API_TOKEN API_TOKEN",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -2,7 +2,7 @@
 //! closed (`"abc`), and a quoted string with text right after it (`"a b"c`).
 
 use crate::erb::TagKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::{Problem, Severity};
 use crate::source::Span;
 
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb --name=\"a b\"",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb \"--name=a b\"",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,7 +1,7 @@
 //! P13: a TARGET name that COSMOS's `verify_parameter_naming` refuses.
 
 use crate::compile::cosmos::keywords::BlockKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "TARGET INST INST_",
         instead: "TARGET INST INST",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

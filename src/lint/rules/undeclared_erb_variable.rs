@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::lint::{Checker, Docs, Rule, closest};
+use crate::lint::{Check, Checker, Docs, Rule, closest};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         example: "VARIABLE example_port 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT <%= exmple_port %>",
         instead: "VARIABLE example_port 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT <%= example_port %>",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 /// Kernel methods that templates call without arguments: bare, they read like names.

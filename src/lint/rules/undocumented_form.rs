@@ -2,7 +2,7 @@
 //! third WIDGET parameter, SCRIPT_ENGINE with one or three parameters.
 
 use crate::compile::cosmos::keywords::BlockKind;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         example: "SCRIPT_ENGINE .rb",
         instead: "SCRIPT_ENGINE .rb ruby_engine.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

@@ -1,7 +1,7 @@
 //! P1: a keyword COSMOS does not know, or a modifier before any block.
 
 use crate::compile::cosmos::keywords;
-use crate::lint::{Checker, Docs, Rule, closest};
+use crate::lint::{Check, Checker, Docs, Rule, closest};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "PORT 8080\nMICROSERVICE EXAMPLE example",
         instead: "MICROSERVICE EXAMPLE example\n  PORT 8080",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

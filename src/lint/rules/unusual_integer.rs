@@ -4,7 +4,7 @@
 
 use crate::compile::cosmos::values::{is_ruby_integer, ruby_integer};
 use crate::lint::rules::invalid_integer::integer_params;
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         example: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT 08080\n  SHARD -1",
         instead: "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n  PORT 8080\n  SHARD 0",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {

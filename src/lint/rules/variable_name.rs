@@ -1,7 +1,7 @@
 //! P24: a VARIABLE name that Ruby cannot bind as a local variable, so ERB fails.
 
 use crate::compile::cosmos::install::{is_local_variable_name, is_reserved};
-use crate::lint::{Checker, Docs, Rule};
+use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         example: "VARIABLE Api-Port 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
         instead: "VARIABLE api_port 8080\nMICROSERVICE EXAMPLE example\n  CMD ruby example.rb",
     },
-    check,
+    check: Check::plugin(check),
 };
 
 fn check(c: &mut Checker) {
