@@ -183,7 +183,7 @@ fn sesam_env(
                         .at(&file, doc.nearest_span("")),
                     ),
                 },
-                Err(e) => problems.push(compile::cumulocity::json_error(&file, e)),
+                Err(e) => problems.push(e.into_problem(&file)),
             },
         }
     }

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::compile::interpolate::{self, Part};
+use crate::compile::interpolate;
 use crate::config::Config;
 use crate::lint::{Document, Format, lint_document};
 use crate::model::{
-    CumulocityService, Origin, Piece, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy, Service, Text,
+    CumulocityService, Origin, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy, Service, Text,
 };
 use crate::parse::json::{self, Json};
 use crate::problem::{Problem, Severity};
@@ -35,7 +35,7 @@ pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Probl
     let mut problems = Vec::new();
     let doc = match json::parse(file.text()) {
         Ok(doc) => doc,
-        Err(e) => return (Vec::new(), vec![json_error(file, e)]),
+        Err(e) => return (Vec::new(), vec![e.into_problem(file)]),
     };
     if !doc.value.is_object() {
         let p = Problem::error(
@@ -62,13 +62,6 @@ pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Probl
     }));
     let services = lower(&value, &doc, manifest, config, &mut problems);
     (services, problems)
-}
-
-pub(crate) fn json_error(file: &Arc<SourceFile>, e: json::JsonError) -> Problem {
-    Problem::error("berth::parse::json", e.message)
-        .at(file, e.span)
-        .with_label("here")
-        .with_help(e.help)
 }
 
 /// Replaces `@name@` build placeholders in every string from `vars`. One left over is
@@ -350,7 +343,7 @@ fn lower(
         ("C8Y_BOOTSTRAP_PASSWORD", &c8y.bootstrap_password),
     ] {
         if let Some(v) = value {
-            env(var, secret_text(v));
+            env(var, interpolate::secret_text(v));
         }
     }
     base.sources
@@ -384,29 +377,12 @@ fn lower(
                 c.tenant = Some(t.id.clone());
             }
             s.env.insert("C8Y_TENANT".into(), Text::literal(&t.id));
-            s.env.insert("C8Y_USER".into(), secret_text(&t.user));
-            s.env.insert("C8Y_PASSWORD".into(), secret_text(&t.password));
+            s.env.insert("C8Y_USER".into(), interpolate::secret_text(&t.user));
+            s.env
+                .insert("C8Y_PASSWORD".into(), interpolate::secret_text(&t.password));
             s
         })
         .collect()
-}
-
-/// A berth.yaml credential: plain text or `$SECRET(name)` references (validated by the
-/// schema, so malformed ones cannot reach here).
-fn secret_text(s: &str) -> Text {
-    match interpolate::split(s) {
-        Ok(parts) => Text(
-            parts
-                .into_iter()
-                .map(|p| match p {
-                    Part::Secret { name, .. } => Piece::Secret(name.to_string()),
-                    Part::Literal(l) => Piece::Literal(l.to_string()),
-                    Part::Env { span, .. } => Piece::Literal(s[span].to_string()),
-                })
-                .collect(),
-        ),
-        Err(_) => Text::literal(s),
-    }
 }
 
 fn probe(p: &Value) -> Option<Probe> {

@@ -2,6 +2,7 @@
 //! for secrets in berth.yaml): splitting a string into literal text and references, with
 //! the span of each reference, and the errors for malformed ones.
 
+use crate::model::{Piece, Text};
 use crate::source::Span;
 
 /// One part of an interpolated string. Spans are byte offsets within the string.
@@ -82,6 +83,25 @@ pub fn split(s: &str) -> Result<Vec<Part<'_>>, RefError> {
         parts.push(Part::Literal(&s[literal_start..]));
     }
     Ok(parts)
+}
+
+/// A string as model text: `$SECRET(name)` references become secret pieces; anything
+/// else (including `$ENV` references, resolved earlier or left as written) is literal.
+/// A malformed reference leaves the whole string literal: the front end reports it.
+pub fn secret_text(s: &str) -> Text {
+    match split(s) {
+        Ok(parts) => Text(
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    Part::Secret { name, .. } => Piece::Secret(name.to_string()),
+                    Part::Literal(l) => Piece::Literal(l.to_string()),
+                    Part::Env { span, .. } => Piece::Literal(s[span].to_string()),
+                })
+                .collect(),
+        ),
+        Err(_) => Text::literal(s),
+    }
 }
 
 /// The span of `range` within a JSON string literal whose token starts at `token`: the

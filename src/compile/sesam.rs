@@ -12,12 +12,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::compile::cumulocity::json_error;
 use crate::compile::interpolate::{self, Part};
 use crate::lint::{Document, Format, lint_document};
-use crate::model::{
-    Origin, Piece, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService, Text,
-};
+use crate::model::{Origin, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService, Text};
 use crate::parse::json::{self, Json};
 use crate::problem::{Problem, Severity};
 use crate::source::{SourceFile, Span};
@@ -39,7 +36,7 @@ pub fn compile(
     let range = range.unwrap_or(0..file.text().len());
     let doc = match json::parse_at(&file.text()[range.clone()], range.start) {
         Ok(doc) => doc,
-        Err(e) => return (Vec::new(), vec![json_error(file, e)]),
+        Err(e) => return (Vec::new(), vec![e.into_problem(file)]),
     };
     let entities: Vec<(String, &Value)> = match &doc.value {
         Value::Array(items) => items
@@ -191,23 +188,6 @@ fn lookup<'e>(
     found
 }
 
-/// A string with `$SECRET` references as model text.
-fn text(s: &str) -> Text {
-    match interpolate::split(s) {
-        Ok(parts) => Text(
-            parts
-                .into_iter()
-                .map(|p| match p {
-                    Part::Secret { name, .. } => Piece::Secret(name.to_string()),
-                    Part::Literal(l) => Piece::Literal(l.to_string()),
-                    Part::Env { span, .. } => Piece::Literal(s[span].to_string()),
-                })
-                .collect(),
-        ),
-        Err(_) => Text::literal(s),
-    }
-}
-
 /// MB as Docker counts them.
 const MB: u64 = 1024 * 1024;
 
@@ -274,7 +254,7 @@ fn lower(
         for (k, v) in vars {
             // Sesam passes strings as they are and JSON-encodes everything else.
             let value = match v {
-                Value::String(x) => text(x),
+                Value::String(x) => interpolate::secret_text(x),
                 other => Text::literal(other.to_string()),
             };
             s.sources.insert(
@@ -314,8 +294,8 @@ fn lower(
         docker.get("password").and_then(Value::as_str),
     ) {
         s.pull.auth = Some(RegistryAuth {
-            username: text(u),
-            password: text(p),
+            username: interpolate::secret_text(u),
+            password: interpolate::secret_text(p),
         });
     }
     Some(s)

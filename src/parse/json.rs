@@ -11,7 +11,10 @@ use jsonc_parser::common::Ranged;
 use jsonc_parser::errors::ParseErrorKind;
 use jsonc_parser::{CollectOptions, ParseOptions, parse_to_ast};
 
-use crate::source::Span;
+use std::sync::Arc;
+
+use crate::problem::Problem;
+use crate::source::{SourceFile, Span};
 
 /// A parsed JSON document.
 #[derive(Debug, Clone)]
@@ -35,6 +38,16 @@ pub struct JsonError {
     pub span: Span,
     pub message: String,
     pub help: &'static str,
+}
+
+impl JsonError {
+    /// The problem to report for a file that is not JSON.
+    pub fn into_problem(self, file: &Arc<SourceFile>) -> Problem {
+        Problem::error("berth::parse::json", self.message)
+            .at(file, self.span)
+            .with_label("here")
+            .with_help(self.help)
+    }
 }
 
 impl Json {
