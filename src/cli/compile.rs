@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use miette::IntoDiagnostic;
 use serde::Serialize;
 
 use super::inputs::{InputArgs, load};
@@ -38,6 +39,8 @@ enum Emit {
 enum Format {
     Text,
     Json,
+    /// The same document as json, written as YAML.
+    Yaml,
 }
 
 /// `--emit lines|raw-lines --format json`.
@@ -84,15 +87,19 @@ pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
                 .iter()
                 .map(|p| (p.file.name(), if raw { &p.raw.lines[..] } else { &p.lines[..] }))
                 .collect();
-            lines(&picked, args.format)
+            lines(&picked, args.format)?
         }
-        Emit::Model => match args.format {
-            Format::Json => json(&ModelView {
+        Emit::Model => {
+            let view = ModelView {
                 format_version: model::FORMAT_VERSION,
                 model: &compiled.model,
-            }),
-            Format::Text => model_text(&compiled.model),
-        },
+            };
+            match args.format {
+                Format::Json => json(&view),
+                Format::Yaml => serde_saphyr::to_string(&view).into_diagnostic()?,
+                Format::Text => model_text(&compiled.model),
+            }
+        }
     };
     stdout(&out)?;
     Ok(if errors.is_empty() {
@@ -102,25 +109,27 @@ pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
     })
 }
 
-fn lines(files: &[(&str, &[LogicalLine])], format: Format) -> String {
-    match format {
-        Format::Json => json(&LinesView {
-            format_version: model::FORMAT_VERSION,
-            files: files
-                .iter()
-                .map(|(file, lines)| FileLines {
-                    file,
-                    lines: lines
-                        .iter()
-                        .map(|l| LineView {
-                            keyword: &l.keyword,
-                            params: l.params.iter().map(|p| p.value.as_str()).collect(),
-                            line: l.line,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }),
+fn lines(files: &[(&str, &[LogicalLine])], format: Format) -> miette::Result<String> {
+    let view = || LinesView {
+        format_version: model::FORMAT_VERSION,
+        files: files
+            .iter()
+            .map(|(file, lines)| FileLines {
+                file,
+                lines: lines
+                    .iter()
+                    .map(|l| LineView {
+                        keyword: &l.keyword,
+                        params: l.params.iter().map(|p| p.value.as_str()).collect(),
+                        line: l.line,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    Ok(match format {
+        Format::Json => json(&view()),
+        Format::Yaml => serde_saphyr::to_string(&view()).into_diagnostic()?,
         Format::Text => {
             let mut out = String::new();
             for (file, lines) in files {
@@ -135,7 +144,7 @@ fn lines(files: &[(&str, &[LogicalLine])], format: Format) -> String {
             }
             out
         }
-    }
+    })
 }
 
 /// A parameter as text: bare when that is unambiguous, else JSON-quoted.

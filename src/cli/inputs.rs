@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use miette::{IntoDiagnostic, WrapErr};
 
 use crate::compile::cosmos::install::InstallOptions;
@@ -65,7 +66,8 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
     };
     let sesam_env = sesam_env(&root, &config, &mut problems)?;
     let mut sources = Vec::new();
-    for (path, kind) in discover(&args.paths)? {
+    let filter = Filter::new(&root, &config.discovery)?;
+    for (path, kind) in discover(&args.paths, &filter)? {
         let name = display_name(&path);
         let Some(file) = read_source(&path, &name, &mut problems)? else {
             continue;
@@ -201,16 +203,63 @@ enum Kind {
     Readme,
 }
 
+/// berth.yaml's `discovery`: globs over paths relative to the repository root.
+struct Filter {
+    root: PathBuf,
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+}
+
+impl Filter {
+    fn new(root: &Path, discovery: &config::Discovery) -> miette::Result<Filter> {
+        let set = |globs: &[String]| -> miette::Result<GlobSet> {
+            let mut b = GlobSetBuilder::new();
+            for g in globs {
+                // `literal_separator`: `*` stays within one folder, as in .gitignore.
+                let glob = GlobBuilder::new(g)
+                    .literal_separator(true)
+                    .build()
+                    .into_diagnostic()
+                    .wrap_err_with(|| format!("berth.yaml: discovery glob `{g}` is not valid"))?;
+                b.add(glob);
+            }
+            b.build().into_diagnostic()
+        };
+        Ok(Filter {
+            root: root.to_path_buf(),
+            include: (!discovery.include.is_empty())
+                .then(|| set(&discovery.include))
+                .transpose()?,
+            exclude: set(&discovery.exclude)?,
+        })
+    }
+
+    /// The format of a file met while walking, or `None` to leave it out. Included files
+    /// that the name rules do not recognise are classified by content.
+    fn kind(&self, path: &Path) -> Option<Kind> {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        if self.exclude.is_match(rel) {
+            return None;
+        }
+        match &self.include {
+            None => classify(path),
+            Some(include) if include.is_match(rel) => classify(path).or_else(|| Some(explicit_kind(path))),
+            Some(_) => None,
+        }
+    }
+}
+
 /// Every input under `paths` with its format, sorted by path. Files named explicitly are
-/// taken whatever their name: JSON ones by content, anything else as a plugin.txt.
-fn discover(paths: &[PathBuf]) -> miette::Result<Vec<(PathBuf, Kind)>> {
+/// taken whatever their name (see `explicit_kind`); folders are walked with the
+/// discovery rules and berth.yaml's `discovery` globs.
+fn discover(paths: &[PathBuf], filter: &Filter) -> miette::Result<Vec<(PathBuf, Kind)>> {
     let mut found = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read {}", path.display()))?;
         if meta.is_dir() {
-            walk(path, &mut found)?;
+            walk(path, filter, &mut found)?;
         } else {
             let kind = classify(path).unwrap_or_else(|| explicit_kind(path));
             found.push((path.clone(), kind));
@@ -221,7 +270,7 @@ fn discover(paths: &[PathBuf]) -> miette::Result<Vec<(PathBuf, Kind)>> {
     Ok(found)
 }
 
-fn walk(dir: &Path, found: &mut Vec<(PathBuf, Kind)>) -> miette::Result<()> {
+fn walk(dir: &Path, filter: &Filter, found: &mut Vec<(PathBuf, Kind)>) -> miette::Result<()> {
     let entries = std::fs::read_dir(dir)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot list {}", dir.display()))?;
@@ -233,10 +282,10 @@ fn walk(dir: &Path, found: &mut Vec<(PathBuf, Kind)>) -> miette::Result<()> {
             // Version-control and build folders never hold configuration.
             let name = entry.file_name();
             if name != ".git" && name != "target" && name != "node_modules" {
-                walk(&path, found)?;
+                walk(&path, filter, found)?;
             }
         } else if kind.is_file()
-            && let Some(kind) = classify(&path)
+            && let Some(kind) = filter.kind(&path)
         {
             found.push((path, kind));
         }

@@ -130,3 +130,40 @@ fn max_warnings_turns_warnings_into_failure() {
     let (_, _, status) = run_in(dir.path(), &["lint", "--max-warnings", "1"]);
     assert_eq!(status, 1);
 }
+
+#[test]
+fn berth_yaml_discovery_globs_choose_the_inputs() {
+    let dir = tree(&[
+        (
+            "berth.yaml",
+            b"discovery:\n  include: [\"plugins/**/plugin.txt\", \"services/*.json\"]\n  exclude: [\"plugins/old/**\"]\n",
+        ),
+        ("plugins/a/plugin.txt", b"MICROSERVICE A a\n  CMD run\n"),
+        ("plugins/old/plugin.txt", b"MICROSERVICE OLD old\n  CMD run\n"),
+        ("other/plugin.txt", b"MICROSERVICE OTHER other\n  CMD run\n"),
+        (
+            "services/orders.json",
+            br#"{"_id": "orders", "type": "system:microservice", "docker": {"image": "o:1", "port": 80}}"#,
+        ),
+    ]);
+    let (stdout, stderr, status) = run_in(dir.path(), &["compile", "--format", "json", "."]);
+    assert_eq!(status, 0, "{stderr}");
+    let model: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = model["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["DEFAULT__USER__A", "orders"]);
+}
+
+#[test]
+fn model_yaml_is_the_json_document() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet");
+    let as_json = run_in(std::path::Path::new(dir), &["compile", "--format", "json", "."]).0;
+    let as_yaml = run_in(std::path::Path::new(dir), &["compile", "--format", "yaml", "."]).0;
+    let from_yaml = berth::parse::yaml::parse(&as_yaml).expect("valid YAML").value;
+    let from_json: serde_json::Value = serde_json::from_str(&as_json).unwrap();
+    assert_eq!(from_yaml, from_json);
+}
