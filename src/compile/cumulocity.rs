@@ -507,7 +507,8 @@ mod tests {
         let text = r#"{"apiVersion": "2", "name": "hello", "version": "@project.version@",
             "provider": {"name": "me"}, "isolation": "PER_TENANT", "replicas": 2,
             "resources": {"cpu": "1", "memory": "1G"},
-            "livenessProbe": {"httpGet": {"path": "/health"}, "periodSeconds": 5}}"#;
+            "livenessProbe": {"httpGet": {"path": "/health"}, "periodSeconds": 5},
+            "readinessProbe": {"httpGet": {"path": "/health"}}}"#;
         let mut config = Config::default();
         let (services, problems) = compile_str(text, &config);
         assert!(services.is_empty(), "PER_TENANT and no tenants: nothing runs");

@@ -120,6 +120,105 @@ impl DocChecker<'_> {
     pub fn emit(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
+
+    /// The value at `pointer` as the file writes it, before placeholder or `$ENV`
+    /// substitution.
+    pub fn raw(&self, pointer: &str) -> Option<&Value> {
+        self.doc
+            .json
+            .value
+            .pointer(&format!("{}{pointer}", self.doc.base))
+    }
+
+    /// The span of the first character of the value at `pointer`: where a problem about
+    /// something missing from an object points.
+    pub fn start_span(&self, pointer: &str) -> Span {
+        let span = self.value_span(pointer);
+        Span {
+            start: span.start,
+            end: span.start + 1,
+        }
+    }
+
+    /// Warns about every key of the object at `pointer` that is not in `known`, with a
+    /// "did you mean" when one is close. `what` names the object (`a manifest`).
+    pub fn unknown_keys(&mut self, pointer: &str, known: &[&str], what: &str) {
+        let Some(Value::Object(map)) = self.get(pointer) else {
+            return;
+        };
+        let unknown: Vec<String> = map
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for key in unknown {
+            let mut p = self
+                .problem(
+                    self.key_span(&child(pointer, &key)),
+                    format!("`{key}` is not a documented property of {what}"),
+                )
+                .with_label("unknown property");
+            p = match closest(&key, known.iter().copied()) {
+                Some(near) => p.with_help(format!("did you mean `{near}`?")),
+                None => p.with_help("check the spelling, or remove it if nothing reads it"),
+            };
+            self.emit(p);
+        }
+    }
+}
+
+/// The pointer to member `key` of the object at `pointer`.
+pub fn child(pointer: &str, key: &str) -> String {
+    format!("{pointer}/{}", crate::parse::json::escape(key))
+}
+
+/// Whether a config key names a secret: its last word (`DEPLOY_TOKEN`, `clientSecret`,
+/// `db-password`, `credentials`) is password, passwd, secret, token or credential, or its
+/// last two are api key or private key. Words are split at non-alphanumerics and at
+/// lower-to-upper case changes; `token_url` or `private_key_id` name no secret.
+pub fn looks_secret(key: &str) -> bool {
+    let mut words: Vec<String> = Vec::new();
+    for part in key.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut word = String::new();
+        let mut prev_lower = false;
+        for c in part.chars() {
+            if c.is_ascii_uppercase() && prev_lower {
+                words.push(std::mem::take(&mut word));
+            }
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            word.push(c.to_ascii_lowercase());
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+    }
+    let Some(last) = words.last() else {
+        return false;
+    };
+    let last = last.strip_suffix('s').unwrap_or(last);
+    let before = words.len().checked_sub(2).map(|i| words[i].as_str());
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "apikey",
+        "privatekey",
+    ]
+    .contains(&last)
+        || (last == "key" && matches!(before, Some("api" | "private")))
+}
+
+/// Whether an image reference names one fixed image: a digest (`@sha256:…`), or a tag
+/// other than `latest`. A registry port (`host:5000/img`) is not a tag.
+pub fn image_is_pinned(image: &str) -> bool {
+    if image.contains('@') {
+        return true;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split_once(':')
+        .is_some_and(|(_, tag)| !tag.is_empty() && tag != "latest")
 }
 
 /// Every document rule's problems for one document, in file order.
@@ -238,6 +337,49 @@ pub fn find_rule(name: &str) -> Option<&'static Rule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_keys_are_recognised_by_their_last_word() {
+        for key in [
+            "password",
+            "DEPLOY_TOKEN",
+            "clientSecret",
+            "db-passwd",
+            "api_key",
+            "apiKey",
+            "SSH_PRIVATE_KEY",
+            "google_application_credentials",
+            "freshdesk_apikey",
+        ] {
+            assert!(looks_secret(key), "{key}");
+        }
+        for key in [
+            "token_url",
+            "private_key_id",
+            "username",
+            "key",
+            "TOKENIZER",
+            "secretary_name",
+            "",
+        ] {
+            assert!(!looks_secret(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn pinned_images_have_a_tag_or_a_digest() {
+        for image in [
+            "ruby:3.3",
+            "quay.io/u/img:1.2.3",
+            "localhost:5000/img:2",
+            "img@sha256:abc",
+        ] {
+            assert!(image_is_pinned(image), "{image}");
+        }
+        for image in ["ruby", "ruby:latest", "localhost:5000/img", "img:"] {
+            assert!(!image_is_pinned(image), "{image}");
+        }
+    }
 
     #[test]
     fn repeats_pair_each_repeat_with_the_first() {

@@ -178,7 +178,7 @@ fn locate(value: &Ast, pointer: String, key: Option<Span>, base: usize, json: &m
 }
 
 /// RFC 6901 escaping of one pointer segment.
-fn escape(segment: &str) -> String {
+pub fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 

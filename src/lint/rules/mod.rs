@@ -5,18 +5,27 @@
 use crate::lint::Rule;
 
 mod accidental_continuation;
+mod api_version;
 mod continuation_at_eof;
 mod continuation_blank_line;
 mod deprecated_keyword;
+mod deprecated_sesam_property;
 mod disable_erb_mixed;
+mod dns_unfriendly_id;
 mod duplicate_name;
 mod enterprise_only;
+mod env_name;
 mod env_overwritten;
 mod erb_in_comment;
 mod erb_in_variable;
 mod erb_line_numbers;
+mod id_file_name;
+mod ignored_credentials;
 mod invalid_integer;
+mod json_encoded_env;
 mod kubernetes_name;
+mod manifest_probes;
+mod manifest_settings;
 mod map_target_order;
 mod misplaced_modifier;
 mod missing_cmd;
@@ -25,22 +34,34 @@ mod name_double_underscore;
 mod needs_dependencies_in_comment;
 mod orphan_variable_modifier;
 mod parameter_count;
+mod plaintext_secret;
 mod port_protocol;
+mod pull_schedule_conflict;
+mod registry_credentials;
 mod removed_keyword;
 mod render_partial_name;
+mod request_resources_spelling;
+mod requests_exceed_limits;
 mod reserved_variable;
+mod resource_quota;
+mod role_name;
 mod route_multiple_ports;
 mod route_prefix;
 mod secret_store_looks_like_option;
 mod secret_target;
 mod secret_type;
+mod settings_category;
 mod stray_quote;
 mod target_name;
 mod undeclared_erb_variable;
 mod undocumented_form;
 mod unknown_keyword;
+mod unknown_manifest_key;
+mod unknown_sesam_property;
+mod unpinned_image;
 mod unusual_integer;
 mod variable_name;
+mod verify_ssl_without_https;
 
 /// All rules.
 pub static RULES: &[&Rule] = &[
@@ -81,6 +102,27 @@ pub static RULES: &[&Rule] = &[
     &removed_keyword::RULE,
     &undocumented_form::RULE,
     &missing_microservice_folder::RULE,
+    &api_version::RULE,
+    &requests_exceed_limits::RULE,
+    &request_resources_spelling::RULE,
+    &manifest_settings::RULE,
+    &settings_category::RULE,
+    &role_name::RULE,
+    &manifest_probes::RULE,
+    &unknown_manifest_key::RULE,
+    &id_file_name::RULE,
+    &dns_unfriendly_id::RULE,
+    &deprecated_sesam_property::RULE,
+    &ignored_credentials::RULE,
+    &verify_ssl_without_https::RULE,
+    &registry_credentials::RULE,
+    &resource_quota::RULE,
+    &pull_schedule_conflict::RULE,
+    &unknown_sesam_property::RULE,
+    &json_encoded_env::RULE,
+    &env_name::RULE,
+    &unpinned_image::RULE,
+    &plaintext_secret::RULE,
 ];
 
 #[cfg(test)]
@@ -127,10 +169,12 @@ mod tests {
     /// What the front end (which runs the document rules) reports for a JSON snippet:
     /// a Sesam entity when it says so, else a Cumulocity manifest.
     fn document_codes(text: &str) -> BTreeSet<&'static str> {
-        let file = SourceFile::new("doc.json", text);
         let problems = if text.contains(crate::compile::sesam::MICROSERVICE) {
+            // Where the sesam client keeps a system with the examples' `_id`.
+            let file = SourceFile::new("systems/example.conf.json", text);
             crate::compile::sesam::compile(&file, None, Some(&Default::default())).1
         } else {
+            let file = SourceFile::new("cumulocity.json", text);
             let manifest = crate::compile::cumulocity::Manifest {
                 file: &file,
                 image_archive: None,
