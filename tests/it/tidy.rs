@@ -64,3 +64,20 @@ fn grammar_productions_are_parser_functions() {
         "productions with no parser function: {missing:?}"
     );
 }
+
+#[test]
+fn readme_lists_every_lint_rule() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let (list, _, status) = crate::run(&["lint", "--list-rules"]);
+    assert_eq!(status, 0);
+    let missing: Vec<&str> = list
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let id = words.next()?;
+            let name = words.next()?;
+            (!readme.contains(&format!("| {id} | `{name}` |"))).then_some(name)
+        })
+        .collect();
+    assert!(missing.is_empty(), "README's lint rule table lacks {missing:?}");
+}

@@ -32,6 +32,7 @@ mod missing_cmd;
 mod missing_microservice_folder;
 mod name_double_underscore;
 mod needs_dependencies_in_comment;
+mod not_deployed;
 mod orphan_variable_modifier;
 mod parameter_count;
 mod plaintext_secret;
@@ -99,6 +100,7 @@ pub static RULES: &[&Rule] = &[
     &disable_erb_mixed::RULE,
     &enterprise_only::RULE,
     &deprecated_keyword::RULE,
+    &not_deployed::RULE,
     &removed_keyword::RULE,
     &undocumented_form::RULE,
     &missing_microservice_folder::RULE,
