@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::compile::interpolate::{self, Part};
 use crate::lint::{Document, Format, lint_document};
-use crate::model::{Origin, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService, Text};
+use crate::model::{Origin, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService};
 use crate::parse::json::{self, Json};
 use crate::problem::{Problem, Severity};
 use crate::source::{SourceFile, Span};
@@ -252,10 +252,11 @@ fn lower(
     }
     if let Some(vars) = docker.get("environment").and_then(Value::as_object) {
         for (k, v) in vars {
-            // Sesam passes strings as they are and JSON-encodes everything else.
+            // Sesam passes strings as they are and JSON-encodes everything else, after
+            // filling in the secrets inside it.
             let value = match v {
                 Value::String(x) => interpolate::secret_text(x),
-                other => Text::literal(other.to_string()),
+                other => interpolate::secret_text(&other.to_string()).in_json(),
             };
             s.sources.insert(
                 format!("env.{k}"),
@@ -327,6 +328,13 @@ mod tests {
         assert_eq!(s.env["TOKEN"].to_string(), "<secret:tok>");
         assert_eq!(s.env["CAP"].to_string(), "10");
         assert_eq!(s.env["CFG"].to_string(), r#"{"a":true}"#);
+        // A secret inside a JSON-encoded value stays a reference, marked for JSON escaping.
+        assert!(
+            services[0]
+                .env
+                .values()
+                .all(|t| !t.to_string().contains("$SECRET"))
+        );
         assert_eq!(s.resources.memory_limit_bytes, Some(512 * MB));
         assert_eq!(s.resources.cpu_limit_millis, Some(500));
         assert_eq!(s.extra_hosts["db.local"], "10.0.0.5");

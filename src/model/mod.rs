@@ -87,6 +87,9 @@ pub struct Text(pub Vec<Piece>);
 pub enum Piece {
     Literal(String),
     Secret(String),
+    /// A secret inside a JSON string literal (a Sesam environment value that is an
+    /// object, sent JSON-encoded): its value must be JSON-escaped when it is filled in.
+    SecretInJson(String),
 }
 
 impl Text {
@@ -94,10 +97,23 @@ impl Text {
         Text(vec![Piece::Literal(s.into())])
     }
 
+    /// The same text where it is JSON source: its secrets go inside JSON strings.
+    pub fn in_json(self) -> Text {
+        Text(
+            self.0
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Secret(name) => Piece::SecretInJson(name),
+                    other => other,
+                })
+                .collect(),
+        )
+    }
+
     /// The secrets this text needs.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         self.0.iter().filter_map(|p| match p {
-            Piece::Secret(name) => Some(name.as_str()),
+            Piece::Secret(name) | Piece::SecretInJson(name) => Some(name.as_str()),
             Piece::Literal(_) => None,
         })
     }
@@ -108,7 +124,7 @@ impl fmt::Display for Text {
         for piece in &self.0 {
             match piece {
                 Piece::Literal(s) => f.write_str(s)?,
-                Piece::Secret(name) => write!(f, "<secret:{name}>")?,
+                Piece::Secret(name) | Piece::SecretInJson(name) => write!(f, "<secret:{name}>")?,
             }
         }
         Ok(())
