@@ -50,6 +50,8 @@ pub struct Loaded {
     pub compiled: Compiled,
     /// How many input files were read.
     pub files: usize,
+    /// berth.yaml (defaults when there is none or it has errors, which are reported).
+    pub config: Config,
 }
 
 /// Reads and compiles everything `args` names.
@@ -120,7 +122,47 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
     let mut compiled = compile::compile(&project);
     problems.append(&mut compiled.problems);
     compiled.problems = problems;
-    Ok(Loaded { compiled, files })
+    Ok(Loaded {
+        compiled,
+        files,
+        config,
+    })
+}
+
+impl InputArgs {
+    /// For a run on some files only (as pre-commit does): the repository around them,
+    /// the nearest folder above the first one holding berth.yaml or .git, so that
+    /// cross-file rules see every file. `None` when the paths include a folder or no
+    /// such folder exists.
+    pub fn enclosing_repository(&self) -> Option<InputArgs> {
+        if self.paths.iter().any(|p| p.is_dir()) {
+            return None;
+        }
+        // Relative paths are searched up to the current folder (an empty path), which is
+        // where pre-commit runs; absolute ones up to the filesystem root.
+        let start = self.paths.first()?.parent()?;
+        start.ancestors().find_map(|dir| {
+            let here = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            let is_root = here.join("berth.yaml").is_file() || here.join(".git").exists();
+            // The named files come along explicitly: the discovery rules might not pick
+            // them up by name (a file given on the command line is always read).
+            is_root.then(|| InputArgs {
+                paths: std::iter::once(here.to_path_buf())
+                    .chain(self.paths.iter().cloned())
+                    .collect(),
+                ..self.clone()
+            })
+        })
+    }
+
+    /// The display names of the files named on the command line.
+    pub fn named_files(&self) -> Vec<String> {
+        self.paths.iter().map(|p| display_name(p)).collect()
+    }
 }
 
 /// The repository root: the first path if it is a folder, else its folder.
@@ -265,8 +307,9 @@ fn discover(paths: &[PathBuf], filter: &Filter) -> miette::Result<Vec<(PathBuf, 
             found.push((path.clone(), kind));
         }
     }
-    found.sort();
-    found.dedup();
+    // One file reached twice (by a walk and by name) is read once.
+    found.sort_by_key(|(p, _)| display_name(p));
+    found.dedup_by_key(|(p, _)| display_name(p));
     Ok(found)
 }
 

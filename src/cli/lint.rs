@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use super::inputs::{InputArgs, load};
 use super::report::{Tally, colour, render, stdout};
+use super::sarif;
+use crate::lint::policy::{Level, Levels};
 use crate::lint::{Rule, find_rule, rules::RULES};
-use crate::problem::{Location, Severity};
+use crate::problem::{Location, Problem, Severity};
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
@@ -17,10 +19,20 @@ pub struct LintArgs {
     /// Fail when there are more warnings than this.
     #[arg(long, value_name = "N")]
     max_warnings: Option<usize>,
-    /// Output format: human (miette's report on stderr) or json (on stdout,
-    /// `schemas/lint.schema.json`).
+    /// Output format: human (miette's report on stderr), json (on stdout,
+    /// `schemas/lint.schema.json`), sarif (SARIF 2.1.0 on stdout, for code scanning) or
+    /// github (workflow annotations on stdout).
     #[arg(long, value_enum, default_value_t = LintFormat::Human)]
     format: LintFormat,
+    /// Make these rules errors (names or ids, comma separated; over berth.yaml's `lint`).
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    deny: Vec<String>,
+    /// Make these rules warnings.
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    warn: Vec<String>,
+    /// Silence these rules.
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    allow: Vec<String>,
     /// Print a rule's documentation (by name or id, e.g. `parameter-count` or `P3`).
     #[arg(long, value_name = "RULE", exclusive = true)]
     explain: Option<String>,
@@ -33,6 +45,8 @@ pub struct LintArgs {
 enum LintFormat {
     Human,
     Json,
+    Sarif,
+    Github,
 }
 
 /// `--format json`: the promised machine form.
@@ -78,22 +92,46 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
             )),
         };
     }
-    let loaded = load(&args.inputs)?;
-    let problems = &loaded.compiled.problems;
+    // Given only some files (as pre-commit does), compile the whole repository around
+    // them, so cross-file rules are right, and report only the named files' problems.
+    let (loaded, only) = match args.inputs.enclosing_repository() {
+        Some(whole) => (load(&whole)?, Some(args.inputs.named_files())),
+        None => (load(&args.inputs)?, None),
+    };
+    let config = &loaded.config.lint;
+    let mut levels = Levels::default();
+    for (rules, level) in [
+        (&config.allow, Level::Allow),
+        (&config.warn, Level::Warn),
+        (&config.deny, Level::Deny),
+        (&args.allow, Level::Allow),
+        (&args.warn, Level::Warn),
+        (&args.deny, Level::Deny),
+    ] {
+        levels
+            .set(rules, level)
+            .map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "{e}"))?;
+    }
+    let mut problems = levels.apply(loaded.compiled.problems);
+    if let Some(only) = &only {
+        problems.retain(|p| p.file.as_ref().is_none_or(|f| only.iter().any(|o| o == f.name())));
+    }
+    let files = only.as_ref().map_or(loaded.files, Vec::len);
+    let max_warnings = args.max_warnings.or(config.max_warnings);
     let mut tally = Tally::default();
     problems.iter().for_each(|p| tally.add(p));
     match args.format {
         LintFormat::Human => {
             let colour = colour();
-            for problem in problems {
+            for problem in &problems {
                 eprint!("{}", render(problem, colour));
             }
-            eprintln!("{}", tally.summary(loaded.files));
+            eprintln!("{}", tally.summary(files));
         }
         LintFormat::Json => {
             let view = LintView {
                 format_version: "1",
-                files: loaded.files,
+                files,
                 errors: tally.errors,
                 warnings: tally.warnings,
                 infos: tally.infos,
@@ -108,16 +146,49 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
                     })
                     .collect(),
             };
-            // Our own view type: serialising it cannot fail.
-            stdout(&(serde_json::to_string_pretty(&view).unwrap_or_default() + "\n"))?;
+            stdout(&json(&view))?;
         }
+        LintFormat::Sarif => stdout(&json(&sarif::report(&problems)))?,
+        LintFormat::Github => stdout(&github_annotations(&problems))?,
     }
-    let too_many_warnings = args.max_warnings.is_some_and(|max| tally.warnings > max);
+    let too_many_warnings = max_warnings.is_some_and(|max| tally.warnings > max);
     Ok(if tally.errors > 0 || too_many_warnings {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// GitHub Actions workflow commands: one `::error file=…,line=…,col=…::message` per
+/// problem, which the Actions UI shows on the pull request's diff.
+fn github_annotations(problems: &[Problem]) -> String {
+    // Workflow command values escape %, CR and LF; property values also : and ,.
+    let data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    problems
+        .iter()
+        .map(|p| {
+            let level = match p.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "notice",
+            };
+            let place = p
+                .location()
+                .map(|l| format!(" file={},line={},col={},", property(&l.file), l.line, l.column))
+                .unwrap_or_else(|| " ".into());
+            format!(
+                "::{level}{place}title={}::{}\n",
+                property(p.code),
+                data(&p.message)
+            )
+        })
+        .collect()
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    // Our own view types: serialising them cannot fail.
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 /// A rule's documentation as `--explain` prints it.

@@ -6,6 +6,7 @@ mod completions;
 mod inputs;
 mod lint;
 mod report;
+mod sarif;
 
 use std::process::ExitCode;
 

@@ -155,12 +155,15 @@ fn cosmos_options(project: &Project, folder: &str) -> InstallOptions {
     }
 }
 
-/// Names and host ports are shared by the whole engine, whatever file declared them.
+/// Names and host ports are shared by the whole engine, whatever file declared them. A
+/// clash is reported at both places, each naming the other, so that linting either file
+/// alone (as pre-commit does) shows it.
 fn check_across_files(
     services: &[Service],
     files: &BTreeMap<&str, &Arc<SourceFile>>,
     problems: &mut Vec<Problem>,
 ) {
+    // The span of the token a service's origin points at.
     let place = |s: &Service| -> Option<(Arc<SourceFile>, Span)> {
         let file = files.get(s.origin.file.as_str())?;
         let start = file.offset(s.origin.line, s.origin.column);
@@ -169,51 +172,49 @@ fn check_across_files(
             .map_or(file.text().len(), |e| start + e);
         Some(((*file).clone(), Span::new(start, end)))
     };
+    let mut both_places =
+        |code: &'static str, message: String, label: &str, help: &str, pair: [&Service; 2]| {
+            for (here, there) in [(pair[0], pair[1]), (pair[1], pair[0])] {
+                if let Some((file, span)) = place(here) {
+                    problems.push(
+                        Problem::error(code, message.clone())
+                            .at(&file, span)
+                            .with_label(label.to_string())
+                            .with_help(format!("the other one is at {}; {help}", there.origin)),
+                    );
+                }
+            }
+        };
     let mut names: BTreeMap<&str, &Service> = BTreeMap::new();
     let mut ports: BTreeMap<(u16, crate::model::Protocol), &Service> = BTreeMap::new();
     for s in services {
-        if let Some(first) = names.insert(&s.name, s) {
+        match names.get(s.name.as_str()) {
             // Within one plugin the `duplicate-name` lint rule already says so.
-            if first.origin.file != s.origin.file
-                && let Some((file, span)) = place(s)
-            {
-                problems.push(
-                    Problem::error(
-                        "berth::compile::duplicate-service",
-                        format!("two services are named `{}`", s.name),
-                    )
-                    .at(&file, span)
-                    .with_label("declared again here")
-                    .with_help(format!(
-                        "first declared at {}; service names are shared by every file",
-                        first.origin
-                    )),
-                );
+            Some(first) if first.origin.file != s.origin.file => both_places(
+                "berth::compile::duplicate-service",
+                format!("two services are named `{}`", s.name),
+                "declared here",
+                "service names are shared by every file of the repository",
+                [first, s],
+            ),
+            Some(_) => {}
+            None => {
+                names.insert(&s.name, s);
             }
-            names.insert(&s.name, first);
         }
         for port in &s.ports {
             let Some(host) = port.host else { continue };
             match ports.get(&(host, port.protocol)) {
-                Some(other) if other.name != s.name => {
-                    if let Some((file, span)) = place(s) {
-                        problems.push(
-                            Problem::error(
-                                "berth::compile::host-port-clash",
-                                format!(
-                                    "`{}` and `{}` both publish host port {host}/{}",
-                                    other.name, s.name, port.protocol
-                                ),
-                            )
-                            .at(&file, span)
-                            .with_label(format!("wants host port {host}"))
-                            .with_help(format!(
-                                "`{}` ({}) already publishes it; change one PORT",
-                                other.name, other.origin
-                            )),
-                        );
-                    }
-                }
+                Some(other) if other.name != s.name => both_places(
+                    "berth::compile::host-port-clash",
+                    format!(
+                        "`{}` and `{}` both publish host port {host}/{}",
+                        other.name, s.name, port.protocol
+                    ),
+                    &format!("publishes host port {host}"),
+                    "change one of the PORTs",
+                    [other, s],
+                ),
                 Some(_) => {}
                 None => {
                     ports.insert((host, port.protocol), s);

@@ -3,6 +3,7 @@
 //! when there is one), or a JSON document of the other formats (a Cumulocity manifest, a
 //! Sesam entity), or both, and reports `Problem`s under its own code and default severity.
 
+pub mod policy;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,6 +6,7 @@
 mod cli;
 mod cosmos_oracle;
 mod formats_corpus;
+mod lint_cli;
 mod lint_rules;
 mod model;
 mod tidy;
