@@ -285,7 +285,7 @@ impl Filter {
         }
         match &self.include {
             None => classify(path),
-            Some(include) if include.is_match(rel) => classify(path).or_else(|| Some(explicit_kind(path))),
+            Some(include) if include.is_match(rel) => classify(path).or_else(|| explicit_kind(path)),
             Some(_) => None,
         }
     }
@@ -303,8 +303,9 @@ fn discover(paths: &[PathBuf], filter: &Filter) -> miette::Result<Vec<(PathBuf, 
         if meta.is_dir() {
             walk(path, filter, &mut found)?;
         } else {
-            let kind = classify(path).unwrap_or_else(|| explicit_kind(path));
-            found.push((path.clone(), kind));
+            if let Some(kind) = classify(path).or_else(|| explicit_kind(path)) {
+                found.push((path.clone(), kind));
+            }
         }
     }
     // One file reached twice (by a walk and by name) is read once.
@@ -357,26 +358,31 @@ fn mentions_microservice(path: &Path) -> bool {
 }
 
 /// The format of a file named on the command line that the discovery rules do not
-/// recognise by name: a README is read for its Sesam JSON examples, a JSON file whose
-/// name mentions cumulocity is a manifest, other JSON is Sesam config, anything else a
-/// plugin.txt.
-fn explicit_kind(path: &Path) -> Kind {
+/// recognise by name: a README is read for its Sesam JSON examples; a JSON file is a
+/// Cumulocity manifest when its name says so, Sesam config when it holds a
+/// `system:microservice`, and otherwise no input of berth's (pre-commit passes every
+/// changed file); anything else is read as a plugin.txt. berth.yaml is the project file,
+/// read as such.
+fn explicit_kind(path: &Path) -> Option<Kind> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    if name == "berth.yaml" {
+        return None;
+    }
+    if name.ends_with(".md") || name.ends_with(".rst") {
+        return Some(Kind::Readme);
+    }
     let json = std::fs::read(path).is_ok_and(|b| {
         b.iter()
             .find(|c| !c.is_ascii_whitespace())
             .is_some_and(|&c| c == b'{' || c == b'[')
     });
-    if name.ends_with(".md") || name.ends_with(".rst") {
-        return Kind::Readme;
-    }
     match (json, name.contains("cumulocity")) {
-        (true, true) => Kind::Cumulocity,
-        (true, false) => Kind::Sesam,
-        (false, _) => Kind::Cosmos,
+        (true, true) => Some(Kind::Cumulocity),
+        (true, false) => mentions_microservice(path).then_some(Kind::Sesam),
+        (false, _) => Some(Kind::Cosmos),
     }
 }
 

@@ -9,6 +9,7 @@ mod formats_corpus;
 mod lint_cli;
 mod lint_rules;
 mod model;
+mod pre_commit;
 mod tidy;
 
 use std::path::PathBuf;
