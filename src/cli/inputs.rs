@@ -58,7 +58,8 @@ pub struct Loaded {
 pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
     let root = root_of(&args.paths);
     let mut problems = Vec::new();
-    let config = match read_source(&root.join("berth.yaml"), "berth.yaml", &mut problems)? {
+    let config_path = root.join("berth.yaml");
+    let config = match read_source(&config_path, &display_name(&config_path), &mut problems)? {
         Some(file) => {
             let (config, mut found) = config::read(&file);
             problems.append(&mut found);
@@ -108,7 +109,11 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
             }
         });
     }
-    let files = sources.len();
+    let files = sources
+        .iter()
+        .map(|s| s.file().name())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let project = Project {
         config: &config,
         sources,
@@ -207,8 +212,9 @@ fn sesam_env(
     }
     let mut env = BTreeMap::new();
     if let Some(profile) = &config.sesam.env_profile {
-        let name = format!("{profile}-env.json");
-        match read_source(&root.join(&name), &name, problems)? {
+        let path = root.join(format!("{profile}-env.json"));
+        let name = display_name(&path);
+        match read_source(&path, &name, problems)? {
             None => problems.push(
                 Problem::error(
                     "berth::sesam::no-env-profile",
@@ -374,11 +380,14 @@ fn explicit_kind(path: &Path) -> Option<Kind> {
     if name.ends_with(".md") || name.ends_with(".rst") {
         return Some(Kind::Readme);
     }
-    let json = std::fs::read(path).is_ok_and(|b| {
-        b.iter()
-            .find(|c| !c.is_ascii_whitespace())
-            .is_some_and(|&c| c == b'{' || c == b'[')
-    });
+    // Judged by name first: a `.json` file is never read as a plugin.txt, whatever it
+    // starts with (comments, a BOM).
+    let json = name.ends_with(".json")
+        || std::fs::read(path).is_ok_and(|b| {
+            b.iter()
+                .find(|c| !c.is_ascii_whitespace())
+                .is_some_and(|&c| c == b'{' || c == b'[')
+        });
     match (json, name.contains("cumulocity")) {
         (true, true) => Some(Kind::Cumulocity),
         (true, false) => mentions_microservice(path).then_some(Kind::Sesam),

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::lint::{Document, Format, lint_document};
 use crate::model::{
     CumulocityService, Origin, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy, Service, Text,
+    looks_secret,
 };
 use crate::parse::json::{self, Json};
 use crate::problem::{Problem, Severity};
@@ -343,7 +344,7 @@ fn lower(
         ("C8Y_BOOTSTRAP_PASSWORD", &c8y.bootstrap_password),
     ] {
         if let Some(v) = value {
-            env(var, interpolate::secret_text(v));
+            env(var, credential(var, v));
         }
     }
     base.sources
@@ -379,10 +380,17 @@ fn lower(
             s.env.insert("C8Y_TENANT".into(), Text::literal(&t.id));
             s.env.insert("C8Y_USER".into(), interpolate::secret_text(&t.user));
             s.env
-                .insert("C8Y_PASSWORD".into(), interpolate::secret_text(&t.password));
+                .insert("C8Y_PASSWORD".into(), credential("C8Y_PASSWORD", &t.password));
             s
         })
         .collect()
+}
+
+/// A berth.yaml credential as model text: `$SECRET` references stay references, and a
+/// password written in plain text is used but never shown.
+fn credential(var: &str, value: &str) -> Text {
+    let text = interpolate::secret_text(value);
+    if looks_secret(var) { text.sensitive() } else { text }
 }
 
 fn probe(p: &Value) -> Option<Probe> {

@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::compile::interpolate::{self, Part};
 use crate::lint::{Document, Format, lint_document};
-use crate::model::{Origin, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService};
+use crate::model::{
+    Origin, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService, looks_secret,
+};
 use crate::parse::json::{self, Json};
 use crate::problem::{Problem, Severity};
 use crate::source::{SourceFile, Span};
@@ -258,6 +260,8 @@ fn lower(
                 Value::String(x) => interpolate::secret_text(x),
                 other => interpolate::secret_text(&other.to_string()).in_json(),
             };
+            // A value named like a secret but written in plain text is never shown.
+            let value = if looks_secret(k) { value.sensitive() } else { value };
             s.sources.insert(
                 format!("env.{k}"),
                 origin(at(&format!("/docker/environment/{k}"))),
@@ -296,7 +300,7 @@ fn lower(
     ) {
         s.pull.auth = Some(RegistryAuth {
             username: interpolate::secret_text(u),
-            password: interpolate::secret_text(p),
+            password: interpolate::secret_text(p).sensitive(),
         });
     }
     Some(s)

@@ -4,6 +4,8 @@
 //! Sesam entity), or both, and reports `Problem`s under its own code and default severity.
 
 pub mod policy;
+
+pub use crate::model::looks_secret;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -171,44 +173,6 @@ impl DocChecker<'_> {
 /// The pointer to member `key` of the object at `pointer`.
 pub fn child(pointer: &str, key: &str) -> String {
     format!("{pointer}/{}", crate::parse::json::escape(key))
-}
-
-/// Whether a config key names a secret: its last word (`DEPLOY_TOKEN`, `clientSecret`,
-/// `db-password`, `credentials`) is password, passwd, secret, token or credential, or its
-/// last two are api key or private key. Words are split at non-alphanumerics and at
-/// lower-to-upper case changes; `token_url` or `private_key_id` name no secret.
-pub fn looks_secret(key: &str) -> bool {
-    let mut words: Vec<String> = Vec::new();
-    for part in key.split(|c: char| !c.is_ascii_alphanumeric()) {
-        let mut word = String::new();
-        let mut prev_lower = false;
-        for c in part.chars() {
-            if c.is_ascii_uppercase() && prev_lower {
-                words.push(std::mem::take(&mut word));
-            }
-            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-            word.push(c.to_ascii_lowercase());
-        }
-        if !word.is_empty() {
-            words.push(word);
-        }
-    }
-    let Some(last) = words.last() else {
-        return false;
-    };
-    let last = last.strip_suffix('s').unwrap_or(last);
-    let before = words.len().checked_sub(2).map(|i| words[i].as_str());
-    [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "credential",
-        "apikey",
-        "privatekey",
-    ]
-    .contains(&last)
-        || (last == "key" && matches!(before, Some("api" | "private")))
 }
 
 /// Whether an image reference names one fixed image: a digest (`@sha256:…`), or a tag

@@ -90,11 +90,27 @@ pub enum Piece {
     /// A secret inside a JSON string literal (a Sesam environment value that is an
     /// object, sent JSON-encoded): its value must be JSON-escaped when it is filled in.
     SecretInJson(String),
+    /// A credential written in plain text in the repository (a password field, an env
+    /// var named like a secret): used as is, but never shown.
+    Sensitive(String),
 }
 
 impl Text {
     pub fn literal(s: impl Into<String>) -> Text {
         Text(vec![Piece::Literal(s.into())])
+    }
+
+    /// The same text holding a credential: its plain-text parts are never shown.
+    pub fn sensitive(self) -> Text {
+        Text(
+            self.0
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Literal(s) if !s.is_empty() => Piece::Sensitive(s),
+                    other => other,
+                })
+                .collect(),
+        )
     }
 
     /// The same text where it is JSON source: its secrets go inside JSON strings.
@@ -114,7 +130,7 @@ impl Text {
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         self.0.iter().filter_map(|p| match p {
             Piece::Secret(name) | Piece::SecretInJson(name) => Some(name.as_str()),
-            Piece::Literal(_) => None,
+            Piece::Literal(_) | Piece::Sensitive(_) => None,
         })
     }
 }
@@ -125,6 +141,7 @@ impl fmt::Display for Text {
             match piece {
                 Piece::Literal(s) => f.write_str(s)?,
                 Piece::Secret(name) | Piece::SecretInJson(name) => write!(f, "<secret:{name}>")?,
+                Piece::Sensitive(_) => f.write_str("<redacted>")?,
             }
         }
         Ok(())
@@ -354,4 +371,42 @@ pub enum CosmosKind {
     Microservice,
     Interface,
     Router,
+}
+
+/// Whether a config key names a secret: its last word (`DEPLOY_TOKEN`, `clientSecret`,
+/// `db-password`, `credentials`) is password, passwd, secret, token or credential, or its
+/// last two are api key or private key. Words are split at non-alphanumerics and at
+/// lower-to-upper case changes; `token_url` or `private_key_id` name no secret.
+pub fn looks_secret(key: &str) -> bool {
+    let mut words: Vec<String> = Vec::new();
+    for part in key.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut word = String::new();
+        let mut prev_lower = false;
+        for c in part.chars() {
+            if c.is_ascii_uppercase() && prev_lower {
+                words.push(std::mem::take(&mut word));
+            }
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            word.push(c.to_ascii_lowercase());
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+    }
+    let Some(last) = words.last() else {
+        return false;
+    };
+    let last = last.strip_suffix('s').unwrap_or(last);
+    let before = words.len().checked_sub(2).map(|i| words[i].as_str());
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "apikey",
+        "privatekey",
+    ]
+    .contains(&last)
+        || (last == "key" && matches!(before, Some("api" | "private")))
 }

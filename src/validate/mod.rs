@@ -237,16 +237,9 @@ fn shown(v: &Value, pointer: &str) -> String {
     }
 }
 
-/// Field names whose values must never be echoed back.
+/// Whether the field at `pointer` holds a secret, whose value must never be echoed.
 fn looks_secret(pointer: &str) -> bool {
-    let last = pointer
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    ["password", "secret", "token", "key", "credential"]
-        .iter()
-        .any(|w| last.contains(w))
+    crate::model::looks_secret(pointer.rsplit('/').next().unwrap_or_default())
 }
 
 /// The schema node that describes the instance at `pointer`, following `properties`,

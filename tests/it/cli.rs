@@ -167,3 +167,32 @@ fn model_yaml_is_the_json_document() {
     let from_json: serde_json::Value = serde_json::from_str(&as_json).unwrap();
     assert_eq!(from_yaml, from_json);
 }
+
+#[test]
+fn plain_text_credentials_are_never_printed() {
+    let dir = tree(&[
+        ("plugin.txt", b"MICROSERVICE A a\n  CMD run\n  ENV API_TOKEN hunter2-cosmos\n  ENV LOG_LEVEL debug\n"),
+        (
+            "berth.yaml",
+            b"cumulocity:\n  bootstrap_password: hunter2-c8y\n  tenants: [{id: t1, user: u, password: hunter2-tenant}]\n",
+        ),
+        (
+            "c8y/cumulocity.json",
+            br#"{"apiVersion": "2", "name": "m", "version": "1.0.0", "provider": {"name": "x"}, "isolation": "PER_TENANT"}"#,
+        ),
+        (
+            "systems/s.conf.json",
+            br#"{"_id": "ss", "type": "system:microservice", "docker": {"image": "a:1", "port": 80,
+                "username": "u", "password": "hunter2-registry", "environment": {"DB_PASSWORD": "hunter2-env"}}}"#,
+        ),
+    ]);
+    for format in ["text", "json", "yaml"] {
+        let (stdout, stderr, _) = run_in(dir.path(), &["compile", "--format", format, "."]);
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{format}:\n{stdout}{stderr}"
+        );
+        assert!(stdout.contains("<redacted>"), "{format}:\n{stdout}");
+        assert!(stdout.contains("debug"), "ordinary values are shown: {stdout}");
+    }
+}

@@ -10,7 +10,7 @@ use crate::compile::cosmos::keywords::{self, BlockKind};
 use crate::compile::cosmos::values::{is_nil_like, ruby_integer};
 use crate::model::{
     CosmosKind, CosmosService, DesiredState, Origin, Platform, Port, Protocol, Secret, SecretDelivery,
-    Service, Text,
+    Service, Text, looks_secret,
 };
 use crate::parse::plugin_txt::Token;
 use crate::source::Span;
@@ -95,9 +95,15 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
         match line.keyword.as_str() {
             "ENV" => {
                 sources.insert(format!("env.{}", p[0].value), here);
-                service
-                    .env
-                    .insert(p[0].value.to_string(), Text::literal(p[1].value.as_str()));
+                service.env.insert(p[0].value.to_string(), {
+                    // An ENV named like a secret is used but never shown.
+                    let text = Text::literal(p[1].value.as_str());
+                    if looks_secret(&p[0].value) {
+                        text.sensitive()
+                    } else {
+                        text
+                    }
+                });
             }
             "WORK_DIR" => {
                 sources.insert("working_dir".into(), here);
