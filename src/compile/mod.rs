@@ -35,7 +35,8 @@ pub enum Source {
     },
     Sesam {
         file: Arc<SourceFile>,
-        /// The part of the file that holds the config: a JSON example in a README.
+        /// The part of the file that holds the config: a JSON example in a README, which
+        /// is checked but deploys nothing.
         range: Option<std::ops::Range<usize>>,
     },
 }
@@ -104,7 +105,9 @@ pub fn compile(project: &Project) -> Compiled {
             }
             Source::Sesam { file, range } => {
                 let (s, p) = sesam::compile(file, range.clone(), project.sesam_env.as_ref());
-                services.extend(s);
+                if range.is_none() {
+                    services.extend(s);
+                }
                 problems.extend(p);
             }
         }
@@ -155,6 +158,12 @@ fn cosmos_options(project: &Project, folder: &str) -> InstallOptions {
     }
 }
 
+/// Within one plugin.txt the `duplicate-name` lint rule reports a repeated name already.
+fn both_cosmos_in_one_file(a: &Service, b: &Service) -> bool {
+    let cosmos = |s: &Service| matches!(s.platform, crate::model::Platform::Cosmos(_));
+    a.origin.file == b.origin.file && cosmos(a) && cosmos(b)
+}
+
 /// Names and host ports are shared by the whole engine, whatever file declared them. A
 /// clash is reported at both places, each naming the other, so that linting either file
 /// alone (as pre-commit does) shows it.
@@ -189,8 +198,7 @@ fn check_across_files(
     let mut ports: BTreeMap<(u16, crate::model::Protocol), &Service> = BTreeMap::new();
     for s in services {
         match names.get(s.name.as_str()) {
-            // Within one plugin the `duplicate-name` lint rule already says so.
-            Some(first) if first.origin.file != s.origin.file => both_places(
+            Some(first) if !both_cosmos_in_one_file(first, s) => both_places(
                 "berth::compile::duplicate-service",
                 format!("two services are named `{}`", s.name),
                 "declared here",

@@ -196,3 +196,19 @@ fn plain_text_credentials_are_never_printed() {
         assert!(stdout.contains("debug"), "ordinary values are shown: {stdout}");
     }
 }
+
+#[test]
+fn a_repeated_sesam_id_in_one_file_is_an_error() {
+    let dir = tree(&[(
+        "systems/all.json",
+        br#"[{"_id": "ms", "type": "system:microservice", "docker": {"image": "a:1", "port": 80}},
+             {"_id": "ms", "type": "system:microservice", "docker": {"image": "b:1", "port": 80}}]"#,
+    )]);
+    let (_, stderr, status) = run_in(dir.path(), &["lint", "."]);
+    assert_eq!(status, 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("two services are named `ms`").count(),
+        2,
+        "{stderr}"
+    );
+}
