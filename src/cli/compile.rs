@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::inputs::{InputArgs, load};
 use super::report::{colour, render, stdout};
+use crate::lint::policy::Levels;
 use crate::model::{self, Model};
 use crate::parse::plugin_txt::LogicalLine;
 
@@ -75,7 +76,12 @@ pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
     let loaded = load(&args.inputs)?;
     let compiled = &loaded.compiled;
     let colour = colour();
-    let errors: Vec<_> = compiled.problems.iter().filter(|p| p.is_error()).collect();
+    // berth.yaml's lint levels and `# berth:allow` comments count here too: a rule
+    // silenced for lint does not stop compile.
+    let levels = Levels::from_config(&loaded.config.lint)
+        .map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "berth.yaml: {e}"))?;
+    let problems = levels.apply(compiled.problems.clone());
+    let errors: Vec<_> = problems.iter().filter(|p| p.is_error()).collect();
     for p in &errors {
         eprint!("{}", render(p, colour));
     }

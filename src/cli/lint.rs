@@ -99,19 +99,14 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
         None => (load(&args.inputs)?, None),
     };
     let config = &loaded.config.lint;
-    let mut levels = Levels::default();
-    for (rules, level) in [
-        (&config.allow, Level::Allow),
-        (&config.warn, Level::Warn),
-        (&config.deny, Level::Deny),
-        (&args.allow, Level::Allow),
-        (&args.warn, Level::Warn),
-        (&args.deny, Level::Deny),
-    ] {
-        levels
-            .set(rules, level)
-            .map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "{e}"))?;
-    }
+    // berth.yaml's levels, then the flags over them.
+    let levels = Levels::from_config(config).and_then(|mut levels| {
+        levels.set(&args.allow, Level::Allow)?;
+        levels.set(&args.warn, Level::Warn)?;
+        levels.set(&args.deny, Level::Deny)?;
+        Ok(levels)
+    });
+    let levels = levels.map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "{e}"))?;
     let mut problems = levels.apply(loaded.compiled.problems);
     if let Some(only) = &only {
         problems.retain(|p| p.file.as_ref().is_none_or(|f| only.iter().any(|o| o == f.name())));

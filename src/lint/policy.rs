@@ -33,6 +33,15 @@ impl Levels {
         Ok(())
     }
 
+    /// berth.yaml's `lint` lists.
+    pub fn from_config(lint: &crate::config::Lint) -> Result<Levels, String> {
+        let mut levels = Levels::default();
+        levels.set(&lint.allow, Level::Allow)?;
+        levels.set(&lint.warn, Level::Warn)?;
+        levels.set(&lint.deny, Level::Deny)?;
+        Ok(levels)
+    }
+
     /// The problems that remain, at their levels. Problems that are not lint rules'
     /// (a file that does not parse, a schema violation) keep theirs.
     pub fn apply(&self, problems: Vec<Problem>) -> Vec<Problem> {
