@@ -6,8 +6,13 @@
 //! the compiled syntax), and `cli` (the only module that touches the terminal, files and
 //! environment).
 
+// Only the CLI prints; clippy.toml keeps files, the environment and clocks out of the
+// rest the same way.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod ast;
-#[allow(clippy::disallowed_methods)] // the CLI is an edge: it reads files and the environment
+#[allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
+// the CLI is the edge: files, environment, terminal
 pub mod cli;
 pub mod compile;
 pub mod config;

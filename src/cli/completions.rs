@@ -13,6 +13,8 @@ pub struct CompletionsArgs {
 
 pub fn run(args: CompletionsArgs) -> miette::Result<ExitCode> {
     let mut command = super::Cli::command();
-    clap_complete::generate(args.shell, &mut command, "berth", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "berth", &mut script);
+    super::report::stdout(&String::from_utf8_lossy(&script))?;
     Ok(ExitCode::SUCCESS)
 }

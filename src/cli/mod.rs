@@ -33,7 +33,19 @@ enum Command {
 
 /// Parses the process arguments and runs the command.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    // clap exits with 2 on a usage error; berth keeps 2 for "changes present"
+    // (`plan --detailed-exitcode`), so errors are 1 and help or version 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),
         Command::Compile(args) => compile::run(args),

@@ -145,7 +145,7 @@ fn fill(
                         Severity::Warning,
                         format!("unexpanded build placeholder `@{name}@`: berth would use it literally"),
                     )
-                    .at(file, interpolate::span_in_token(token, &range))
+                    .at(file, interpolate::span_in_token(file.text(), token, s, &range))
                     .with_label("filled in by the build tool, not by the platform")
                     .with_help(format!("set it in berth.yaml: `vars: {{ \"{name}\": \"...\" }}`")),
                 );
@@ -225,7 +225,10 @@ fn lower(
                     Severity::Info,
                     format!("the manifest has no `name`; using `{derived}` from its folder"),
                 )
-                .at(file, Span::new(0, 1))
+                .at(file, {
+                    let whole = doc.nearest_span("");
+                    Span::new(whole.start, whole.start + 1)
+                })
                 .with_help("add `\"name\": \"...\"` to fix the service name"),
             );
             derived
@@ -394,8 +397,17 @@ fn credential(var: &str, value: &str) -> Text {
 }
 
 fn probe(p: &Value) -> Option<Probe> {
-    let int = |k: &str, default: u32| p.get(k).and_then(Value::as_u64).map_or(default, |v| v as u32);
-    let port = |o: &Value| o.get("port").and_then(Value::as_u64).map_or(80, |v| v as u16);
+    // The schema bounds ports and thresholds; saturate rather than wrap all the same.
+    let int = |k: &str, default: u32| {
+        p.get(k)
+            .and_then(Value::as_u64)
+            .map_or(default, |v| u32::try_from(v).unwrap_or(u32::MAX))
+    };
+    let port = |o: &Value| {
+        o.get("port")
+            .and_then(Value::as_u64)
+            .map_or(80, |v| u16::try_from(v).unwrap_or(80))
+    };
     let action = if let Some(h) = p.get("httpGet") {
         ProbeAction::Http {
             path: h.get("path").and_then(Value::as_str).unwrap_or("/").to_string(),

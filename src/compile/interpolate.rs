@@ -104,18 +104,38 @@ pub fn secret_text(s: &str) -> Text {
     }
 }
 
-/// The span of `range` within a JSON string literal whose token starts at `token`: the
-/// opening quote comes first. Exact for strings without escapes, which references are.
-pub fn span_in_token(token: Span, range: &std::ops::Range<usize>) -> Span {
-    Span::new(
-        token.start + 1 + range.start,
-        (token.start + 1 + range.end).min(token.end),
-    )
+/// The file span of `decoded[range]`, a part of a JSON string whose literal is `token`
+/// in `text`. The part is found in the literal as written (escapes before it shift
+/// offsets); references and placeholders contain nothing JSON escapes.
+pub fn span_in_token(text: &str, token: Span, decoded: &str, range: &std::ops::Range<usize>) -> Span {
+    let needle = &decoded[range.clone()];
+    let nth = decoded[..range.start].matches(needle).count();
+    let raw = text.get(token.range()).unwrap_or_default();
+    match raw.match_indices(needle).nth(nth) {
+        Some((at, _)) => Span::new(token.start + at, token.start + at + needle.len()),
+        // Not found as written (it held an escape): the whole string.
+        None => token,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_in_tokens_survive_escapes() {
+        let text = r#"{"k": "a\nb\u20ac$ENV(x) and $ENV(x)"}"#;
+        let token = Span::new(6, text.len() - 1);
+        let decoded = "a\nb€$ENV(x) and $ENV(x)";
+        let first = decoded.find("$ENV").unwrap();
+        let second = decoded.rfind("$ENV").unwrap();
+        for start in [first, second] {
+            let span = span_in_token(text, token, decoded, &(start..start + 7));
+            assert_eq!(&text[span.range()], "$ENV(x)");
+        }
+        let second_span = span_in_token(text, token, decoded, &(second..second + 7));
+        assert_eq!(second_span.start, text.rfind("$ENV").unwrap());
+    }
 
     #[test]
     fn splits_references_inside_text() {

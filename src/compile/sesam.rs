@@ -109,7 +109,7 @@ fn fill_env(
                 Err(e) => {
                     problems.push(
                         Problem::error("berth::sesam::malformed-reference", e.message)
-                            .at(file, interpolate::span_in_token(token, &e.span))
+                            .at(file, interpolate::span_in_token(file.text(), token, s, &e.span))
                             .with_help(
                                 "write `$ENV(name)` or `$SECRET(name)`, side by side but never nested",
                             ),
@@ -118,16 +118,28 @@ fn fill_env(
                 }
             };
             if let [Part::Env { name, span }] = parts.as_slice() {
-                return lookup(name, span, token, env, file, problems)
-                    .cloned()
-                    .unwrap_or_else(|| v.clone());
+                return lookup(
+                    name,
+                    interpolate::span_in_token(file.text(), token, s, span),
+                    env,
+                    file,
+                    problems,
+                )
+                .cloned()
+                .unwrap_or_else(|| v.clone());
             }
             let mut out = String::new();
             for part in &parts {
                 match part {
                     Part::Literal(l) => out.push_str(l),
                     Part::Secret { span, .. } => out.push_str(&s[span.clone()]),
-                    Part::Env { name, span } => match lookup(name, span, token, env, file, problems) {
+                    Part::Env { name, span } => match lookup(
+                        name,
+                        interpolate::span_in_token(file.text(), token, s, span),
+                        env,
+                        file,
+                        problems,
+                    ) {
                         Some(Value::String(text)) => out.push_str(text),
                         Some(other) => out.push_str(&other.to_string()),
                         None => out.push_str(&s[span.clone()]),
@@ -157,8 +169,7 @@ fn fill_env(
 
 fn lookup<'e>(
     name: &str,
-    span: &std::ops::Range<usize>,
-    token: Span,
+    at: Span,
     env: Option<&'e BTreeMap<String, Value>>,
     file: &Arc<SourceFile>,
     problems: &mut Vec<Problem>,
@@ -170,7 +181,7 @@ fn lookup<'e>(
                 Severity::Warning,
                 format!("`$ENV({name})` cannot be resolved: the repository has no env profile"),
             )
-            .at(file, interpolate::span_in_token(token, span))
+            .at(file, at)
             .with_label("kept as written")
             .with_help("set `sesam.env_profile` (reads `<profile>-env.json`) or `env:` in berth.yaml"),
         );
@@ -180,7 +191,7 @@ fn lookup<'e>(
     if found.is_none() {
         problems.push(
             Problem::error("berth::sesam::unknown-env", format!("`$ENV({name})` is not set"))
-                .at(file, interpolate::span_in_token(token, span))
+                .at(file, at)
                 .with_label("no such environment variable")
                 .with_help(format!(
                     "define `{name}` in the env profile (`<profile>-env.json`) or under `env:` in berth.yaml"
@@ -200,7 +211,20 @@ fn lower(
     file: &Arc<SourceFile>,
     problems: &mut Vec<Problem>,
 ) -> Option<Service> {
-    let docker = e.get("docker")?;
+    let Some(docker) = e.get("docker") else {
+        // Allowed by the schema only with `$conditional_properties`, which would choose
+        // the docker settings from an env value; berth does not evaluate those.
+        problems.push(
+            Problem::new(
+                "berth::sesam::conditional-properties",
+                Severity::Warning,
+                "this entity takes its `docker` settings from `$conditional_properties`, which berth does not evaluate: it is not deployed",
+            )
+            .at(file, doc.nearest_span(base))
+            .with_help("write the `docker` object for the environment you deploy to"),
+        );
+        return None;
+    };
     let id = e.get("_id")?.as_str()?.to_string();
     let at = |p: &str| {
         let pointer = format!("{base}{p}");
@@ -245,7 +269,10 @@ fn lower(
     s.image = Some(image.to_string());
     s.sources.insert("image".into(), origin(at("/docker/image")));
     // An unresolved `$ENV` port leaves the port unknown; the warning already says so.
-    if let Some(port) = int(docker, "port").and_then(|p| u16::try_from(p).ok()) {
+    if let Some(port) = int(docker, "port")
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|&p| p > 0)
+    {
         s.ports.push(Port {
             number: port,
             protocol: Protocol::Tcp,
@@ -269,10 +296,13 @@ fn lower(
             s.env.insert(k.clone(), value);
         }
     }
-    let memory_mb = int(docker, "memory").unwrap_or(128);
-    s.resources.memory_limit_bytes = Some(memory_mb * MB);
+    // Out-of-range values (negative, or beyond what the engine can express) are the
+    // resource-quota rule's to report; the service keeps Sesam's default then.
+    let memory_mb = docker.get("memory").map_or(Some(128), Value::as_u64);
+    s.resources.memory_limit_bytes = memory_mb.and_then(|mb| mb.checked_mul(MB)).or(Some(128 * MB));
     // cpu_quota is percent of one core, summed over all cores: 100 = one core.
-    s.resources.cpu_limit_millis = Some(int(docker, "cpu_quota").unwrap_or(25) * 10);
+    let quota = docker.get("cpu_quota").map_or(Some(25), Value::as_u64);
+    s.resources.cpu_limit_millis = quota.and_then(|q| q.checked_mul(10)).or(Some(250));
     s.resources.cpuset = docker
         .get("cpuset_cpus")
         .and_then(Value::as_str)

@@ -212,3 +212,11 @@ fn a_repeated_sesam_id_in_one_file_is_an_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_usage_error_exits_1_not_2() {
+    // 2 is reserved for "changes present" (plan --detailed-exitcode).
+    let (_, stderr, status) = run(&["lint", "--no-such-flag"]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("unexpected argument"), "{stderr}");
+}

@@ -166,6 +166,12 @@ pub fn is_local_variable_name(name: &str) -> bool {
     first_ok && chars.all(|c| c == '_' || c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric()))
 }
 
+/// The template COSMOS's phase 2 hands to ERB for a plugin.txt's text (for tests and
+/// tools that check the ERB engine against COSMOS).
+pub fn phase2_template(text: &str) -> String {
+    phase2_text(text).0
+}
+
 /// The text phase 2 renders: the file's lines, each chomped, joined with `\n` (so `\r\n`
 /// becomes `\n` and the final newline goes), plus the map back to file offsets.
 fn phase2_text(text: &str) -> (String, Normalization) {
@@ -188,27 +194,23 @@ fn phase2_text(text: &str) -> (String, Normalization) {
     if text.ends_with('\n') {
         removed.push(text.len() - 1);
     }
-    (out, Normalization { removed })
+    let shifted = removed.iter().enumerate().map(|(k, r)| r - k).collect();
+    (out, Normalization { shifted })
 }
 
-/// Maps phase-2 text offsets back to the original file: the sorted original offsets of
-/// the bytes that normalisation removed.
+/// Maps phase-2 text offsets back to the original file, from where the bytes that
+/// normalisation removed used to be.
 struct Normalization {
-    removed: Vec<usize>,
+    /// For the k-th removed byte, `original offset - k`: where it stood in the
+    /// normalised text. Non-decreasing, so it can be searched.
+    shifted: Vec<usize>,
 }
 
 impl Normalization {
     fn offset(&self, p: usize) -> usize {
-        // Each removed byte before the target shifts it by one; walk the sorted list.
-        let mut original = p;
-        for &r in &self.removed {
-            if r <= original {
-                original += 1;
-            } else {
-                break;
-            }
-        }
-        original
+        // Each removed byte before the target shifts it by one; a binary search over
+        // where they stood in the normalised text counts those at or before `p`.
+        p + self.shifted.partition_point(|&at| at <= p)
     }
 
     fn to_original(&self, s: Span) -> Span {

@@ -48,7 +48,13 @@ fn integer_parts(s: &str) -> Option<(bool, u32, String)> {
     } else {
         (10, lower.as_str())
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+        // `from_str_radix` would take a second sign (`--8080`, `0x-1A`); Ruby does not.
+        || digits.contains(['+', '-'])
+    {
         return None;
     }
     Some((negative, radix, digits.chars().filter(|&c| c != '_').collect()))
@@ -81,6 +87,8 @@ mod tests {
             ("12a", None),
             ("0x", None),
             ("1.5", None),
+            ("--8080", None),
+            ("0x-1A", None),
         ];
         for (input, expect) in cases {
             assert_eq!(ruby_integer(input), expect, "{input:?}");
