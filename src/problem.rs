@@ -110,6 +110,17 @@ impl Problem {
     }
 }
 
+/// The candidate nearest to `word` when it is close enough to be a typo of it, for
+/// "did you mean" help.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(word, k), k))
+        .filter(|&(d, k)| d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}
+
 /// A resolved position, for machine output and one-line rendering.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {

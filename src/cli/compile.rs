@@ -9,7 +9,7 @@ use miette::IntoDiagnostic;
 use serde::Serialize;
 
 use super::inputs::{InputArgs, load};
-use super::report::{colour, render, stdout};
+use super::report::{colour, json, render, stdout};
 use crate::lint::policy::Levels;
 use crate::model::{self, Model};
 use crate::parse::plugin_txt::LogicalLine;
@@ -221,11 +221,4 @@ fn model_text(model: &Model) -> String {
         }
     }
     out
-}
-
-fn json<T: Serialize>(value: &T) -> String {
-    // Serialising our own view types cannot fail: no maps with non-string keys.
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
-    s.push('\n');
-    s
 }

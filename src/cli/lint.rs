@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::inputs::{InputArgs, load};
-use super::report::{Tally, colour, render, stdout};
+use super::report::{Tally, colour, json, render, stdout};
 use super::sarif;
 use crate::lint::policy::{Level, Levels};
 use crate::lint::{Rule, find_rule, rules::RULES};
@@ -179,11 +179,6 @@ fn github_annotations(problems: &[Problem]) -> String {
             )
         })
         .collect()
-}
-
-fn json<T: Serialize>(value: &T) -> String {
-    // Our own view types: serialising them cannot fail.
-    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 /// A rule's documentation as `--explain` prints it.

@@ -23,6 +23,12 @@ pub fn stdout(text: &str) -> miette::Result<()> {
     }
 }
 
+/// Pretty JSON of one of berth's own view types, with a final newline. Serialising
+/// them cannot fail: they hold no maps with non-string keys.
+pub fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
 /// One problem as miette draws it.
 pub fn render(problem: &Problem, colour: bool) -> String {
     let theme = if colour {

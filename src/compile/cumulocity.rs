@@ -94,7 +94,7 @@ fn substitute_placeholders(
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, x)| {
-                        let child = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+                        let child = json::child(&pointer, k);
                         (k.clone(), walk(x, child, doc, vars, file, problems))
                     })
                     .collect(),

@@ -158,7 +158,7 @@ fn fill_env(
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, x)| {
-                    let child = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    let child = json::child(pointer, k);
                     (k.clone(), fill_env(x, &child, doc, env, file, problems))
                 })
                 .collect(),
@@ -291,7 +291,7 @@ fn lower(
             let value = if looks_secret(k) { value.sensitive() } else { value };
             s.sources.insert(
                 format!("env.{k}"),
-                origin(at(&format!("/docker/environment/{k}"))),
+                origin(at(&json::child("/docker/environment", k))),
             );
             s.env.insert(k.clone(), value);
         }

@@ -6,6 +6,8 @@
 pub mod policy;
 
 pub use crate::model::looks_secret;
+pub use crate::parse::json::child;
+pub use crate::problem::closest;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,11 +172,6 @@ impl DocChecker<'_> {
     }
 }
 
-/// The pointer to member `key` of the object at `pointer`.
-pub fn child(pointer: &str, key: &str) -> String {
-    format!("{pointer}/{}", crate::parse::json::escape(key))
-}
-
 /// Whether an image reference names one fixed image: a digest (`@sha256:…`), or a tag
 /// other than `latest`. A registry port (`host:5000/img`) is not a tag.
 pub fn image_is_pinned(image: &str) -> bool {
@@ -278,17 +275,6 @@ pub fn repeats<K: Ord, T: Copy>(items: impl IntoIterator<Item = (K, T)>) -> Vec<
         }
     }
     out
-}
-
-/// The candidate nearest to `word` when it is close enough to be a typo of it, for
-/// "did you mean" help.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|k| (strsim::damerau_levenshtein(word, k), k))
-        .filter(|&(d, k)| d <= 2.max(k.len() / 4))
-        .min()
-        .map(|(_, k)| k)
 }
 
 /// The rule with this name or id (`parameter-count` or `P3`), case-insensitive for ids.

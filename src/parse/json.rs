@@ -177,6 +177,11 @@ fn locate(value: &Ast, pointer: String, key: Option<Span>, base: usize, json: &m
     );
 }
 
+/// The pointer of member `key` of the value at `pointer`.
+pub fn child(pointer: &str, key: &str) -> String {
+    format!("{pointer}/{}", escape(key))
+}
+
 /// RFC 6901 escaping of one pointer segment.
 pub fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")

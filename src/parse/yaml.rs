@@ -155,7 +155,7 @@ fn convert(
             entries
                 .into_iter()
                 .map(|(k, n)| {
-                    let child = format!("{pointer}/{}", k.value.replace('~', "~0").replace('/', "~1"));
+                    let child = crate::parse::json::child(&pointer, &k.value);
                     let key_span = span_of(&k.referenced, text);
                     let v = convert(n, child, Some(key_span), text, spans);
                     (k.value, v)

@@ -9,7 +9,7 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use crate::parse::json::Json;
-use crate::problem::Problem;
+use crate::problem::{Problem, closest};
 use crate::source::{SourceFile, Span};
 
 /// The schemas documents are checked against.
@@ -105,17 +105,12 @@ fn describe(
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
             .map(|key| {
-                let child = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
+                let child = crate::parse::json::child(&pointer, key);
                 let allowed = allowed_keys(schema, &relative);
                 let mut p = Problem::error(CODE, format!("unknown field `{key}` in {field}"))
                     .at(file, json.key_span(&child).unwrap_or_else(|| at(&pointer)))
                     .with_label("not allowed here");
-                let close = allowed
-                    .iter()
-                    .map(|a| (strsim::damerau_levenshtein(key, a), a))
-                    .filter(|(d, a)| *d <= 2.max(a.len() / 4))
-                    .min();
-                if let Some((_, s)) = close {
+                if let Some(s) = closest(key, allowed.iter().map(String::as_str)) {
                     p = p.with_help(format!("did you mean `{s}`?"));
                 } else if !allowed.is_empty() {
                     p = p.with_help(format!("allowed here: {}", allowed.join(", ")));
