@@ -7,10 +7,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Version of the model's JSON form.
 pub const FORMAT_VERSION: &str = "1";
+
+pub mod canonical;
 
 /// Everything a repository asks to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -155,7 +157,7 @@ impl Serialize for Text {
 }
 
 /// CPU in millicores and memory in bytes; `None` is "no limit" / "no reservation".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
     pub cpu_limit_millis: Option<u64>,
     pub memory_limit_bytes: Option<u64>,
@@ -172,7 +174,7 @@ pub struct Probes {
 }
 
 /// A health check, in Kubernetes terms (the shape Cumulocity uses).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
     pub action: ProbeAction,
     pub initial_delay_seconds: u32,
@@ -182,7 +184,7 @@ pub struct Probe {
     pub failure_threshold: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ProbeAction {
     Http {
@@ -262,14 +264,14 @@ pub enum DesiredState {
 }
 
 /// A port the container listens on, and the host port it is published on, if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Port {
     pub number: u16,
     pub protocol: Protocol,
     pub host: Option<u16>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,

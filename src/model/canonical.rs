@@ -1,0 +1,268 @@
+//! The canonical spec of a service: the normal form of exactly what its containers are
+//! created from, with defaults filled in, maps sorted and secrets replaced by keyed
+//! digests (DESIGN.md §3). It is stored on each container (the `berth.spec` label) and
+//! hashed into `berth.spec-hash`; a plan compares the desired spec with the stored one
+//! field by field. Provenance, replica count, desired running state and pull policy are
+//! not part of it: changing them never recreates a container.
+//!
+//! The hash is versioned (`v1:`): a berth release that changes this normal form must
+//! bump `SPEC_VERSION`, and one that does not leaves every hash as it was.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::model::{Piece, Port, Probe, Resources, SecretDelivery, Service, Text};
+
+/// The version of the normal form, the prefix of every hash.
+pub const SPEC_VERSION: &str = "v1";
+
+/// What a container is created from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    /// The image reference as written; the image ID it resolves to enters the hash.
+    pub image: String,
+    pub command: Vec<String>,
+    pub working_dir: Option<String>,
+    /// Values with secrets as `<secret:NAME:DIGEST>` and plain-text credentials as
+    /// `<redacted:DIGEST>`: a changed secret changes the spec, and no value is stored.
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<Port>,
+    /// Secret files: path → `NAME:DIGEST`.
+    pub secret_files: BTreeMap<String, String>,
+    pub extra_hosts: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// The only fields Docker can change on a running container (`docker update`).
+    pub resources: Resources,
+    /// The liveness probe, which becomes the container's health check.
+    pub healthcheck: Option<Probe>,
+}
+
+/// Keyed digests of secret values, computed at the edge where the values and the key
+/// live; the core only ever sees digests.
+pub trait Digests {
+    /// The digest of the current value of secret `name`.
+    fn secret(&self, name: &str) -> String;
+    /// The digest of a plain-text credential written in the repository.
+    fn value(&self, value: &str) -> String;
+}
+
+/// A service's canonical spec. `default_image` is the platform default for services that
+/// name none (COSMOS blocks without CONTAINER).
+pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) -> Spec {
+    let mut env: BTreeMap<String, String> = service
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), render(v, digests)))
+        .collect();
+    let mut secret_files = BTreeMap::new();
+    for secret in &service.secrets {
+        let digest = format!("{}:{}", secret.name, digests.secret(&secret.name));
+        match &secret.delivery {
+            // A secret env var wins over a plain one of the same name (COSMOS's rule).
+            SecretDelivery::Env { variable } => {
+                env.insert(variable.clone(), format!("<secret:{digest}>"));
+            }
+            SecretDelivery::File { path } => {
+                secret_files.insert(path.clone(), digest);
+            }
+        }
+    }
+    let mut ports = service.ports.clone();
+    ports.sort();
+    Spec {
+        image: service.image.clone().unwrap_or_else(|| default_image.to_string()),
+        command: service.command.clone(),
+        working_dir: service.working_dir.clone(),
+        env,
+        ports,
+        secret_files,
+        extra_hosts: service.extra_hosts.clone(),
+        labels: service.labels.clone(),
+        resources: service.resources.clone(),
+        healthcheck: service.probes.liveness.clone(),
+    }
+}
+
+fn render(text: &Text, digests: &dyn Digests) -> String {
+    text.0
+        .iter()
+        .map(|piece| match piece {
+            Piece::Literal(s) => s.clone(),
+            Piece::Secret(name) | Piece::SecretInJson(name) => {
+                format!("<secret:{name}:{}>", digests.secret(name))
+            }
+            Piece::Sensitive(value) => format!("<redacted:{}>", digests.value(value)),
+        })
+        .collect()
+}
+
+impl Spec {
+    /// `v1:<sha256 hex>` over the spec's JSON and the image ID the reference resolved to
+    /// (`None` before the image is known).
+    pub fn hash(&self, image_id: Option<&str>) -> String {
+        let mut h = Sha256::new();
+        // Serialising plain data with string keys cannot fail.
+        h.update(serde_json::to_vec(self).unwrap_or_default());
+        h.update([0]);
+        h.update(image_id.unwrap_or_default().as_bytes());
+        format!("{SPEC_VERSION}:{}", hex::encode(h.finalize()))
+    }
+
+    /// Every field that differs from `other`, as `(path, this value, other's value)`
+    /// with JSON values, by path: `env.LOG_LEVEL`, `command`, `resources.cpu_limit_millis`.
+    pub fn differences(&self, other: &Spec) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+        let (a, b) = (flatten(self), flatten(other));
+        let paths: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        paths
+            .into_iter()
+            .filter_map(|p| {
+                let (x, y) = (a.get(p), b.get(p));
+                (x != y).then(|| {
+                    let null = serde_json::Value::Null;
+                    (p.clone(), x.unwrap_or(&null).clone(), y.unwrap_or(&null).clone())
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether a changed path can be applied to a running container (`docker update`).
+pub fn updatable_in_place(path: &str) -> bool {
+    path.starts_with("resources.")
+}
+
+/// The spec as `path → value`: objects are walked into (`env.KEY`), arrays and scalars
+/// are leaves, so a changed command is one change, not one per argument.
+fn flatten(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
+    fn walk(prefix: &str, v: serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (k, x) in map {
+                    let path = if prefix.is_empty() {
+                        k
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&path, x, out);
+                }
+            }
+            serde_json::Value::Object(_) => {}
+            leaf => {
+                out.insert(prefix.to_string(), leaf);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", serde_json::to_value(spec).unwrap_or_default(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Origin, Platform, Protocol, Secret, SesamService};
+
+    struct Fake;
+    impl Digests for Fake {
+        fn secret(&self, name: &str) -> String {
+            format!("d({name})")
+        }
+        fn value(&self, value: &str) -> String {
+            format!("d{}", value.len())
+        }
+    }
+
+    fn service() -> Service {
+        let mut s = Service::new(
+            "svc",
+            Origin {
+                file: "x".into(),
+                line: 1,
+                column: 1,
+            },
+            Platform::Sesam(SesamService {
+                id: "svc".into(),
+                use_https: false,
+                verify_ssl: false,
+                eager_load: true,
+                connect_timeout_seconds: 60,
+                read_timeout_seconds: 1800,
+                authentication: None,
+            }),
+        );
+        s.image = Some("demo:1".into());
+        s.env.insert("LOG".into(), Text::literal("info"));
+        s.env
+            .insert("TOKEN".into(), Text(vec![Piece::Secret("tok".into())]));
+        s.ports.push(Port {
+            number: 80,
+            protocol: Protocol::Tcp,
+            host: None,
+        });
+        s.secrets.push(Secret {
+            name: "cert".into(),
+            delivery: SecretDelivery::File {
+                path: "/run/cert.pem".into(),
+            },
+            store: None,
+        });
+        s
+    }
+
+    #[test]
+    fn secrets_enter_as_digests_only() {
+        let spec = canonical(&service(), "unused", &Fake);
+        assert_eq!(spec.env["TOKEN"], "<secret:tok:d(tok)>");
+        assert_eq!(spec.secret_files["/run/cert.pem"], "cert:d(cert)");
+    }
+
+    #[test]
+    fn the_hash_is_versioned_stable_and_sensitive_to_what_matters() {
+        let s = service();
+        let spec = canonical(&s, "unused", &Fake);
+        let h = spec.hash(Some("sha256:aaa"));
+        assert!(h.starts_with("v1:") && h.len() == 3 + 64, "{h}");
+        // Pinned: a change of this value means every deployed container would be
+        // replaced by an upgrade. Bump SPEC_VERSION when the normal form changes.
+        assert_eq!(
+            h,
+            "v1:3464642237d9fa5fc84d3cdcc7aedca952351dba99718d9abbae7903ac8053a1"
+        );
+        assert_ne!(
+            h,
+            spec.hash(Some("sha256:bbb")),
+            "a new image ID changes the hash"
+        );
+        let mut more = s.clone();
+        more.replicas = 3;
+        more.sources.clear();
+        assert_eq!(
+            canonical(&more, "unused", &Fake).hash(Some("sha256:aaa")),
+            h,
+            "not part of the spec"
+        );
+    }
+
+    #[test]
+    fn differences_name_fields_and_tell_in_place_updates() {
+        let a = canonical(&service(), "unused", &Fake);
+        let mut s = service();
+        s.env.insert("LOG".into(), Text::literal("debug"));
+        s.resources.memory_limit_bytes = Some(1 << 20);
+        let b = canonical(&s, "unused", &Fake);
+        let d = b.differences(&a);
+        let paths: Vec<&str> = d.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(paths, ["env.LOG", "resources.memory_limit_bytes"]);
+        assert_eq!(d[0].1, "debug");
+        assert!(!updatable_in_place(paths[0]) && updatable_in_place(paths[1]));
+    }
+
+    #[test]
+    fn a_spec_survives_its_label() {
+        let spec = canonical(&service(), "unused", &Fake);
+        let label = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<Spec>(&label).unwrap(), spec);
+    }
+}
