@@ -19,6 +19,7 @@ mod env_overwritten;
 mod erb_in_comment;
 mod erb_in_variable;
 mod erb_line_numbers;
+mod few_replicas;
 mod id_file_name;
 mod ignored_credentials;
 mod invalid_integer;
@@ -35,8 +36,11 @@ mod needs_dependencies_in_comment;
 mod not_deployed;
 mod orphan_variable_modifier;
 mod parameter_count;
+mod permissions_shape;
 mod plaintext_secret;
 mod port_protocol;
+mod port_range;
+mod prometheus_port;
 mod pull_schedule_conflict;
 mod registry_credentials;
 mod removed_keyword;
@@ -105,15 +109,18 @@ pub static RULES: &[&Rule] = &[
     &undocumented_form::RULE,
     &missing_microservice_folder::RULE,
     &api_version::RULE,
+    &few_replicas::RULE,
     &requests_exceed_limits::RULE,
     &request_resources_spelling::RULE,
     &manifest_settings::RULE,
     &settings_category::RULE,
     &role_name::RULE,
     &manifest_probes::RULE,
+    &prometheus_port::RULE,
     &unknown_manifest_key::RULE,
     &id_file_name::RULE,
     &dns_unfriendly_id::RULE,
+    &port_range::RULE,
     &deprecated_sesam_property::RULE,
     &ignored_credentials::RULE,
     &verify_ssl_without_https::RULE,
@@ -123,6 +130,7 @@ pub static RULES: &[&Rule] = &[
     &unknown_sesam_property::RULE,
     &json_encoded_env::RULE,
     &env_name::RULE,
+    &permissions_shape::RULE,
     &unpinned_image::RULE,
     &plaintext_secret::RULE,
 ];
