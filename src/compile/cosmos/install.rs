@@ -351,4 +351,44 @@ mod tests {
             assert!(!is_local_variable_name(bad), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Any bytes, read as a plugin.txt (lossy UTF-8, as the CLI does), go through
+        /// both install phases and every lint rule without a panic, and every span of
+        /// every problem and line lies inside the text, on character boundaries.
+        #[test]
+        fn arbitrary_bytes_install_and_lint(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let (file, _) = SourceFile::from_bytes("plugin.txt", &bytes);
+            let text = file.text();
+            let (plugin, mut problems) = install(&file, &InstallOptions::default());
+            problems.extend(crate::lint::lint_plugin(&plugin, None));
+            let inside = |s: Span| text.get(s.range()).is_some();
+            for p in &problems {
+                proptest::prop_assert!(p.span.is_none_or(inside), "{}: {:?}", p.code, p.span);
+            }
+            for l in &plugin.lines {
+                proptest::prop_assert!(inside(l.span) && inside(l.keyword_span));
+            }
+        }
+
+        /// The same for text made of the characters ERB and the tokenizer react to.
+        #[test]
+        fn erb_heavy_text_install_and_lint(
+            parts in proptest::collection::vec(proptest::sample::select(&[
+                "<%", "%>", "<%=", "<%#", "-%>", "<%-", "<%%", "if x", "end", "else", " ", "\n",
+                "VARIABLE x 1\n", "MICROSERVICE A a\n", "#", "&\n", "\"", "(", ")", "do |i|", "each",
+                "é", "\r\n", "x.to_s", "1..3", "ENV['A']",
+            ][..]), 0..60)
+        ) {
+            let text: String = parts.concat();
+            let file = SourceFile::new("plugin.txt", text.clone());
+            let (plugin, mut problems) = install(&file, &InstallOptions::default());
+            problems.extend(crate::lint::lint_plugin(&plugin, None));
+            for p in &problems {
+                proptest::prop_assert!(p.span.is_none_or(|s| text.get(s.range()).is_some()), "{}: {:?}", p.code, p.span);
+            }
+        }
+    }
 }
