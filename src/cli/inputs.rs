@@ -353,6 +353,12 @@ fn classify(path: &Path) -> Option<Kind> {
         return Some(Kind::Cumulocity);
     }
     let sesam_side_file = name == "node-metadata.conf.json" || name.ends_with("-env.json");
+    // Sesam's layout: pipes and systems are read for the wiring (FORMATS.md S22).
+    let folder = path.parent().and_then(Path::file_name);
+    let in_layout = folder.is_some_and(|d| d == "pipes" || d == "systems");
+    if in_layout && name.ends_with(".conf.json") {
+        return Some(Kind::Sesam);
+    }
     if name.ends_with(".json") && !sesam_side_file && mentions_microservice(path) {
         return Some(Kind::Sesam);
     }

@@ -76,6 +76,7 @@ pub fn compile(project: &Project) -> Compiled {
     let mut problems = Vec::new();
     let mut plugins = Vec::new();
     let mut services: Vec<Service> = Vec::new();
+    let mut sesam_index = sesam::Index::default();
     for source in &project.sources {
         match source {
             Source::Cosmos { file, folder, tree } => {
@@ -104,9 +105,13 @@ pub fn compile(project: &Project) -> Compiled {
                 problems.extend(p);
             }
             Source::Sesam { file, range } => {
-                let (s, p) = sesam::compile(file, range.clone(), project.sesam_env.as_ref());
+                let (s, p, index) = sesam::compile_indexed(file, range.clone(), project.sesam_env.as_ref());
+                // A README's examples are checked, but deploy nothing and wire nothing.
                 if range.is_none() {
                     services.extend(s);
+                    sesam_index.systems.extend(index.systems);
+                    sesam_index.eager.extend(index.eager);
+                    sesam_index.pipe_refs.extend(index.pipe_refs);
                 }
                 problems.extend(p);
             }
@@ -118,6 +123,7 @@ pub fn compile(project: &Project) -> Compiled {
         .map(|s| (s.file().name(), s.file()))
         .collect();
     check_across_files(&services, &files, &mut problems);
+    check_sesam_wiring(&sesam_index, &mut problems);
     services.sort_by(|a, b| a.name.cmp(&b.name));
     problems.sort_by(|a, b| {
         let key = |p: &Problem| {
@@ -155,6 +161,46 @@ fn cosmos_options(project: &Project, folder: &str) -> InstallOptions {
         variables,
         env,
         scope: project.cosmos.scope.clone().or_else(|| c.scope.clone()),
+    }
+}
+
+/// FORMATS.md S22, once the repository holds pipes (a repository of systems only says
+/// nothing about their use): a pipe that uses a system no file declares is an error; a
+/// microservice that starts eagerly but no pipe uses wastes a container.
+fn check_sesam_wiring(index: &sesam::Index, problems: &mut Vec<Problem>) {
+    if index.pipe_refs.is_empty() {
+        return;
+    }
+    let declared: std::collections::BTreeSet<&str> =
+        index.systems.iter().map(|(id, ..)| id.as_str()).collect();
+    let used: std::collections::BTreeSet<&str> = index.pipe_refs.iter().map(|(id, ..)| id.as_str()).collect();
+    for (system, file, span) in &index.pipe_refs {
+        if !declared.contains(system.as_str()) {
+            let mut p = Problem::error(
+                "berth::sesam::unknown-system",
+                format!("no system is called `{system}`"),
+            )
+            .at(file, *span)
+            .with_label("used by this pipe");
+            if let Some(close) = crate::problem::closest(system, declared.iter().copied()) {
+                p = p.with_help(format!("did you mean `{close}`?"));
+            }
+            problems.push(p);
+        }
+    }
+    for (id, file, span) in &index.eager {
+        if !used.contains(id.as_str()) {
+            problems.push(
+                Problem::new(
+                    "berth::sesam::unused-microservice",
+                    crate::problem::Severity::Warning,
+                    format!("no pipe uses the microservice `{id}`, yet it starts eagerly"),
+                )
+                .at(file, *span)
+                .with_label("unused")
+                .with_help("set `\"eager_load\": false` to start it only when a pipe needs it, or remove it"),
+            );
+        }
     }
 }
 

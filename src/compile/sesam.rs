@@ -25,6 +25,18 @@ use crate::validate::{Schema, validate};
 /// The entity type this front end deploys.
 pub const MICROSERVICE: &str = "system:microservice";
 
+/// What a Sesam file says about the node's wiring, for the checks that span files
+/// (FORMATS.md S22): the systems it declares, and the systems its pipes use.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Every system `_id` (microservices included), with where it is.
+    pub systems: Vec<(String, Arc<SourceFile>, Span)>,
+    /// Microservice systems that start eagerly (`eager_load`, default true).
+    pub eager: Vec<(String, Arc<SourceFile>, Span)>,
+    /// The `system` of every pipe's source, sink and transforms.
+    pub pipe_refs: Vec<(String, Arc<SourceFile>, Span)>,
+}
+
 /// The services in one Sesam config file (or in the part `range` of it: a JSON example
 /// in a README), and every problem found. `env` is `None` when the repository has no env
 /// profile and berth.yaml sets no `env`: `$ENV` references then stay unresolved, with a
@@ -34,11 +46,22 @@ pub fn compile(
     range: Option<std::ops::Range<usize>>,
     env: Option<&BTreeMap<String, Value>>,
 ) -> (Vec<Service>, Vec<Problem>) {
+    let (services, problems, _) = compile_indexed(file, range, env);
+    (services, problems)
+}
+
+/// `compile`, and the file's `Index`.
+pub fn compile_indexed(
+    file: &Arc<SourceFile>,
+    range: Option<std::ops::Range<usize>>,
+    env: Option<&BTreeMap<String, Value>>,
+) -> (Vec<Service>, Vec<Problem>, Index) {
+    let mut index = Index::default();
     let mut problems = Vec::new();
     let range = range.unwrap_or(0..file.text().len());
     let doc = match json::parse_at(&file.text()[range.clone()], range.start) {
         Ok(doc) => doc,
-        Err(e) => return (Vec::new(), vec![e.into_problem(file)]),
+        Err(e) => return (Vec::new(), vec![e.into_problem(file)], index),
     };
     let entities: Vec<(String, &Value)> = match &doc.value {
         Value::Array(items) => items
@@ -48,6 +71,9 @@ pub fn compile(
             .collect(),
         v => vec![(String::new(), v)],
     };
+    let holds_microservice = entities
+        .iter()
+        .any(|(_, e)| e.get("type").and_then(Value::as_str) == Some(MICROSERVICE));
     let mut services = Vec::new();
     for (base, entity) in entities {
         let Some(kind) = entity.get("type").and_then(Value::as_str) else {
@@ -58,7 +84,25 @@ pub fn compile(
             );
             continue;
         };
+        let id_span = doc.span(&format!("{base}/_id")).unwrap_or_default();
+        if let Some(id) = entity.get("_id").and_then(Value::as_str)
+            && kind.starts_with("system:")
+        {
+            index.systems.push((id.to_string(), file.clone(), id_span));
+            let eager = entity.get("eager_load").and_then(Value::as_bool).unwrap_or(true);
+            if kind == MICROSERVICE && eager {
+                index.eager.push((id.to_string(), file.clone(), id_span));
+            }
+        }
+        if kind == "pipe" {
+            pipe_refs(entity, &base, &doc, file, &mut index);
+        }
         if kind != MICROSERVICE {
+            // A file of pipes or other systems only (read from `pipes/` or `systems/` for
+            // the wiring) deploys nothing by nature; beside microservices, say so.
+            if !holds_microservice {
+                continue;
+            }
             let id = entity.get("_id").and_then(Value::as_str).unwrap_or("?");
             problems.push(
                 Problem::new(
@@ -87,7 +131,24 @@ pub fn compile(
             services.push(s);
         }
     }
-    (services, problems)
+    (services, problems, index)
+}
+
+/// The systems a pipe uses: its source's, its sink's and each transform's `system`.
+fn pipe_refs(pipe: &Value, base: &str, doc: &Json, file: &Arc<SourceFile>, index: &mut Index) {
+    let mut add = |pointer: String| {
+        if let Some(system) = doc.value.pointer(&pointer).and_then(Value::as_str) {
+            let span = doc.span(&pointer).unwrap_or_default();
+            index.pipe_refs.push((system.to_string(), file.clone(), span));
+        }
+    };
+    add(format!("{base}/source/system"));
+    add(format!("{base}/sink/system"));
+    match pipe.get("transform") {
+        Some(Value::Array(ts)) => (0..ts.len()).for_each(|i| add(format!("{base}/transform/{i}/system"))),
+        Some(_) => add(format!("{base}/transform/system")),
+        None => {}
+    }
 }
 
 /// Replaces every `$ENV(name)` (an unknown name is an error at its span). A string that
@@ -382,6 +443,7 @@ mod tests {
         let (services, problems) = compile_str(text, &[]);
         assert!(services.is_empty());
         let codes: Vec<&str> = problems.iter().map(|p| p.code).collect();
+        // Beside a microservice, the pipe is noted as not deployed.
         assert_eq!(codes, ["berth::sesam::not-deployed", "berth::sesam::unknown-env"]);
         assert_eq!(&text[problems[1].span.unwrap().range()], "$ENV(nope)");
     }

@@ -220,3 +220,41 @@ fn a_usage_error_exits_1_not_2() {
     assert_eq!(status, 1, "{stderr}");
     assert!(stderr.contains("unexpected argument"), "{stderr}");
 }
+
+#[test]
+fn sesam_pipes_must_use_declared_systems() {
+    let ms = |id: &str| {
+        format!(
+            r#"{{"_id": "{id}", "type": "system:microservice", "docker": {{"image": "a:1", "port": 80}}}}"#
+        )
+    };
+    let dir = tree(&[
+        ("node/systems/orders.conf.json", ms("orders").as_bytes()),
+        ("node/systems/unused.conf.json", ms("unused").as_bytes()),
+        ("node/systems/crm.conf.json", br#"{"_id": "crm", "type": "system:url", "base_url": "http://crm"}"#),
+        (
+            "node/pipes/sync.conf.json",
+            br#"{"_id": "sync", "type": "pipe", "source": {"type": "json", "system": "orders"},
+                "sink": {"type": "json", "system": "ordrs"}, "transform": [{"type": "http", "system": "crm"}]}"#,
+        ),
+    ]);
+    let (_, stderr, status) = run_in(dir.path(), &["lint", "."]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("no system is called `ordrs`"), "{stderr}");
+    assert!(stderr.contains("did you mean `orders`?"), "{stderr}");
+    assert!(
+        stderr.contains("no pipe uses the microservice `unused`"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("`crm`") && !stderr.contains("not-deployed"),
+        "{stderr}"
+    );
+    let (stdout, _, _) = run_in(dir.path(), &["compile", "--format", "json", "."]);
+    let model: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        model["services"].as_array().unwrap().len(),
+        2,
+        "pipes and url systems deploy nothing"
+    );
+}
