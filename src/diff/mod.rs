@@ -1,0 +1,189 @@
+//! Desired against observed: for every instance of every service, whether its container
+//! exists, and what differs, field by field, between the canonical spec it should have
+//! and the one it was created from. Also the managed containers nothing asks for any
+//! more, and the unmanaged ones in the way. Pure: values in, values out.
+
+use serde_json::Value;
+
+use crate::live::{Container, LiveState, RunState};
+use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
+use crate::model::{DesiredState, Model};
+
+/// What `diff` needs besides the model and the live state.
+pub struct DiffOptions<'a> {
+    pub project: &'a str,
+    /// The image for services that name none (COSMOS blocks without CONTAINER).
+    pub default_image: &'a str,
+    pub digests: &'a dyn Digests,
+}
+
+/// The difference for a whole project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diff {
+    /// One entry per desired container, by service and instance.
+    pub instances: Vec<Instance>,
+    /// Containers of this project whose service or instance is no longer desired.
+    pub orphans: Vec<Container>,
+    /// Desired container names taken by containers berth does not own.
+    pub clashes: Vec<Clash>,
+}
+
+/// One desired container and what is there for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub service: String,
+    pub instance: u32,
+    /// The container's name on the engine.
+    pub name: String,
+    pub spec: Spec,
+    pub hash: String,
+    pub want_running: bool,
+    /// The existing container, when there is one.
+    pub live: Option<Present>,
+}
+
+/// The container that exists for a desired instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Present {
+    pub id: String,
+    pub state: RunState,
+    /// Fields whose desired value differs from the one the container was created with.
+    pub changes: Vec<Change>,
+}
+
+/// One changed field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// `env.LOG_LEVEL`, `image`, `resources.memory_limit_bytes`; `image-id` when the
+    /// reference now resolves to another image; `spec` when the stored spec is unreadable.
+    pub path: String,
+    pub from: Value,
+    pub to: Value,
+    /// `docker update` can apply it to the running container.
+    pub in_place: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clash {
+    pub service: String,
+    pub name: String,
+}
+
+/// The engine name of a service's instance: `<project>-<service>-<instance>`, with every
+/// character Docker does not allow in names made `-`.
+pub fn container_name(project: &str, service: &str, instance: u32) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    format!("{}-{}-{instance}", clean(project), clean(service))
+}
+
+pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
+    let ours = |c: &&Container| c.owner.as_ref().is_some_and(|o| o.project == options.project);
+    let mut instances = Vec::new();
+    let mut clashes = Vec::new();
+    for service in &model.services {
+        let spec = canonical(service, options.default_image, options.digests);
+        let image_id = live.images.get(&spec.image).map(String::as_str);
+        let hash = spec.hash(image_id);
+        for instance in 0..service.replicas {
+            let name = container_name(options.project, &service.name, instance);
+            let existing = live.containers.iter().filter(ours).find(|c| {
+                c.owner
+                    .as_ref()
+                    .is_some_and(|o| o.service == service.name && o.instance == instance)
+            });
+            if existing.is_none()
+                && live
+                    .containers
+                    .iter()
+                    .any(|c| c.name == name && c.owner.is_none())
+            {
+                clashes.push(Clash {
+                    service: service.name.clone(),
+                    name: name.clone(),
+                });
+            }
+            let live = existing.map(|c| Present {
+                id: c.id.clone(),
+                state: c.state,
+                changes: changes(&spec, &hash, c, image_id),
+            });
+            instances.push(Instance {
+                service: service.name.clone(),
+                instance,
+                name,
+                spec: spec.clone(),
+                hash: hash.clone(),
+                want_running: service.state == DesiredState::Running,
+                live,
+            });
+        }
+    }
+    let wanted = |service: &str, instance: u32| {
+        model
+            .services
+            .iter()
+            .any(|s| s.name == service && instance < s.replicas)
+    };
+    let mut orphans: Vec<Container> = live
+        .containers
+        .iter()
+        .filter(ours)
+        .filter(|c| c.owner.as_ref().is_some_and(|o| !wanted(&o.service, o.instance)))
+        .cloned()
+        .collect();
+    orphans.sort_by(|a, b| a.name.cmp(&b.name));
+    Diff {
+        instances,
+        orphans,
+        clashes,
+    }
+}
+
+fn changes(spec: &Spec, hash: &str, container: &Container, image_id: Option<&str>) -> Vec<Change> {
+    let Some(owner) = &container.owner else {
+        return Vec::new();
+    };
+    if owner.spec_hash == hash {
+        return Vec::new();
+    }
+    let Some(live_spec) = &owner.spec else {
+        return vec![Change {
+            path: "spec".into(),
+            from: Value::Null,
+            to: Value::String(hash.to_string()),
+            in_place: false,
+        }];
+    };
+    let mut out: Vec<Change> = spec
+        .differences(live_spec)
+        .into_iter()
+        .map(|(path, to, from)| Change {
+            in_place: updatable_in_place(&path),
+            path,
+            from,
+            to,
+        })
+        .collect();
+    if let Some(id) = image_id
+        && id != owner.image_id
+        && live_spec.image == spec.image
+    {
+        out.push(Change {
+            path: "image-id".into(),
+            from: Value::String(owner.image_id.clone()),
+            to: Value::String(id.to_string()),
+            in_place: false,
+        });
+    }
+    out
+}

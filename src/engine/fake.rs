@@ -1,0 +1,79 @@
+//! An in-memory engine that carries out plan steps for real on a `LiveState`, so that
+//! tests of the pure core can check convergence: apply a plan, plan again, nothing left.
+
+use crate::live::{Container, LiveState, Owner, RunState};
+use crate::plan::{Action, Step};
+
+/// A fake engine for one project.
+#[derive(Debug, Clone, Default)]
+pub struct FakeEngine {
+    pub project: String,
+    pub state: LiveState,
+    next_id: u64,
+}
+
+impl FakeEngine {
+    pub fn new(project: &str, state: LiveState) -> FakeEngine {
+        FakeEngine {
+            project: project.to_string(),
+            state,
+            next_id: 0,
+        }
+    }
+
+    /// Carries out one step as the Docker engine would.
+    pub fn apply(&mut self, step: &Step) {
+        let by_id = |c: &Container| Some(c.id.as_str()) == step.id.as_deref();
+        match step.action {
+            Action::Create | Action::Replace => {
+                self.state.containers.retain(|c| !by_id(c));
+                let (Some(spec), Some(hash)) = (&step.spec, &step.hash) else {
+                    return;
+                };
+                self.next_id += 1;
+                let image_id = self.state.images.get(&spec.image).cloned().unwrap_or_default();
+                self.state.containers.push(Container {
+                    id: format!("fake{}", self.next_id),
+                    name: step.name.clone(),
+                    state: if step.start {
+                        RunState::Running
+                    } else {
+                        RunState::Created
+                    },
+                    owner: Some(Owner {
+                        project: self.project.clone(),
+                        service: step.service.clone(),
+                        instance: step.instance,
+                        spec_hash: hash.clone(),
+                        spec: Some(spec.clone()),
+                        image_id,
+                    }),
+                });
+            }
+            Action::Update => {
+                if let Some(owner) = self
+                    .state
+                    .containers
+                    .iter_mut()
+                    .find(|c| by_id(c))
+                    .and_then(|c| c.owner.as_mut())
+                {
+                    owner.spec.clone_from(&step.spec);
+                    if let Some(hash) = &step.hash {
+                        owner.spec_hash.clone_from(hash);
+                    }
+                }
+            }
+            Action::Start | Action::Stop => {
+                if let Some(c) = self.state.containers.iter_mut().find(|c| by_id(c)) {
+                    c.state = if step.action == Action::Start {
+                        RunState::Running
+                    } else {
+                        RunState::Exited
+                    };
+                }
+            }
+            Action::Remove => self.state.containers.retain(|c| !by_id(c)),
+        }
+    }
+}
