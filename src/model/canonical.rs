@@ -162,38 +162,12 @@ fn flatten(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Origin, Platform, Protocol, Secret, SesamService};
+    use crate::model::fixtures::{self, FakeDigests as Fake};
+    use crate::model::{Protocol, Secret};
 
-    struct Fake;
-    impl Digests for Fake {
-        fn secret(&self, name: &str) -> String {
-            format!("d({name})")
-        }
-        fn value(&self, value: &str) -> String {
-            format!("d{}", value.len())
-        }
-    }
-
+    /// The fixture service with a secret env var, a port and a secret file.
     fn service() -> Service {
-        let mut s = Service::new(
-            "svc",
-            Origin {
-                file: "x".into(),
-                line: 1,
-                column: 1,
-            },
-            Platform::Sesam(SesamService {
-                id: "svc".into(),
-                use_https: false,
-                verify_ssl: false,
-                eager_load: true,
-                connect_timeout_seconds: 60,
-                read_timeout_seconds: 1800,
-                authentication: None,
-            }),
-        );
-        s.image = Some("demo:1".into());
-        s.env.insert("LOG".into(), Text::literal("info"));
+        let mut s = fixtures::service("svc");
         s.env
             .insert("TOKEN".into(), Text(vec![Piece::Secret("tok".into())]));
         s.ports.push(Port {

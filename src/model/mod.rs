@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_VERSION: &str = "1";
 
 pub mod canonical;
+#[cfg(test)]
+pub mod fixtures;
 
 /// Everything a repository asks to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -129,38 +129,11 @@ mod tests {
     use crate::diff::{DiffOptions, diff};
     use crate::engine::fake::FakeEngine;
     use crate::live::{Container, LiveState, RunState};
-    use crate::model::canonical::Digests;
-    use crate::model::{DesiredState, Model, Origin, Platform, Service, SesamService, Text};
-
-    struct Fixed;
-    impl Digests for Fixed {
-        fn secret(&self, name: &str) -> String {
-            format!("d({name})")
-        }
-        fn value(&self, value: &str) -> String {
-            format!("d{}", value.len())
-        }
-    }
+    use crate::model::fixtures::{self, FakeDigests};
+    use crate::model::{DesiredState, Model, Service, Text};
 
     fn service(name: &str, env: &str, memory: u64, replicas: u32, running: bool) -> Service {
-        let mut s = Service::new(
-            name,
-            Origin {
-                file: "f".into(),
-                line: 1,
-                column: 1,
-            },
-            Platform::Sesam(SesamService {
-                id: name.into(),
-                use_https: false,
-                verify_ssl: false,
-                eager_load: true,
-                connect_timeout_seconds: 60,
-                read_timeout_seconds: 1800,
-                authentication: None,
-            }),
-        );
-        s.image = Some("demo:1".into());
+        let mut s = fixtures::service(name);
         s.env.insert("LOG".into(), Text::literal(env));
         s.resources.memory_limit_bytes = Some(memory);
         s.replicas = replicas;
@@ -176,7 +149,7 @@ mod tests {
         let options = DiffOptions {
             project: "p",
             default_image: "none",
-            digests: &Fixed,
+            digests: &FakeDigests,
         };
         plan(&diff(model, live, &options), &PlanOptions { prune })
     }

@@ -147,37 +147,30 @@ fn some_files_are_linted_against_the_whole_repository() {
     );
 }
 
-#[test]
-fn compile_honours_suppression_and_berth_yaml_levels() {
-    let plugin = "LEGACY_THING x # berth:allow unknown-keyword\nMICROSERVICE A a\n  CMD run\n";
-    let dir = repo(&[("plugin.txt", plugin)]);
-    let out = output(
+/// `berth compile .` in `dir`: stdout, stderr and the exit code.
+fn compile(dir: &tempfile::TempDir) -> (String, String, i32) {
+    output(
         crate::berth()
             .current_dir(dir.path())
             .args(["compile", "."])
             .output()
             .unwrap(),
-    );
+    )
+}
+
+#[test]
+fn compile_honours_suppression_and_berth_yaml_levels() {
+    let plugin = "LEGACY_THING x # berth:allow unknown-keyword\nMICROSERVICE A a\n  CMD run\n";
+    let dir = repo(&[("plugin.txt", plugin)]);
+    let out = compile(&dir);
     assert_eq!(out.2, 0, "{}", out.1);
     let dir = repo(&[
         ("plugin.txt", "LEGACY_THING x\nMICROSERVICE A a\n  CMD run\n"),
         ("berth.yaml", "lint: { allow: [P1] }\n"),
     ]);
-    let out = output(
-        crate::berth()
-            .current_dir(dir.path())
-            .args(["compile", "."])
-            .output()
-            .unwrap(),
-    );
+    let out = compile(&dir);
     assert_eq!(out.2, 0, "{}", out.1);
     let dir = repo(&[("plugin.txt", "LEGACY_THING x\nMICROSERVICE A a\n  CMD run\n")]);
-    let out = output(
-        crate::berth()
-            .current_dir(dir.path())
-            .args(["compile", "."])
-            .output()
-            .unwrap(),
-    );
+    let out = compile(&dir);
     assert_eq!(out.2, 1, "without either, the unknown keyword stops compile");
 }
