@@ -25,5 +25,9 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 pub mod problem;
+#[allow(clippy::disallowed_methods)] // the edge: secret values from files and the environment
+pub mod secrets;
 pub mod source;
+#[allow(clippy::disallowed_methods)] // the edge: berth's state directory
+pub mod state;
 pub mod validate;

@@ -3,7 +3,11 @@
 //! so that a clash can be reported; nothing else about them is ever read.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
+use sha2::{Digest as _, Sha256};
+
+use crate::model::Resources;
 use crate::model::canonical::Spec;
 
 /// What the engine runs that matters to one project.
@@ -12,6 +16,30 @@ pub struct LiveState {
     pub containers: Vec<Container>,
     /// Image reference → the image ID it resolves to, for the references the model names.
     pub images: BTreeMap<String, String>,
+    /// Whether the project's network exists.
+    pub network: bool,
+}
+
+impl LiveState {
+    /// A digest of everything a plan depends on: a saved plan is stale when the engine's
+    /// fingerprint has changed since.
+    pub fn fingerprint(&self) -> String {
+        let mut text = String::new();
+        let mut containers: Vec<&Container> = self.containers.iter().collect();
+        containers.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        for c in containers {
+            let _ = write!(text, "{}\0{}\0{:?}", c.id, c.name, c.state);
+            if let Some(o) = &c.owner {
+                let _ = write!(text, "\0{}\0{}\0{:?}", o.spec_hash, o.image_id, o.resources);
+            }
+            text.push('\n');
+        }
+        for (reference, id) in &self.images {
+            let _ = writeln!(text, "image\0{reference}\0{id}");
+        }
+        let _ = writeln!(text, "network\0{}", self.network);
+        format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+    }
 }
 
 /// One container.
@@ -35,6 +63,9 @@ pub struct Owner {
     pub spec: Option<Spec>,
     /// The image ID the container was created from.
     pub image_id: String,
+    /// The resources the engine applies now. Labels cannot change after creation, so
+    /// after an in-place update these, not the spec label's, are the truth.
+    pub resources: Resources,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

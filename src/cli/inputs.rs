@@ -52,6 +52,8 @@ pub struct Loaded {
     pub files: usize,
     /// berth.yaml (defaults when there is none or it has errors, which are reported).
     pub config: Config,
+    /// The folder berth.yaml is read from; relative paths in it start here.
+    pub root: PathBuf,
 }
 
 /// Reads and compiles everything `args` names.
@@ -131,6 +133,7 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
         compiled,
         files,
         config,
+        root,
     })
 }
 

@@ -5,6 +5,7 @@ mod compile;
 mod completions;
 mod inputs;
 mod lint;
+mod plan;
 mod report;
 mod sarif;
 
@@ -27,6 +28,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Compile configuration files and print what they mean.
     Compile(compile::CompileArgs),
+    /// Compare the configuration with the Docker engine and show what apply would do.
+    Plan(plan::PlanArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -49,6 +52,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),
         Command::Compile(args) => compile::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

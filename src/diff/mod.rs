@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::live::{Container, LiveState, RunState};
 use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
-use crate::model::{DesiredState, Model};
+use crate::model::{DesiredState, Model, Origin, Service};
 
 /// What `diff` needs besides the model and the live state.
 pub struct DiffOptions<'a> {
@@ -26,6 +26,8 @@ pub struct Diff {
     pub orphans: Vec<Container>,
     /// Desired container names taken by containers berth does not own.
     pub clashes: Vec<Clash>,
+    /// The project network, when it does not exist yet.
+    pub missing_network: Option<String>,
 }
 
 /// One desired container and what is there for it.
@@ -38,6 +40,8 @@ pub struct Instance {
     pub spec: Spec,
     pub hash: String,
     pub want_running: bool,
+    /// Where the service is declared (the `berth.source` label).
+    pub origin: Origin,
     /// The existing container, when there is one.
     pub live: Option<Present>,
 }
@@ -61,6 +65,8 @@ pub struct Change {
     pub to: Value,
     /// `docker update` can apply it to the running container.
     pub in_place: bool,
+    /// The line that sets the field (the service's declaration when no line does).
+    pub source: Origin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,18 +78,25 @@ pub struct Clash {
 /// The engine name of a service's instance: `<project>-<service>-<instance>`, with every
 /// character Docker does not allow in names made `-`.
 pub fn container_name(project: &str, service: &str, instance: u32) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "_.-".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect()
-    };
     format!("{}-{}-{instance}", clean(project), clean(service))
+}
+
+/// The project's network, on which services reach each other by name.
+pub fn network_name(project: &str) -> String {
+    format!("{}-net", clean(project))
+}
+
+/// `s` with every character Docker does not allow in names made `-`.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
@@ -115,7 +128,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
             let live = existing.map(|c| Present {
                 id: c.id.clone(),
                 state: c.state,
-                changes: changes(&spec, &hash, c, image_id),
+                changes: changes(service, &spec, &hash, c, image_id),
             });
             instances.push(Instance {
                 service: service.name.clone(),
@@ -124,6 +137,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
                 spec: spec.clone(),
                 hash: hash.clone(),
                 want_running: service.state == DesiredState::Running,
+                origin: service.origin.clone(),
                 live,
             });
         }
@@ -142,18 +156,26 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         .cloned()
         .collect();
     orphans.sort_by(|a, b| a.name.cmp(&b.name));
+    let missing_network = (!live.network && !instances.is_empty()).then(|| network_name(options.project));
     Diff {
         instances,
         orphans,
         clashes,
+        missing_network,
     }
 }
 
-fn changes(spec: &Spec, hash: &str, container: &Container, image_id: Option<&str>) -> Vec<Change> {
+fn changes(
+    service: &Service,
+    spec: &Spec,
+    hash: &str,
+    container: &Container,
+    image_id: Option<&str>,
+) -> Vec<Change> {
     let Some(owner) = &container.owner else {
         return Vec::new();
     };
-    if owner.spec_hash == hash {
+    if owner.spec_hash == hash && owner.resources == spec.resources {
         return Vec::new();
     }
     let Some(live_spec) = &owner.spec else {
@@ -162,13 +184,22 @@ fn changes(spec: &Spec, hash: &str, container: &Container, image_id: Option<&str
             from: Value::Null,
             to: Value::String(hash.to_string()),
             in_place: false,
+            source: service.origin.clone(),
         }];
     };
+    // Resources as the engine applies them now: an in-place update changes those but
+    // cannot change the label.
+    let live_spec = Spec {
+        resources: owner.resources.clone(),
+        ..live_spec.clone()
+    };
     let mut out: Vec<Change> = spec
-        .differences(live_spec)
+        .differences(&live_spec)
         .into_iter()
         .map(|(path, to, from)| Change {
-            in_place: updatable_in_place(&path),
+            // Docker can change a limit in place but not lift one.
+            in_place: updatable_in_place(&path) && !to.is_null(),
+            source: source_of(service, &path),
             path,
             from,
             to,
@@ -183,7 +214,28 @@ fn changes(spec: &Spec, hash: &str, container: &Container, image_id: Option<&str
             from: Value::String(owner.image_id.clone()),
             to: Value::String(id.to_string()),
             in_place: false,
+            source: source_of(service, "image"),
         });
     }
     out
+}
+
+/// The line behind a changed field: the field's own source, else its nearest recorded
+/// parent (`resources` for `resources.memory_limit_bytes`), else the declaration.
+fn source_of(service: &Service, path: &str) -> Origin {
+    let mut key = path;
+    loop {
+        if let Some(origin) = service.sources.get(key) {
+            return origin.clone();
+        }
+        // Arrays record their elements (`ports[0]`); the first stands for the array.
+        let element = format!("{key}[");
+        if let Some((_, origin)) = service.sources.iter().find(|(k, _)| k.starts_with(&element)) {
+            return origin.clone();
+        }
+        match key.rfind(['.', '[']) {
+            Some(i) => key = &key[..i],
+            None => return service.origin.clone(),
+        }
+    }
 }

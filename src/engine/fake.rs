@@ -2,7 +2,7 @@
 //! tests of the pure core can check convergence: apply a plan, plan again, nothing left.
 
 use crate::live::{Container, LiveState, Owner, RunState};
-use crate::plan::{Action, Step};
+use crate::plan::{Action, Plan, Step};
 
 /// A fake engine for one project.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,16 @@ impl FakeEngine {
             project: project.to_string(),
             state,
             next_id: 0,
+        }
+    }
+
+    /// Carries out a whole plan, network first.
+    pub fn apply_plan(&mut self, plan: &Plan) {
+        if plan.network.is_some() {
+            self.state.network = true;
+        }
+        for step in &plan.steps {
+            self.apply(step);
         }
     }
 
@@ -47,6 +57,7 @@ impl FakeEngine {
                         spec_hash: hash.clone(),
                         spec: Some(spec.clone()),
                         image_id,
+                        resources: spec.resources.clone(),
                     }),
                 });
             }
@@ -57,11 +68,10 @@ impl FakeEngine {
                     .iter_mut()
                     .find(|c| by_id(c))
                     .and_then(|c| c.owner.as_mut())
+                    && let Some(spec) = &step.spec
                 {
-                    owner.spec.clone_from(&step.spec);
-                    if let Some(hash) = &step.hash {
-                        owner.spec_hash.clone_from(hash);
-                    }
+                    // Like `docker update`: the resources change, the labels cannot.
+                    owner.resources = spec.resources.clone();
                 }
             }
             Action::Start | Action::Stop => {

@@ -1,4 +1,123 @@
-//! The engine edge. Today only `fake`, the in-memory engine the pure core's tests apply
-//! plans to; the Docker engine (bollard) comes with `berth plan`.
+//! The engine edge: what berth asks of a container engine, split by type into looking
+//! (`Observe`, all that `plan` ever gets) and changing (`Engine`, for `apply`). `docker`
+//! talks to a real Docker engine through bollard; `fake` is the in-memory engine the pure
+//! core's tests apply plans to.
 
+pub mod docker;
 pub mod fake;
+pub mod labels;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::live::LiveState;
+use crate::model::canonical::Spec;
+use crate::model::{Port, Probe, Resources};
+
+pub use labels::Identity;
+
+/// A failed engine call, with the address it went to.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} (engine at {address}): {cause}")]
+pub struct EngineError {
+    pub address: String,
+    /// What berth was doing: `cannot reach the Docker engine`, `cannot list containers`.
+    pub what: String,
+    pub cause: String,
+}
+
+/// What to observe: one project's objects, and the images its services name.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    pub identity: &'a Identity,
+    /// Image references the model names, each resolved to an image ID if present.
+    pub images: Vec<String>,
+}
+
+/// Reading an engine. `plan` gets only this, so it cannot change anything.
+pub trait Observe {
+    /// Where the engine is, for messages.
+    fn address(&self) -> &str;
+
+    /// The project's containers (and the names of others that could clash), the images
+    /// asked for, and whether the project network exists.
+    fn observe(&self, query: &Query<'_>) -> impl Future<Output = Result<LiveState, EngineError>>;
+}
+
+/// Changing an engine: what `apply` needs on top of reading it.
+pub trait Engine: Observe {
+    fn create_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), EngineError>>;
+    /// Creates a container (not started) and returns its ID.
+    fn create_container(&self, create: &Create) -> impl Future<Output = Result<String, EngineError>>;
+    fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+    fn stop(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+    /// Changes resources of an existing container in place (`docker update`), and its
+    /// spec labels cannot change, so the caller records the new spec elsewhere.
+    fn update(&self, id: &str, resources: &Resources) -> impl Future<Output = Result<(), EngineError>>;
+    fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+}
+
+/// A read-only view of any engine: hands `plan` an engine it cannot write through.
+pub struct ReadOnly<'a, E>(pub &'a E);
+
+impl<E: Observe> Observe for ReadOnly<'_, E> {
+    fn address(&self) -> &str {
+        self.0.address()
+    }
+
+    fn observe(&self, query: &Query<'_>) -> impl Future<Output = Result<LiveState, EngineError>> {
+        self.0.observe(query)
+    }
+}
+
+/// Everything needed to create one container, with real values: secrets resolved,
+/// berth's labels set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Create {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub working_dir: Option<String>,
+    /// Environment with real values (secrets included): never logged or stored.
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<Port>,
+    pub extra_hosts: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub resources: Resources,
+    pub healthcheck: Option<Probe>,
+    /// The project network, and the name the container answers to on it.
+    pub network: String,
+    pub alias: String,
+}
+
+impl Create {
+    /// The request for a container of `spec`, with `env` the spec's environment with
+    /// secret values filled in.
+    pub fn new(
+        name: &str,
+        spec: &Spec,
+        env: BTreeMap<String, String>,
+        labels: BTreeMap<String, String>,
+        network: &str,
+        alias: &str,
+    ) -> Create {
+        Create {
+            name: name.to_string(),
+            image: spec.image.clone(),
+            command: spec.command.clone(),
+            working_dir: spec.working_dir.clone(),
+            env,
+            ports: spec.ports.clone(),
+            extra_hosts: spec.extra_hosts.clone(),
+            labels,
+            resources: spec.resources.clone(),
+            healthcheck: spec.healthcheck.clone(),
+            network: network.to_string(),
+            alias: alias.to_string(),
+        }
+    }
+}

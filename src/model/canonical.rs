@@ -113,7 +113,7 @@ impl Spec {
     /// Every field that differs from `other`, as `(path, this value, other's value)`
     /// with JSON values, by path: `env.LOG_LEVEL`, `command`, `resources.cpu_limit_millis`.
     pub fn differences(&self, other: &Spec) -> Vec<(String, serde_json::Value, serde_json::Value)> {
-        let (a, b) = (flatten(self), flatten(other));
+        let (a, b) = (self.fields(), other.fields());
         let paths: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
         paths
             .into_iter()
@@ -133,8 +133,14 @@ pub fn updatable_in_place(path: &str) -> bool {
     path.starts_with("resources.")
 }
 
-/// The spec as `path → value`: objects are walked into (`env.KEY`), arrays and scalars
-/// are leaves, so a changed command is one change, not one per argument.
+impl Spec {
+    /// The spec as `path → value`: objects are walked into (`env.KEY`), arrays and
+    /// scalars are leaves, so a changed command is one change, not one per argument.
+    pub fn fields(&self) -> BTreeMap<String, serde_json::Value> {
+        flatten(self)
+    }
+}
+
 fn flatten(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
     fn walk(prefix: &str, v: serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
         match v {

@@ -57,6 +57,14 @@ pub struct Service {
 }
 
 impl Service {
+    /// Every secret the service consumes: delivered ones and those inside env values.
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        self.secrets
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(self.env.values().flat_map(Text::secrets))
+    }
+
     /// A service with every field at its default: no image override, the image's own
     /// command, running, one replica, no limits, no probes.
     pub fn new(name: impl Into<String>, origin: Origin, platform: Platform) -> Service {

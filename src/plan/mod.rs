@@ -2,7 +2,12 @@
 //! replace, start, stop or remove — with the reasons, in a stable order. Pure: the plan
 //! is data; `apply` carries it out.
 
+pub mod view;
+
+use sha2::{Digest as _, Sha256};
+
 use crate::diff::{Change, Diff};
+use crate::model::Origin;
 use crate::model::canonical::Spec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,11 +39,15 @@ pub struct Step {
     pub start: bool,
     /// Why: the changed fields; empty for a missing or stopped container.
     pub changes: Vec<Change>,
+    /// Where the service is declared (not for `Remove`).
+    pub origin: Option<Origin>,
 }
 
 /// What apply will do, and what stops it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// The project network to create before any container.
+    pub network: Option<String>,
     pub steps: Vec<Step>,
     /// Problems that forbid applying: names taken by containers berth does not own.
     pub errors: Vec<String>,
@@ -53,9 +62,38 @@ pub struct PlanOptions {
 }
 
 impl Plan {
+    /// Nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
+        self.steps.is_empty() && self.network.is_none()
     }
+
+    /// Only what concerns the named services (`--target`): their steps, the errors that
+    /// name them, and the network when one of them needs it.
+    pub fn only(mut self, services: &[String]) -> Plan {
+        let wanted = |s: &str| services.iter().any(|t| t == s);
+        self.steps.retain(|s| wanted(&s.service));
+        self.errors
+            .retain(|e| services.iter().any(|t| e.contains(&format!("`{t}`"))));
+        self.kept.clear();
+        if !self
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Create | Action::Replace))
+        {
+            self.network = None;
+        }
+        self
+    }
+}
+
+/// The digest of the desired state a plan is made from: every desired container's name,
+/// spec hash and running state. A saved plan is stale when this changes.
+pub fn desired_digest(diff: &Diff) -> String {
+    let mut h = Sha256::new();
+    for i in &diff.instances {
+        h.update(format!("{}\0{}\0{}\n", i.name, i.hash, i.want_running));
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
 }
 
 pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
@@ -71,6 +109,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             hash: matches!(action, Action::Create | Action::Replace | Action::Update).then(|| i.hash.clone()),
             start: i.want_running,
             changes,
+            origin: Some(i.origin.clone()),
         };
         let Some(live) = &i.live else {
             if !diff.clashes.iter().any(|c| c.name == i.name) {
@@ -107,6 +146,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
                 hash: None,
                 start: false,
                 changes: Vec::new(),
+                origin: None,
             });
         } else {
             kept.push(c.name.clone());
@@ -118,7 +158,12 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
         .iter()
         .map(|c| format!("the container name `{}` for `{}` is taken by a container berth does not manage; berth will not touch it", c.name, c.service))
         .collect();
-    Plan { steps, errors, kept }
+    Plan {
+        network: diff.missing_network.clone(),
+        steps,
+        errors,
+        kept,
+    }
 }
 
 #[cfg(test)]
@@ -156,9 +201,7 @@ mod tests {
 
     fn converge(model: &Model, engine: &mut FakeEngine) -> Plan {
         let p = plan_for(model, &engine.state, true);
-        for step in &p.steps {
-            engine.apply(step);
-        }
+        engine.apply_plan(&p);
         p
     }
 
@@ -224,7 +267,7 @@ mod tests {
                 state: RunState::Running,
                 owner: None,
             }],
-            images: Default::default(),
+            ..LiveState::default()
         };
         let p = plan_for(&model, &live, true);
         assert!(p.steps.is_empty());

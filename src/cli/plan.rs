@@ -1,0 +1,284 @@
+//! `berth plan`: compile the repository, observe the Docker engine through a read-only
+//! handle, and print what apply would do — as Terraform does, or as JSON — optionally
+//! saving it for `berth apply FILE`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use miette::{IntoDiagnostic, WrapErr};
+
+use super::inputs::{InputArgs, Loaded, load};
+use super::report::{colour, json, render, stdout};
+use crate::config;
+use crate::diff::{DiffOptions, diff};
+use crate::engine::docker::{Address, DEFAULT_HOST, Docker, TlsFiles};
+use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
+use crate::lint::policy::Levels;
+use crate::plan::view::{PlanView, human};
+use crate::plan::{Plan, PlanOptions, desired_digest, plan};
+use crate::problem::closest;
+use crate::secrets::Secrets;
+use crate::state::State;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Also save the plan (JSON) for `berth apply FILE`, bound to what it was made from.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Plan only these services (repeatable).
+    #[arg(long = "target", value_name = "SERVICE")]
+    targets: Vec<String>,
+    /// Remove managed containers that left the configuration [default: berth.yaml's prune].
+    #[arg(long)]
+    prune: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Terraform-style text.
+    Human,
+    /// The document described by schemas/plan.schema.json.
+    Json,
+}
+
+/// A plan and the document that binds it to what it was made from.
+pub struct Planned {
+    pub plan: Plan,
+    pub view: PlanView,
+}
+
+pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
+    let Some(planned) = make(&args.inputs, &args.targets, args.prune)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let view = &planned.view;
+    if let Some(path) = &args.out {
+        std::fs::write(path, json(view))
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write the plan to {}", path.display()))?;
+    }
+    stdout(&match args.format {
+        Format::Human => human(&planned.plan, colour()),
+        Format::Json => json(view),
+    })?;
+    Ok(if !planned.plan.errors.is_empty() {
+        ExitCode::FAILURE
+    } else if args.detailed_exitcode && !planned.plan.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Compiles, observes and plans. `None` when the configuration has errors or the engine
+/// cannot be read (both are printed): nothing is planned from a partial picture.
+pub fn make(inputs: &InputArgs, targets: &[String], prune: bool) -> miette::Result<Option<Planned>> {
+    let loaded = load(inputs)?;
+    let levels = Levels::from_config(&loaded.config.lint)
+        .map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "berth.yaml: {e}"))?;
+    let errors: Vec<_> = levels
+        .apply(loaded.compiled.problems.clone())
+        .into_iter()
+        .filter(|p| p.is_error())
+        .collect();
+    let model = &loaded.compiled.model;
+    let without_image: Vec<&str> = model
+        .services
+        .iter()
+        .filter(|s| s.image.is_none())
+        .map(|s| s.name.as_str())
+        .collect();
+    if !errors.is_empty() {
+        for p in &errors {
+            eprint!("{}", render(p, colour()));
+        }
+        eprintln!(
+            "error: the configuration has {} error(s); nothing was planned",
+            errors.len()
+        );
+        return Ok(None);
+    }
+    if !without_image.is_empty() {
+        miette::bail!(
+            help = "set cosmos.image (COSMOS) or cumulocity.images (Cumulocity) in berth.yaml",
+            "no image for: {}",
+            without_image.join(", ")
+        );
+    }
+    for target in targets {
+        if !model.services.iter().any(|s| &s.name == target) {
+            let names = model.services.iter().map(|s| s.name.as_str());
+            let hint = closest(target, names)
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            miette::bail!("--target `{target}`: no such service{hint}");
+        }
+    }
+
+    let project = project_name(&loaded)?;
+    let state = State::open(&State::default_dir()?)?;
+    let identity = Identity {
+        installation: state.installation(),
+        project,
+        commit: None,
+    };
+    let secrets = Secrets::resolve(model, &loaded.config.secrets.providers, &loaded.root, state);
+    let address = engine_address(&loaded.config.engine, &loaded.root)?;
+    let mut images: Vec<String> = model.services.iter().filter_map(|s| s.image.clone()).collect();
+    images.sort();
+    images.dedup();
+    let query = Query {
+        identity: &identity,
+        images,
+    };
+    let live = runtime()?.block_on(async {
+        let docker = Docker::connect(&address).await?;
+        // Planning gets a handle that cannot write.
+        ReadOnly(&docker).observe(&query).await
+    });
+    let live = match live {
+        Ok(live) => live,
+        Err(e) => {
+            eprintln!("error: {}", engine_problem(&e));
+            return Ok(None);
+        }
+    };
+
+    let diff = diff(
+        model,
+        &live,
+        &DiffOptions {
+            project: &identity.project,
+            default_image: "",
+            digests: &secrets,
+        },
+    );
+    let mut plan = plan(
+        &diff,
+        &PlanOptions {
+            prune: prune || loaded.config.prune,
+        },
+    );
+    for name in secrets.missing() {
+        let users: Vec<String> = model
+            .services
+            .iter()
+            .filter(|s| s.secret_names().any(|n| n == name))
+            .map(|s| format!("`{}`", s.name))
+            .collect();
+        plan.errors.push(format!(
+            "secret `{name}` (used by {}) has no value in any of berth.yaml's secrets.providers",
+            users.join(", ")
+        ));
+    }
+    if !targets.is_empty() {
+        plan = plan.only(targets);
+    }
+    let view = PlanView::new(
+        &plan,
+        &identity.project,
+        &address.host,
+        desired_digest(&diff),
+        live.fingerprint(),
+    );
+    Ok(Some(Planned { plan, view }))
+}
+
+/// berth.yaml's `project`, else the name of the folder it would be in.
+fn project_name(loaded: &Loaded) -> miette::Result<String> {
+    if let Some(name) = &loaded.config.project {
+        return Ok(name.clone());
+    }
+    let root = std::fs::canonicalize(&loaded.root).into_diagnostic()?;
+    root.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            miette::miette!(
+                help = "set `project:` in berth.yaml",
+                "cannot name the project after {}",
+                root.display()
+            )
+        })
+}
+
+/// `DOCKER_HOST` (with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, as the docker CLI reads
+/// them), else berth.yaml's `engine`, else the default socket.
+fn engine_address(engine: &config::Engine, root: &Path) -> miette::Result<Address> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(host) = set("DOCKER_HOST") {
+        let tls = match set("DOCKER_TLS_VERIFY") {
+            Some(_) => {
+                let dir = match set("DOCKER_CERT_PATH") {
+                    Some(dir) => PathBuf::from(dir),
+                    None => PathBuf::from(set("HOME").unwrap_or_default()).join(".docker"),
+                };
+                Some(TlsFiles {
+                    ca: dir.join("ca.pem"),
+                    cert: dir.join("cert.pem"),
+                    key: dir.join("key.pem"),
+                })
+            }
+            None => None,
+        };
+        return Ok(Address { host, tls });
+    }
+    let Some(host) = &engine.host else {
+        return Ok(Address {
+            host: DEFAULT_HOST.to_string(),
+            tls: None,
+        });
+    };
+    let tls = match &engine.tls {
+        None => None,
+        Some(tls) => {
+            let file = |f: &Option<String>, what: &str| {
+                f.as_ref()
+                    .map(|f| root.join(f))
+                    .ok_or_else(|| miette::miette!("berth.yaml: engine.tls needs `{what}`"))
+            };
+            if !tls.verify {
+                miette::bail!(
+                    help = "give engine.tls a `ca` that signed the engine's certificate",
+                    "berth.yaml: engine.tls.verify: false is not supported; berth only talks TLS to an engine it can verify"
+                );
+            }
+            Some(TlsFiles {
+                ca: file(&tls.ca, "ca")?,
+                cert: file(&tls.cert, "cert")?,
+                key: file(&tls.key, "key")?,
+            })
+        }
+    };
+    Ok(Address {
+        host: host.clone(),
+        tls,
+    })
+}
+
+pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .into_diagnostic()
+}
+
+/// An engine failure as one line that says what to do.
+pub fn engine_problem(e: &EngineError) -> String {
+    let cause = e.cause.replace('\n', " ");
+    let help = if e.what.starts_with("cannot reach") {
+        "start the engine (dockerd), or point DOCKER_HOST or berth.yaml's engine.host at a running one"
+    } else {
+        "check the engine's log; re-run the command once it is healthy"
+    };
+    // One line: what failed, where, why, and what to do.
+    format!("{} at {}: {cause}; {help}", e.what, e.address)
+}

@@ -1,0 +1,360 @@
+//! The plan as people and programs read it: Terraform-style text (`+ ~ -/+ -`, a summary
+//! line) and the JSON document of `schemas/plan.schema.json`. Secret values never appear:
+//! specs hold keyed digests only, and the text shows `(secret NAME)` for them.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Action, Plan, Step};
+use crate::diff::Change;
+
+/// The version of the JSON document.
+pub const FORMAT_VERSION: &str = "1";
+
+/// A plan with what it is bound to, for `--format json` and `--out`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub format_version: String,
+    pub project: String,
+    /// The engine address the plan was made against.
+    pub engine: String,
+    /// The digest of the desired state the plan was made from.
+    pub desired_digest: String,
+    /// The fingerprint of the engine state the plan was made against; `apply` of a saved
+    /// plan refuses it when either has changed.
+    pub observed_fingerprint: String,
+    pub summary: Summary,
+    /// The project network to create first.
+    pub network: Option<String>,
+    pub steps: Vec<StepView>,
+    /// Managed containers no longer desired, kept because prune is off.
+    pub kept: Vec<String>,
+    /// What forbids applying.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub start: usize,
+    pub stop: usize,
+    pub remove: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub action: String,
+    pub service: String,
+    pub instance: u32,
+    pub container: String,
+    /// The existing container's ID (not for `create`).
+    pub id: Option<String>,
+    /// Where the service is declared, `file:line:column`.
+    pub source: Option<String>,
+    /// The spec hash the new or updated container will carry.
+    pub hash: Option<String>,
+    pub changes: Vec<ChangeView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub path: String,
+    pub from: Value,
+    pub to: Value,
+    pub in_place: bool,
+    pub source: String,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Remove => "remove",
+        }
+    }
+
+    /// Terraform's sign for the action.
+    fn sign(self) -> &'static str {
+        match self {
+            Action::Create => "  +",
+            Action::Update | Action::Start | Action::Stop => "  ~",
+            Action::Replace => "-/+",
+            Action::Remove => "  -",
+        }
+    }
+
+    fn colour(self) -> &'static str {
+        match self {
+            Action::Create => GREEN,
+            Action::Update | Action::Start | Action::Stop => YELLOW,
+            Action::Replace | Action::Remove => RED,
+        }
+    }
+}
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl Summary {
+    pub fn of(plan: &Plan) -> Summary {
+        let mut s = Summary::default();
+        for step in &plan.steps {
+            *match step.action {
+                Action::Create => &mut s.create,
+                Action::Update => &mut s.update,
+                Action::Replace => &mut s.replace,
+                Action::Start => &mut s.start,
+                Action::Stop => &mut s.stop,
+                Action::Remove => &mut s.remove,
+            } += 1;
+        }
+        s
+    }
+
+    /// `Plan: 2 to create, 1 to update, 1 to replace, 0 to remove.`, with starts and
+    /// stops named when there are any.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "Plan: {} to create, {} to update, {} to replace, {} to remove",
+            self.create, self.update, self.replace, self.remove
+        );
+        for (n, what) in [(self.start, "start"), (self.stop, "stop")] {
+            if n > 0 {
+                let _ = write!(line, ", {n} to {what}");
+            }
+        }
+        line + "."
+    }
+}
+
+impl PlanView {
+    pub fn new(
+        plan: &Plan,
+        project: &str,
+        engine: &str,
+        desired_digest: String,
+        observed_fingerprint: String,
+    ) -> PlanView {
+        PlanView {
+            format_version: FORMAT_VERSION.to_string(),
+            project: project.to_string(),
+            engine: engine.to_string(),
+            desired_digest,
+            observed_fingerprint,
+            summary: Summary::of(plan),
+            network: plan.network.clone(),
+            steps: plan.steps.iter().map(step_view).collect(),
+            kept: plan.kept.clone(),
+            errors: plan.errors.clone(),
+        }
+    }
+}
+
+fn step_view(step: &Step) -> StepView {
+    StepView {
+        action: step.action.name().to_string(),
+        service: step.service.clone(),
+        instance: step.instance,
+        container: step.name.clone(),
+        id: step.id.clone(),
+        source: step.origin.as_ref().map(ToString::to_string),
+        hash: step.hash.clone(),
+        changes: step.changes.iter().map(change_view).collect(),
+    }
+}
+
+fn change_view(c: &Change) -> ChangeView {
+    ChangeView {
+        path: c.path.clone(),
+        from: c.from.clone(),
+        to: c.to.clone(),
+        in_place: c.in_place,
+        source: c.source.to_string(),
+    }
+}
+
+/// The plan as Terraform would print it, with ANSI colour when `colour`.
+pub fn human(plan: &Plan, colour: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    };
+    let mut out = String::new();
+    for error in &plan.errors {
+        let _ = writeln!(out, "{} {error}\n", paint(RED, "Error:"));
+    }
+    if plan.is_empty() {
+        if plan.errors.is_empty() {
+            out.push_str(&paint(GREEN, "No changes."));
+            out.push_str(" The engine matches the configuration.\n");
+        }
+        kept(&mut out, plan);
+        return out;
+    }
+    out.push_str("berth will perform the following actions:\n\n");
+    if let Some(network) = &plan.network {
+        let _ = writeln!(out, "  # network {network} will be created");
+        let _ = writeln!(out, "{} network \"{network}\"\n", paint(GREEN, "  +"));
+    }
+    for step in &plan.steps {
+        let what = match step.action {
+            Action::Create => "will be created",
+            Action::Update => "will be updated in place",
+            Action::Replace => "must be replaced",
+            Action::Start => "will be started",
+            Action::Stop => "will be stopped",
+            Action::Remove => "will be removed (no longer in the configuration)",
+        };
+        let _ = writeln!(out, "  # {} {what}", paint(BOLD, &step.name));
+        let from = step
+            .origin
+            .as_ref()
+            .map(|o| format!(" ({o})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} container \"{}\" {{ service = \"{}\", instance = {} }}{from}",
+            paint(step.action.colour(), step.action.sign()),
+            step.name,
+            step.service,
+            step.instance
+        );
+        match step.action {
+            Action::Create => {
+                for (path, value) in step.spec.iter().flat_map(|s| s.fields()) {
+                    if !is_unset(&value) {
+                        let _ = writeln!(out, "      {} {path} = {}", paint(GREEN, "+"), shown(&value));
+                    }
+                }
+            }
+            Action::Start => {
+                let _ = writeln!(out, "      {} state: stopped → running", paint(YELLOW, "~"));
+            }
+            Action::Stop => {
+                let _ = writeln!(out, "      {} state: running → stopped", paint(YELLOW, "~"));
+            }
+            _ => {}
+        }
+        for c in &step.changes {
+            let forces = if c.in_place || step.action != Action::Replace {
+                String::new()
+            } else {
+                paint(RED, " # forces replacement")
+            };
+            let _ = writeln!(
+                out,
+                "      {} {}: {} → {}{forces}  ({})",
+                paint(YELLOW, "~"),
+                c.path,
+                shown(&c.from),
+                shown(&c.to),
+                c.source
+            );
+        }
+        out.push('\n');
+    }
+    kept(&mut out, plan);
+    let _ = writeln!(out, "{}", paint(BOLD, &Summary::of(plan).line()));
+    out
+}
+
+fn kept(out: &mut String, plan: &Plan) {
+    if !plan.kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "Note: {} managed container(s) no longer in the configuration, kept because prune is off (--prune removes them): {}\n",
+            plan.kept.len(),
+            plan.kept.join(", ")
+        );
+    }
+}
+
+fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// A value as JSON, with secret digests shown as `(secret NAME)` and digests of
+/// plain-text credentials as `(sensitive)`.
+fn shown(v: &Value) -> String {
+    redact(&serde_json::to_string(v).unwrap_or_default())
+}
+
+fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find('>');
+        match (end, tail.strip_prefix("<secret:"), tail.starts_with("<redacted:")) {
+            (Some(end), Some(inner), _) => {
+                // `<secret:NAME:DIGEST>`: the name stays, the digest goes.
+                let name = inner[..end - "<secret:".len()]
+                    .rsplit_once(':')
+                    .map_or("", |(n, _)| n);
+                let _ = write!(out, "(secret {name})");
+                rest = &tail[end + 1..];
+            }
+            (Some(end), None, true) => {
+                out.push_str("(sensitive)");
+                rest = &tail[end + 1..];
+            }
+            _ => {
+                out.push('<');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_shown_by_name_only() {
+        assert_eq!(
+            redact(r#""a <secret:db_pass:0123abcd> b <redacted:ff00> <c>""#),
+            r#""a (secret db_pass) b (sensitive) <c>""#
+        );
+    }
+
+    #[test]
+    fn the_summary_names_starts_and_stops_only_when_there_are_some() {
+        let mut s = Summary {
+            create: 2,
+            update: 1,
+            replace: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.line(),
+            "Plan: 2 to create, 1 to update, 1 to replace, 0 to remove."
+        );
+        s.start = 1;
+        assert_eq!(
+            s.line(),
+            "Plan: 2 to create, 1 to update, 1 to replace, 0 to remove, 1 to start."
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! Secret values, looked up through berth.yaml's providers (environment variables with a
+//! prefix, or one file per secret in a folder), and the keyed digests that stand for
+//! them in specs, labels and plans. Values never leave this module except to become a
+//! container's environment or files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::config::SecretProvider;
+use crate::model::Model;
+use crate::model::canonical::Digests;
+use crate::state::State;
+
+/// The secrets a model uses, with their values where a provider has one.
+pub struct Secrets {
+    values: BTreeMap<String, Option<String>>,
+    state: State,
+}
+
+impl Secrets {
+    /// Looks up every secret `model` names. Folder providers are relative to `root`.
+    pub fn resolve(model: &Model, providers: &[SecretProvider], root: &Path, state: State) -> Secrets {
+        let values = names(model)
+            .into_iter()
+            .map(|name| {
+                let value = providers.iter().find_map(|p| lookup(p, &name, root));
+                (name, value)
+            })
+            .collect();
+        Secrets { values, state }
+    }
+
+    /// Secrets that no provider has a value for.
+    pub fn missing(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.as_str())
+    }
+
+    /// The value of secret `name`.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name)?.as_deref()
+    }
+}
+
+impl Digests for Secrets {
+    fn secret(&self, name: &str) -> String {
+        match self.value(name) {
+            Some(v) => self.state.digest(format!("secret\0{name}\0{v}").as_bytes()),
+            None => "unset".to_string(),
+        }
+    }
+
+    fn value(&self, value: &str) -> String {
+        self.state.digest(format!("value\0{value}").as_bytes())
+    }
+}
+
+/// Every secret name a model refers to.
+fn names(model: &Model) -> BTreeSet<String> {
+    model
+        .services
+        .iter()
+        .flat_map(|s| s.secret_names().map(String::from))
+        .collect()
+}
+
+fn lookup(provider: &SecretProvider, name: &str, root: &Path) -> Option<String> {
+    match provider {
+        SecretProvider::Env { prefix } => std::env::var(format!("{prefix}{name}")).ok(),
+        SecretProvider::Dir { path } => {
+            // A name is one path component: `../x` must not read outside the folder.
+            if name.contains(['/', '\\']) || name.starts_with('.') {
+                return None;
+            }
+            std::fs::read_to_string(root.join(path).join(name))
+                .ok()
+                .map(|v| v.strip_suffix('\n').unwrap_or(&v).to_string())
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! berth's state directory: the secret key behind every keyed digest, and the
+//! installation id derived from it that marks what this berth owns. Created on first use,
+//! readable by its owner only. `BERTH_STATE_DIR` overrides the location.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use hmac::{KeyInit, Mac};
+use miette::{IntoDiagnostic, WrapErr};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The opened state directory.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub dir: PathBuf,
+    key: Vec<u8>,
+}
+
+impl State {
+    /// The state directory: `$BERTH_STATE_DIR`, else `$XDG_STATE_HOME/berth`, else
+    /// `~/.local/state/berth`.
+    pub fn default_dir() -> miette::Result<PathBuf> {
+        if let Some(dir) = std::env::var_os("BERTH_STATE_DIR").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir));
+        }
+        if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir).join("berth"));
+        }
+        match std::env::var_os("HOME") {
+            Some(home) => Ok(PathBuf::from(home).join(".local/state/berth")),
+            None => miette::bail!("no state directory: set BERTH_STATE_DIR (or HOME)"),
+        }
+    }
+
+    /// Opens `dir`, creating it (mode 0700) and its key (mode 0600) on first use.
+    pub fn open(dir: &Path) -> miette::Result<State> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot create the state directory {}", dir.display()))?;
+        let key = read_or_create_key(&dir.join("key"))?;
+        Ok(State {
+            dir: dir.to_path_buf(),
+            key,
+        })
+    }
+
+    /// The id this installation labels its objects with: derived from the key, so it
+    /// lives and dies with it.
+    pub fn installation(&self) -> String {
+        self.digest(b"installation")[..16].to_string()
+    }
+
+    /// HMAC-SHA256 of `data` under the key, hex, truncated to 128 bits.
+    pub fn digest(&self, data: &[u8]) -> String {
+        // HMAC accepts keys of any length.
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("any key length");
+        mac.update(data);
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+}
+
+fn read_or_create_key(path: &Path) -> miette::Result<Vec<u8>> {
+    let context = || format!("cannot read berth's key {}", path.display());
+    // create_new: of two berths starting at once, one writes the key, the other reads it.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut file) => {
+            let mut key = vec![0u8; 32];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut r| r.read_exact(&mut key))
+                .into_diagnostic()
+                .wrap_err("cannot read /dev/urandom for a new key")?;
+            file.write_all(hex::encode(&key).as_bytes())
+                .and_then(|()| file.sync_all())
+                .into_diagnostic()
+                .wrap_err_with(context)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path)
+                .into_diagnostic()
+                .wrap_err_with(context)?;
+            hex::decode(text.trim())
+                .ok()
+                .filter(|k| k.len() >= 16)
+                .ok_or_else(|| miette::miette!(help = "restore it from a backup; a new key would make berth disown every container it created", "berth's key {} is damaged", path.display()))
+        }
+        Err(e) => Err(e).into_diagnostic().wrap_err_with(context),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_key_is_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = State::open(&dir.path().join("state")).unwrap();
+        let mode = std::fs::metadata(dir.path().join("state/key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let b = State::open(&dir.path().join("state")).unwrap();
+        assert_eq!(a.installation(), b.installation());
+        assert_eq!(a.digest(b"x"), b.digest(b"x"));
+        let other = State::open(&dir.path().join("other")).unwrap();
+        assert_ne!(a.digest(b"x"), other.digest(b"x"), "keys are random");
+    }
+}
