@@ -1,6 +1,7 @@
 //! The command line: argument parsing, reading inputs from disk, printing. This is the
 //! only module that touches the terminal, the filesystem or the environment.
 
+mod apply;
 mod compile;
 mod completions;
 mod inputs;
@@ -30,6 +31,8 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Compare the configuration with the Docker engine and show what apply would do.
     Plan(plan::PlanArgs),
+    /// Plan, then make the Docker engine match the configuration.
+    Apply(apply::ApplyArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -53,6 +56,7 @@ pub fn run() -> ExitCode {
         Command::Lint(args) => lint::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

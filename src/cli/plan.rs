@@ -15,6 +15,7 @@ use crate::diff::{DiffOptions, diff};
 use crate::engine::docker::{Address, DEFAULT_HOST, Docker, TlsFiles};
 use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
 use crate::lint::policy::Levels;
+use crate::model::Model;
 use crate::plan::view::{PlanView, human};
 use crate::plan::{Plan, PlanOptions, desired_digest, plan};
 use crate::problem::closest;
@@ -50,10 +51,15 @@ enum Format {
     Json,
 }
 
-/// A plan and the document that binds it to what it was made from.
+/// A plan, the document that binds it to what it was made from, and what executing
+/// it needs.
 pub struct Planned {
     pub plan: Plan,
     pub view: PlanView,
+    pub model: Model,
+    pub identity: Identity,
+    pub secrets: Secrets,
+    pub address: Address,
 }
 
 pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
@@ -65,6 +71,9 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
         std::fs::write(path, json(view))
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot write the plan to {}", path.display()))?;
+    }
+    for error in &planned.plan.errors {
+        eprintln!("error: {error}");
     }
     stdout(&match args.format {
         Format::Human => human(&planned.plan, colour()),
@@ -190,7 +199,14 @@ pub fn make(inputs: &InputArgs, targets: &[String], prune: bool) -> miette::Resu
         desired_digest(&diff),
         live.fingerprint(),
     );
-    Ok(Some(Planned { plan, view }))
+    Ok(Some(Planned {
+        plan,
+        view,
+        model: loaded.compiled.model,
+        identity,
+        secrets,
+        address,
+    }))
 }
 
 /// berth.yaml's `project`, else the name of the folder it would be in.

@@ -369,6 +369,16 @@ fn lower(
         .and_then(Value::as_str)
         .map(String::from);
     s.sources.insert("resources".into(), origin(at("/docker")));
+    for (key, path) in [
+        ("memory", "resources.memory_limit_bytes"),
+        ("cpu_quota", "resources.cpu_limit_millis"),
+        ("cpuset_cpus", "resources.cpuset"),
+    ] {
+        if docker.get(key).is_some() {
+            s.sources
+                .insert(path.into(), origin(at(&format!("/docker/{key}"))));
+        }
+    }
     if let Some(hosts) = docker.get("hosts").and_then(Value::as_object) {
         s.extra_hosts = hosts
             .iter()

@@ -184,7 +184,8 @@ fn change_view(c: &Change) -> ChangeView {
     }
 }
 
-/// The plan as Terraform would print it, with ANSI colour when `colour`.
+/// The plan as Terraform would print it, with ANSI colour when `colour`. Its errors are
+/// not part of it: they go to stderr.
 pub fn human(plan: &Plan, colour: bool) -> String {
     let paint = |code: &str, text: &str| {
         if colour {
@@ -194,9 +195,6 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         }
     };
     let mut out = String::new();
-    for error in &plan.errors {
-        let _ = writeln!(out, "{} {error}\n", paint(RED, "Error:"));
-    }
     if plan.is_empty() {
         if plan.errors.is_empty() {
             out.push_str(&paint(GREEN, "No changes."));

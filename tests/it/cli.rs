@@ -8,6 +8,8 @@ fn every_command_has_help() {
         &["--help"][..],
         &["lint", "--help"],
         &["compile", "--help"],
+        &["plan", "--help"],
+        &["apply", "--help"],
         &["completions", "--help"],
     ] {
         let (stdout, _, status) = run(cmd);

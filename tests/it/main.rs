@@ -5,6 +5,7 @@
 
 mod cli;
 mod cosmos_oracle;
+mod engine;
 mod formats_corpus;
 mod lint_cli;
 mod lint_rules;
