@@ -10,6 +10,7 @@
 // rest the same way.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod apply;
 pub mod ast;
 #[allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 // the CLI is the edge: files, environment, terminal
@@ -21,6 +22,8 @@ pub mod engine;
 pub mod erb;
 pub mod lint;
 pub mod live;
+#[allow(clippy::disallowed_methods)] // the edge: lock files, the clock, the host's name
+pub mod lock;
 pub mod model;
 pub mod parse;
 pub mod plan;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::config::SecretProvider;
 use crate::model::canonical::Digests;
-use crate::model::{Model, Piece, SecretDelivery, Service};
+use crate::model::{Model, Piece, SecretDelivery, Service, Text};
 use crate::state::State;
 
 /// The secrets a model uses, with their values where a provider has one.
@@ -85,28 +85,37 @@ impl Secrets {
     /// A service's environment with real values, for creating its container: secret
     /// references filled in, secret env deliveries added. `None` names a missing secret.
     pub fn environment(&self, service: &Service) -> Result<BTreeMap<String, String>, String> {
-        let secret = |name: &str| self.value(name).ok_or_else(|| name.to_string());
         let mut env = BTreeMap::new();
         for (key, text) in &service.env {
-            let mut value = String::new();
-            for piece in &text.0 {
-                match piece {
-                    Piece::Literal(s) | Piece::Sensitive(s) => value.push_str(s),
-                    Piece::Secret(name) => value.push_str(secret(name)?),
-                    Piece::SecretInJson(name) => {
-                        // Inside a JSON string: escaped as JSON, without the quotes.
-                        let quoted = serde_json::to_string(secret(name)?).unwrap_or_default();
-                        value.push_str(&quoted[1..quoted.len() - 1]);
-                    }
-                }
-            }
-            env.insert(key.clone(), value);
+            env.insert(key.clone(), self.render(text)?);
         }
         for s in &service.secrets {
             if let SecretDelivery::Env { variable } = &s.delivery {
-                env.insert(variable.clone(), secret(&s.name)?.to_string());
+                env.insert(variable.clone(), self.require(&s.name)?.to_string());
             }
         }
         Ok(env)
+    }
+
+    /// A text with its secrets filled in; `Err` names a missing secret.
+    pub fn render(&self, text: &Text) -> Result<String, String> {
+        let mut value = String::new();
+        for piece in &text.0 {
+            match piece {
+                Piece::Literal(s) | Piece::Sensitive(s) => value.push_str(s),
+                Piece::Secret(name) => value.push_str(self.require(name)?),
+                Piece::SecretInJson(name) => {
+                    // Inside a JSON string: escaped as JSON, without the quotes.
+                    let quoted = serde_json::to_string(self.require(name)?).unwrap_or_default();
+                    value.push_str(&quoted[1..quoted.len() - 1]);
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    /// The value of a secret that must have one; `Err` is its name.
+    pub fn require(&self, name: &str) -> Result<&str, String> {
+        self.value(name).ok_or_else(|| name.to_string())
     }
 }

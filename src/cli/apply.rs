@@ -1,46 +1,76 @@
-//! `berth apply`: plan, then carry the plan out on the Docker engine — the project
-//! network first, then each container step. A failed step is reported and the others go
-//! on; the exit code says whether everything was applied.
+//! `berth apply`: take the project's lock, plan (or re-check a saved plan), ask, provide
+//! missing images, then carry the plan out with `apply::execute` — services side by side,
+//! replaces create-before-destroy — showing progress and a final report.
 
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use miette::{IntoDiagnostic, WrapErr};
 
 use super::inputs::InputArgs;
-use super::plan::{Planned, engine_problem, make, runtime};
-use super::report::{colour, stdout};
+use super::plan::{Planned, Request, engine_problem, make, runtime};
+use super::report::{colour_stdout, stdout};
+use crate::apply::{Event, File, Job, Outcome, Readiness, execute};
 use crate::diff::network_name;
 use crate::engine::docker::Docker;
-use crate::engine::{Create, Engine, EngineError};
-use crate::plan::view::human;
+use crate::engine::{Create, Engine, ImageSource, Observe};
+use crate::model::{PullPolicy, SecretDelivery, Service};
+use crate::plan::view::{PlanView, human};
 use crate::plan::{Action, Step};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
     inputs: InputArgs,
-    /// Apply without asking. Required for now: berth does not prompt yet.
+    /// Apply without asking.
     #[arg(long)]
     auto_approve: bool,
+    /// How many services change at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    parallelism: usize,
     /// Apply only to these services (repeatable).
     #[arg(long = "target", value_name = "SERVICE")]
     targets: Vec<String>,
     /// Remove managed containers that left the configuration [default: berth.yaml's prune].
     #[arg(long)]
     prune: bool,
+    /// How long to wait for another apply of the project to finish.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    lock_timeout: Duration,
+    /// A container without probes is ready when it has stayed up this long.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    stable_for: Duration,
 }
 
 pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
-    if !args.auto_approve {
-        miette::bail!(
-            help = "review it with `berth plan`, then run `berth apply --auto-approve`",
-            "berth apply needs --auto-approve"
-        );
-    }
-    let Some(planned) = make(&args.inputs, &args.targets, args.prune)? else {
+    let saved = saved_plan(&args.inputs)?;
+    let inputs = saved
+        .as_ref()
+        .map_or_else(|| args.inputs.clone(), |v| InputArgs::from_view(&v.inputs));
+    let (targets, prune) = match &saved {
+        Some(v) => (v.inputs.targets.clone(), v.inputs.prune),
+        None => (args.targets.clone(), args.prune),
+    };
+    let request = Request {
+        inputs: &inputs,
+        targets: &targets,
+        prune,
+        lock: Some(args.lock_timeout),
+    };
+    let Some(planned) = make(&request)? else {
         return Ok(ExitCode::FAILURE);
     };
-    stdout(&human(&planned.plan, colour()))?;
+    match &saved {
+        // Applying a saved plan applies exactly it: anything new since is refused.
+        Some(saved) => fresh(saved, &planned.view)?,
+        None => stdout(&human(&planned.plan, colour_stdout()))?,
+    }
     if !planned.plan.errors.is_empty() {
         for error in &planned.plan.errors {
             eprintln!("error: {error}");
@@ -49,99 +79,405 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     if planned.plan.is_empty() {
+        if saved.is_some() {
+            println!("No changes. The engine matches the configuration.");
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    let failures = runtime()?.block_on(async {
-        let docker = match Docker::connect(&planned.address).await {
-            Ok(d) => d,
-            Err(e) => return vec![engine_problem(&e)],
-        };
-        execute(&docker, &planned).await
+    if saved.is_none() && !args.auto_approve && !approved()? {
+        eprintln!("Apply cancelled.");
+        return Ok(ExitCode::FAILURE);
+    }
+    let outcomes = runtime()?.block_on(async {
+        let docker = Docker::connect(&planned.address)
+            .await
+            .map_err(|e| engine_problem(&e))?;
+        let images = provide_images(&docker, &planned).await;
+        let (jobs, mut outcomes) = jobs(&planned, &images, args.stable_for);
+        let network = planned
+            .plan
+            .network
+            .as_deref()
+            .map(|n| (n, planned.identity.base()));
+        let progress = Progress::new();
+        let mut done = execute(
+            &docker,
+            network.as_ref().map(|(n, l)| (*n, l)),
+            &jobs,
+            args.parallelism,
+            &|e| progress.event(e),
+        )
+        .await
+        .map_err(|e| engine_problem(&e))?;
+        outcomes.append(&mut done);
+        Ok::<_, String>(outcomes)
     });
-    for failure in &failures {
-        eprintln!("error: {failure}");
-    }
-    if failures.is_empty() {
-        println!(
-            "Apply complete: {}",
-            planned.view.summary.line().trim_start_matches("Plan: ")
-        );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Ok(ExitCode::FAILURE)
-    }
-}
-
-/// Carries out every step; returns what failed.
-async fn execute(engine: &impl Engine, planned: &Planned) -> Vec<String> {
-    if let Some(network) = &planned.plan.network
-        && let Err(e) = engine.create_network(network, &planned.identity.base()).await
-    {
-        // Without the network no container can be created.
-        return vec![engine_problem(&e)];
-    }
-    let mut failures = Vec::new();
-    for step in &planned.plan.steps {
-        match run_step(engine, planned, step).await {
-            Ok(()) => println!("{}: {} done", step.name, step.action.name()),
-            Err(e) => failures.push(format!("{}: {} failed: {e}", step.name, step.action.name())),
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
         }
-    }
-    failures
-}
-
-async fn run_step(engine: &impl Engine, planned: &Planned, step: &Step) -> Result<(), String> {
-    let id = step.id.as_deref().unwrap_or_default();
-    let fail = |e: EngineError| engine_problem(&e);
-    match step.action {
-        Action::Create => create(engine, planned, step).await,
-        Action::Replace => {
-            // Stop-first for now: create-before-destroy with probes comes with apply's
-            // safety work.
-            engine.remove(id).await.map_err(fail)?;
-            create(engine, planned, step).await
-        }
-        Action::Update => {
-            let spec = step.spec.as_ref().ok_or("no spec to update to")?;
-            engine.update(id, &spec.resources).await.map_err(fail)
-        }
-        Action::Start => engine.start(id).await.map_err(fail),
-        Action::Stop => engine.stop(id).await.map_err(fail),
-        Action::Remove => engine.remove(id).await.map_err(fail),
-    }
-}
-
-async fn create(engine: &impl Engine, planned: &Planned, step: &Step) -> Result<(), String> {
-    let (Some(spec), Some(hash)) = (&step.spec, &step.hash) else {
-        return Err("no spec to create from".into());
     };
-    let service = planned
-        .model
-        .services
-        .iter()
-        .find(|s| s.name == step.service)
-        .ok_or("the service left the model")?;
-    if !spec.secret_files.is_empty() {
-        return Err("secret files are not delivered yet; use SECRET ENV".into());
+    Ok(report(&outcomes))
+}
+
+/// The saved plan `berth apply FILE` names, if the only path is one.
+fn saved_plan(inputs: &InputArgs) -> miette::Result<Option<PlanView>> {
+    let [path] = inputs.paths() else {
+        return Ok(None);
+    };
+    if !path.is_file() || path.extension().is_none_or(|e| e != "json") {
+        return Ok(None);
     }
+    let text = std::fs::read_to_string(path).into_diagnostic()?;
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(None);
+    };
+    if value.get("desired_digest").is_none() {
+        return Ok(None);
+    }
+    serde_json::from_value(value)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("{} is not a plan this berth can apply", path.display()))
+        .map(Some)
+}
+
+/// Refuses a saved plan when the configuration or the engine changed since, saying what.
+fn fresh(saved: &PlanView, now: &PlanView) -> miette::Result<()> {
+    if saved.desired_digest == now.desired_digest && saved.observed_fingerprint == now.observed_fingerprint {
+        return Ok(());
+    }
+    let line = |s: &crate::plan::view::StepView| format!("{} {}", s.action, s.container);
+    let before: Vec<String> = saved.steps.iter().map(line).collect();
+    let after: Vec<String> = now.steps.iter().map(line).collect();
+    let mut what = Vec::new();
+    if saved.desired_digest != now.desired_digest {
+        what.push("the configuration changed".to_string());
+    }
+    if saved.observed_fingerprint != now.observed_fingerprint {
+        what.push("the engine's containers changed".to_string());
+    }
+    let gone: Vec<&String> = before.iter().filter(|s| !after.contains(s)).collect();
+    let new: Vec<&String> = after.iter().filter(|s| !before.contains(s)).collect();
+    let mut detail = String::new();
+    if !gone.is_empty() {
+        detail += &format!(
+            "; no longer planned: {}",
+            gone.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if !new.is_empty() {
+        detail += &format!(
+            "; now planned: {}",
+            new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    miette::bail!(
+        help = "make a new plan with `berth plan --out FILE` and review it",
+        "the saved plan is stale: {} since it was made{detail}",
+        what.join(" and ")
+    )
+}
+
+/// Asks on the terminal, as Terraform does; without one, refuses.
+fn approved() -> miette::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        miette::bail!(
+            help = "review it with `berth plan`, then run `berth apply --auto-approve` (or apply a saved plan: `berth plan --out plan.json`, `berth apply plan.json`)",
+            "no terminal to ask for approval"
+        );
+    }
+    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    std::io::stdout().flush().into_diagnostic()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Makes every image a create or replace needs present; by reference, its ID or why not.
+async fn provide_images(engine: &Docker, planned: &Planned) -> BTreeMap<String, Result<String, String>> {
+    let mut needed: BTreeMap<&str, &Service> = BTreeMap::new();
+    for step in planned
+        .plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Create | Action::Replace))
+    {
+        if let (Some(spec), Some(service)) = (&step.spec, service(planned, &step.service)) {
+            needed.entry(spec.image.as_str()).or_insert(service);
+        }
+    }
+    let mut ids = BTreeMap::new();
+    for (reference, service) in needed {
+        let present = planned.live.images.get(reference);
+        let fresh = service.pull.policy == PullPolicy::Always;
+        let result = match source(planned, reference, service) {
+            Err(e) => Err(e),
+            Ok(_) if present.is_some() && !fresh => Ok(present.cloned().unwrap_or_default()),
+            Ok(None) => present.cloned().ok_or_else(|| {
+                format!("image `{reference}` is not present, and skip_pull forbids pulling it; build or load it first")
+            }),
+            Ok(Some(how)) => match provide(engine, reference, &how).await {
+                Ok(id) => Ok(id),
+                // Asked to pull every time, and the registry fails: the image already
+                // here still runs, loudly, rather than nothing.
+                Err(e) if present.is_some() => {
+                    eprintln!("warning: {e}; using the image `{reference}` already present");
+                    Ok(present.cloned().unwrap_or_default())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        ids.insert(reference.to_string(), result);
+    }
+    ids
+}
+
+/// Provides one image; its ID.
+async fn provide(engine: &Docker, reference: &str, how: &ImageSource) -> Result<String, String> {
+    let started = Instant::now();
+    eprintln!("image {reference}: {}…", verb(how));
+    engine.provide_image(how).await.map_err(|e| engine_problem(&e))?;
+    let id = engine.image_id(reference).await.map_err(|e| engine_problem(&e))?;
+    let id = id.ok_or_else(|| format!("image `{reference}` is still not present after {}", verb(how)))?;
+    eprintln!(
+        "image {reference}: ready ({:.1}s)",
+        started.elapsed().as_secs_f32()
+    );
+    Ok(id)
+}
+
+fn verb(source: &ImageSource) -> &'static str {
+    match source {
+        ImageSource::Load { .. } => "loading",
+        ImageSource::Build { .. } => "building",
+        ImageSource::Pull { .. } => "pulling",
+    }
+}
+
+/// How an image is provided: berth.yaml's rule for it, the service's archive, else a
+/// pull (`None` when the service forbids pulling).
+fn source(planned: &Planned, reference: &str, service: &Service) -> Result<Option<ImageSource>, String> {
+    let root = &planned.root;
+    if let Some(rule) = planned.config.images.iter().find(|r| r.name == reference) {
+        if let Some(build) = &rule.build {
+            return Ok(Some(ImageSource::Build {
+                tag: reference.to_string(),
+                context: root.join(&build.context),
+                dockerfile: build.dockerfile.clone(),
+                args: build.args.clone(),
+            }));
+        }
+        if let Some(load) = &rule.load {
+            return Ok(Some(ImageSource::Load {
+                archive: root.join(load),
+            }));
+        }
+    }
+    if let Some(archive) = &service.pull.archive {
+        return Ok(Some(ImageSource::Load {
+            archive: archive_path(root, archive),
+        }));
+    }
+    if service.pull.policy == PullPolicy::Never {
+        return Ok(None);
+    }
+    let credentials = match &service.pull.auth {
+        None => None,
+        Some(auth) => {
+            let text = |t| {
+                planned
+                    .secrets
+                    .render(t)
+                    .map_err(|name| format!("registry credentials need secret `{name}`, which has no value"))
+            };
+            Some((text(&auth.username)?, text(&auth.password)?))
+        }
+    };
+    Ok(Some(ImageSource::Pull {
+        reference: reference.to_string(),
+        credentials,
+    }))
+}
+
+/// Archives are named relative to the current folder when berth read them.
+fn archive_path(root: &Path, archive: &str) -> PathBuf {
+    let path = PathBuf::from(archive);
+    if path.is_file() { path } else { root.join(archive) }
+}
+
+fn service<'a>(planned: &'a Planned, name: &str) -> Option<&'a Service> {
+    planned.model.services.iter().find(|s| s.name == name)
+}
+
+/// The jobs for the plan's steps; steps that cannot run (no image, no secret) fail here.
+fn jobs(
+    planned: &Planned,
+    images: &BTreeMap<String, Result<String, String>>,
+    stable_for: Duration,
+) -> (Vec<Job>, Vec<Outcome>) {
+    let mut jobs = Vec::new();
+    let mut failed = Vec::new();
+    for step in &planned.plan.steps {
+        match job(planned, step, images, stable_for) {
+            Ok(job) => jobs.push(job),
+            Err(e) => {
+                eprintln!("{}: {} failed: {e}", step.name, step.action.name());
+                failed.push(Outcome {
+                    name: step.name.clone(),
+                    action: step.action,
+                    result: Err(e),
+                });
+            }
+        }
+    }
+    (jobs, failed)
+}
+
+fn job(
+    planned: &Planned,
+    step: &Step,
+    images: &BTreeMap<String, Result<String, String>>,
+    stable_for: Duration,
+) -> Result<Job, String> {
+    let service = service(planned, &step.service);
+    let readiness = service
+        .and_then(|s| s.probes.readiness.clone().or_else(|| s.probes.liveness.clone()))
+        .map_or(Readiness::StaysUp(stable_for), Readiness::Probe);
+    let mut job = Job {
+        step: step.clone(),
+        create: None,
+        files: Vec::new(),
+        readiness,
+        stop_first: false,
+    };
+    let (Action::Create | Action::Replace, Some(spec), Some(service)) = (step.action, &step.spec, service)
+    else {
+        return Ok(job);
+    };
+    // The hash names the image the container really runs, which may have just arrived.
+    let image_id = images
+        .get(&spec.image)
+        .cloned()
+        .unwrap_or_else(|| Err("no image".into()))?;
+    let hash = spec.hash(Some(&image_id));
     let env = planned
         .secrets
         .environment(service)
         .map_err(|name| format!("secret `{name}` has no value"))?;
+    for secret in &service.secrets {
+        if let SecretDelivery::File { path } = &secret.delivery {
+            let value = planned
+                .secrets
+                .require(&secret.name)
+                .map_err(|name| format!("secret `{name}` has no value"))?;
+            job.files.push(File {
+                path: path.clone(),
+                content: value.as_bytes().to_vec(),
+            });
+        }
+    }
     let identity = &planned.identity;
-    let labels = identity.container(&step.service, step.instance, spec, hash, step.origin.as_ref());
-    let request = Create::new(
+    let labels = identity.container(&step.service, step.instance, spec, &hash, step.origin.as_ref());
+    job.create = Some(Create::new(
         &step.name,
         spec,
         env,
         labels,
         &network_name(&identity.project),
         &step.service,
-    );
-    let fail = |e: EngineError| engine_problem(&e);
-    let id = engine.create_container(&request).await.map_err(fail)?;
-    if step.start {
-        engine.start(&id).await.map_err(fail)?;
+    ));
+    // A host port the old container holds cannot be taken by the new one beside it.
+    job.stop_first = step.action == Action::Replace && spec.ports.iter().any(|p| p.host.is_some());
+    Ok(job)
+}
+
+/// Progress: a spinner per running step on a terminal, one line per finished step when
+/// piped.
+struct Progress {
+    bars: Option<MultiProgress>,
+    running: Mutex<HashMap<String, (Instant, Option<ProgressBar>)>>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            bars: std::io::stderr().is_terminal().then(MultiProgress::new),
+            running: Mutex::new(HashMap::new()),
+        }
     }
-    Ok(())
+
+    fn event(&self, event: Event<'_>) {
+        let Ok(mut running) = self.running.lock() else {
+            return;
+        };
+        match event {
+            Event::Started(step) => {
+                let bar = self.bars.as_ref().map(|bars| {
+                    let bar = bars.add(ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.set_message(format!("{}: {}", step.name, step.action.name()));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bar
+                });
+                running.insert(key(step), (Instant::now(), bar));
+            }
+            Event::Finished(step, result) => {
+                let Some((started, bar)) = running.remove(&key(step)) else {
+                    return;
+                };
+                let seconds = started.elapsed().as_secs_f32();
+                let line = match result {
+                    Ok(()) => format!("{}: {} done ({seconds:.1}s)", step.name, step.action.name()),
+                    Err(e) => format!(
+                        "{}: {} FAILED ({seconds:.1}s): {e}",
+                        step.name,
+                        step.action.name()
+                    ),
+                };
+                match bar {
+                    Some(bar) => {
+                        bar.finish_and_clear();
+                        let _ = self.bars.as_ref().map(|b| b.println(&line));
+                    }
+                    None => eprintln!("{line}"),
+                }
+            }
+        }
+    }
+}
+
+fn key(step: &Step) -> String {
+    format!("{}/{}", step.name, step.action.name())
+}
+
+/// The final report; exit 1 when anything failed.
+fn report(outcomes: &[Outcome]) -> ExitCode {
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.result.is_ok()) {
+        *counts.entry(o.action.name()).or_default() += 1;
+    }
+    let done: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    let done = if done.is_empty() {
+        "nothing".to_string()
+    } else {
+        done.join(", ")
+    };
+    if failed.is_empty() {
+        println!("\nApply complete: {done}.");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("\nApply incomplete: {done} done; {} failed:", failed.len());
+        for o in failed {
+            if let Err(e) = &o.result {
+                eprintln!("  {} ({}): {e}", o.name, o.action.name());
+            }
+        }
+        ExitCode::FAILURE
+    }
 }

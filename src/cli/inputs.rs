@@ -167,6 +167,42 @@ impl InputArgs {
         })
     }
 
+    /// The files and folders to read.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// The inputs as a saved plan records them, paths made absolute.
+    pub fn to_view(&self, targets: &[String], prune: bool) -> crate::plan::view::Inputs {
+        crate::plan::view::Inputs {
+            paths: self
+                .paths
+                .iter()
+                .map(|p| {
+                    std::path::absolute(p)
+                        .unwrap_or_else(|_| p.clone())
+                        .display()
+                        .to_string()
+                })
+                .collect(),
+            vars: self.vars.iter().cloned().collect(),
+            erb_env: self.env.iter().cloned().collect(),
+            scope: self.scope.clone(),
+            targets: targets.to_vec(),
+            prune,
+        }
+    }
+
+    /// The inputs a saved plan was made from.
+    pub fn from_view(view: &crate::plan::view::Inputs) -> InputArgs {
+        InputArgs {
+            paths: view.paths.iter().map(PathBuf::from).collect(),
+            vars: view.vars.clone().into_iter().collect(),
+            env: view.erb_env.clone().into_iter().collect(),
+            scope: view.scope.clone(),
+        }
+    }
+
     /// The display names of the files named on the command line.
     pub fn named_files(&self) -> Vec<String> {
         self.paths.iter().map(|p| display_name(p)).collect()

@@ -4,17 +4,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use miette::{IntoDiagnostic, WrapErr};
 
 use super::inputs::{InputArgs, Loaded, load};
-use super::report::{colour, json, render, stdout};
+use super::report::{colour, colour_stdout, json, render, stdout};
 use crate::config;
 use crate::diff::{DiffOptions, diff};
 use crate::engine::docker::{Address, DEFAULT_HOST, Docker, TlsFiles};
 use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
 use crate::lint::policy::Levels;
+use crate::live::LiveState;
+use crate::lock::Lock;
 use crate::model::Model;
 use crate::plan::view::{PlanView, human};
 use crate::plan::{Plan, PlanOptions, desired_digest, plan};
@@ -57,13 +60,35 @@ pub struct Planned {
     pub plan: Plan,
     pub view: PlanView,
     pub model: Model,
+    pub config: config::Config,
+    /// The folder berth.yaml's relative paths start from.
+    pub root: PathBuf,
     pub identity: Identity,
     pub secrets: Secrets,
     pub address: Address,
+    pub live: LiveState,
+    /// Held from before the engine was observed until this is dropped, for an apply.
+    #[allow(dead_code)] // held, never read: releasing it is its Drop
+    pub lock: Option<Lock>,
+}
+
+/// What to plan.
+pub struct Request<'a> {
+    pub inputs: &'a InputArgs,
+    pub targets: &'a [String],
+    pub prune: bool,
+    /// For an apply: take the project's lock first, waiting this long for it.
+    pub lock: Option<Duration>,
 }
 
 pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
-    let Some(planned) = make(&args.inputs, &args.targets, args.prune)? else {
+    let request = Request {
+        inputs: &args.inputs,
+        targets: &args.targets,
+        prune: args.prune,
+        lock: None,
+    };
+    let Some(planned) = make(&request)? else {
         return Ok(ExitCode::FAILURE);
     };
     let view = &planned.view;
@@ -76,7 +101,7 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
         eprintln!("error: {error}");
     }
     stdout(&match args.format {
-        Format::Human => human(&planned.plan, colour()),
+        Format::Human => human(&planned.plan, colour_stdout()),
         Format::Json => json(view),
     })?;
     Ok(if !planned.plan.errors.is_empty() {
@@ -90,7 +115,13 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
 
 /// Compiles, observes and plans. `None` when the configuration has errors or the engine
 /// cannot be read (both are printed): nothing is planned from a partial picture.
-pub fn make(inputs: &InputArgs, targets: &[String], prune: bool) -> miette::Result<Option<Planned>> {
+pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
+    let Request {
+        inputs,
+        targets,
+        prune,
+        lock,
+    } = *request;
     let loaded = load(inputs)?;
     let levels = Levels::from_config(&loaded.config.lint)
         .map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "berth.yaml: {e}"))?;
@@ -134,7 +165,8 @@ pub fn make(inputs: &InputArgs, targets: &[String], prune: bool) -> miette::Resu
     }
 
     let project = project_name(&loaded)?;
-    let state = State::open(&State::default_dir()?)?;
+    let state_dir = State::default_dir()?;
+    let state = State::open(&state_dir)?;
     let identity = Identity {
         installation: state.installation(),
         project,
@@ -142,6 +174,16 @@ pub fn make(inputs: &InputArgs, targets: &[String], prune: bool) -> miette::Resu
     };
     let secrets = Secrets::resolve(model, &loaded.config.secrets.providers, &loaded.root, state);
     let address = engine_address(&loaded.config.engine, &loaded.root)?;
+    let lock = match lock {
+        Some(timeout) => Some(crate::lock::acquire(
+            &state_dir,
+            &identity.project,
+            &address.host,
+            None,
+            timeout,
+        )?),
+        None => None,
+    };
     let mut images: Vec<String> = model.services.iter().filter_map(|s| s.image.clone()).collect();
     images.sort();
     images.dedup();
@@ -198,14 +240,19 @@ pub fn make(inputs: &InputArgs, targets: &[String], prune: bool) -> miette::Resu
         &address.host,
         desired_digest(&diff),
         live.fingerprint(),
+        inputs.to_view(targets, prune),
     );
     Ok(Some(Planned {
         plan,
         view,
         model: loaded.compiled.model,
+        config: loaded.config,
+        root: loaded.root,
         identity,
         secrets,
         address,
+        live,
+        lock,
     }))
 }
 
@@ -287,14 +334,13 @@ pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
         .into_diagnostic()
 }
 
-/// An engine failure as one line that says what to do.
+/// An engine failure as one line; for an unreachable engine, with what to do.
 pub fn engine_problem(e: &EngineError) -> String {
     let cause = e.cause.replace('\n', " ");
-    let help = if e.what.starts_with("cannot reach") {
-        "start the engine (dockerd), or point DOCKER_HOST or berth.yaml's engine.host at a running one"
+    let line = format!("{} at {}: {cause}", e.what, e.address);
+    if e.what.starts_with("cannot reach") {
+        line + "; start the engine (dockerd), or point DOCKER_HOST or berth.yaml's engine.host at a running one"
     } else {
-        "check the engine's log; re-run the command once it is healthy"
-    };
-    // One line: what failed, where, why, and what to do.
-    format!("{} at {}: {cause}; {help}", e.what, e.address)
+        line
+    }
 }

@@ -14,6 +14,11 @@ pub fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// Whether stdout gets colour: a terminal, and no `NO_COLOR`.
+pub fn colour_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
 /// Writes command output. A closed pipe (`berth ... | head`) ends output quietly, as
 /// it does for other Unix tools.
 pub fn stdout(text: &str) -> miette::Result<()> {

@@ -24,6 +24,9 @@ pub struct Diff {
     pub instances: Vec<Instance>,
     /// Containers of this project whose service or instance is no longer desired.
     pub orphans: Vec<Container>,
+    /// Containers of a desired instance under another name: the new container of a
+    /// replace that was interrupted. Always removed.
+    pub leftovers: Vec<Container>,
     /// Desired container names taken by containers berth does not own.
     pub clashes: Vec<Clash>,
     /// The project network, when it does not exist yet.
@@ -109,10 +112,13 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         let hash = spec.hash(image_id);
         for instance in 0..service.replicas {
             let name = container_name(options.project, &service.name, instance);
+            // Only the container with the instance's own name is it; any other that
+            // claims the instance is left over from an interrupted apply.
             let existing = live.containers.iter().filter(ours).find(|c| {
-                c.owner
-                    .as_ref()
-                    .is_some_and(|o| o.service == service.name && o.instance == instance)
+                c.name == name
+                    && c.owner
+                        .as_ref()
+                        .is_some_and(|o| o.service == service.name && o.instance == instance)
             });
             if existing.is_none()
                 && live
@@ -148,18 +154,23 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
             .iter()
             .any(|s| s.name == service && instance < s.replicas)
     };
-    let mut orphans: Vec<Container> = live
-        .containers
-        .iter()
-        .filter(ours)
-        .filter(|c| c.owner.as_ref().is_some_and(|o| !wanted(&o.service, o.instance)))
-        .cloned()
-        .collect();
+    let mut orphans = Vec::new();
+    let mut leftovers = Vec::new();
+    for c in live.containers.iter().filter(ours) {
+        let Some(o) = &c.owner else { continue };
+        if !wanted(&o.service, o.instance) {
+            orphans.push(c.clone());
+        } else if c.name != container_name(options.project, &o.service, o.instance) {
+            leftovers.push(c.clone());
+        }
+    }
     orphans.sort_by(|a, b| a.name.cmp(&b.name));
+    leftovers.sort_by(|a, b| a.name.cmp(&b.name));
     let missing_network = (!live.network && !instances.is_empty()).then(|| network_name(options.project));
     Diff {
         instances,
         orphans,
+        leftovers,
         clashes,
         missing_network,
     }

@@ -5,20 +5,29 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::time::Duration;
 
+use bollard::auth::DockerCredentials;
+use bollard::exec::StartExecOptions;
+use bollard::models::ExecConfig;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
     EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
     RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ImportImageOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
 
 use super::labels::PROJECT;
-use super::{Create, Engine, EngineError, Observe, Query};
+use super::{Create, Engine, EngineError, ImageSource, Observe, Query};
+use crate::apply::Readiness;
 use crate::diff::{clean, network_name};
 use crate::live::{Container, LiveState, RunState};
 use crate::model::{Probe, ProbeAction, Resources};
@@ -108,15 +117,6 @@ impl Docker {
             .map_err(|e| self.error("cannot list containers", e))
     }
 
-    /// The image ID a reference resolves to, `None` when the image is not present.
-    async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {
-        match self.client.inspect_image(reference).await {
-            Ok(image) => Ok(image.id),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-            Err(e) => Err(self.error(format!("cannot inspect image `{reference}`"), e)),
-        }
-    }
-
     async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
         // The name filter matches substrings; the exact name is checked here.
         let filters = HashMap::from([("name", vec![name.to_string()])]);
@@ -127,6 +127,107 @@ impl Docker {
             .await
             .map_err(|e| self.error("cannot list networks", e))?;
         Ok(networks.iter().any(|n| n.name.as_deref() == Some(name)))
+    }
+
+    /// The last lines a container printed, for a failure report.
+    async fn last_lines(&self, id: &str) -> String {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail("5")
+            .build();
+        let lines: Vec<String> = self
+            .client
+            .logs(id, Some(options))
+            .filter_map(|l| async move { l.ok().map(|l| l.to_string().trim_end().to_string()) })
+            .collect()
+            .await;
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!("; its last lines: {}", lines.join(" | "))
+        }
+    }
+
+    /// Why a container that should be running is not, or `None` if it runs.
+    async fn not_running(&self, id: &str, c: &ContainerInspectResponse) -> Option<String> {
+        let state = c.state.as_ref();
+        if state.and_then(|s| s.running) == Some(true)
+            && state.and_then(|s| s.restarting) != Some(true)
+            && c.restart_count.unwrap_or(0) == 0
+        {
+            return None;
+        }
+        let code = state.and_then(|s| s.exit_code).unwrap_or_default();
+        let restarts = c.restart_count.unwrap_or(0);
+        Some(format!(
+            "it exited (code {code}, {restarts} restart(s)){}",
+            self.last_lines(id).await
+        ))
+    }
+
+    /// One run of a probe against a running container.
+    async fn probe_once(&self, id: &str, c: &ContainerInspectResponse, probe: &Probe) -> Result<(), String> {
+        let address = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .and_then(|n| {
+                n.values()
+                    .find_map(|e| e.ip_address.clone().filter(|ip| !ip.is_empty()))
+            })
+            .ok_or("the container has no network address")?;
+        match &probe.action {
+            ProbeAction::Tcp { port } => {
+                tokio::net::TcpStream::connect((address.as_str(), *port))
+                    .await
+                    .map_err(|e| format!("tcp {address}:{port}: {e}"))?;
+                Ok(())
+            }
+            ProbeAction::Http {
+                path,
+                port,
+                https,
+                headers,
+            } => {
+                if *https {
+                    return Err("https probes are not supported; use http or tcp".into());
+                }
+                http_get(&address, *port, path, headers).await
+            }
+            ProbeAction::Exec { command } => self.exec(id, command).await,
+        }
+    }
+
+    /// Runs a command in the container; success is exit code 0.
+    async fn exec(&self, id: &str, command: &[String]) -> Result<(), String> {
+        let config = ExecConfig {
+            cmd: Some(command.to_vec()),
+            ..Default::default()
+        };
+        let exec = self.client.create_exec(id, config).await.map_err(|e| chain(&e))?;
+        let detached = StartExecOptions {
+            detach: true,
+            ..Default::default()
+        };
+        self.client
+            .start_exec(&exec.id, Some(detached))
+            .await
+            .map_err(|e| chain(&e))?;
+        loop {
+            let run = self.client.inspect_exec(&exec.id).await.map_err(|e| chain(&e))?;
+            if run.running != Some(true) {
+                return match run.exit_code {
+                    Some(0) => Ok(()),
+                    code => Err(format!(
+                        "`{}` exited with {}",
+                        command.join(" "),
+                        code.unwrap_or(-1)
+                    )),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// One owned container, read in full.
@@ -166,6 +267,14 @@ fn unreachable(address: &str, cause: String) -> EngineError {
 impl Observe for Docker {
     fn address(&self) -> &str {
         &self.address
+    }
+
+    async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {
+        match self.client.inspect_image(reference).await {
+            Ok(image) => Ok(image.id),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(e) => Err(self.error(format!("cannot inspect image `{reference}`"), e)),
+        }
     }
 
     async fn observe(&self, query: &Query<'_>) -> Result<LiveState, EngineError> {
@@ -349,7 +458,102 @@ fn create_body(c: &Create) -> ContainerCreateBody {
     }
 }
 
+impl Docker {
+    /// Drains an image operation's progress stream; the first error in it is the result.
+    async fn drain<T>(
+        &self,
+        what: String,
+        stream: impl futures_util::Stream<Item = Result<T, bollard::errors::Error>>,
+        error_of: impl Fn(&T) -> Option<String>,
+    ) -> Result<(), EngineError> {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|e| self.error(what.clone(), e))?;
+            if let Some(cause) = error_of(&item) {
+                return Err(EngineError {
+                    address: self.address.clone(),
+                    what,
+                    cause,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Engine for Docker {
+    async fn provide_image(&self, source: &ImageSource) -> Result<(), EngineError> {
+        let io = |what: String, e: std::io::Error| EngineError {
+            address: self.address.clone(),
+            what,
+            cause: e.to_string(),
+        };
+        let build_error =
+            |i: &bollard::models::BuildInfo| i.error_detail.as_ref().and_then(|d| d.message.clone());
+        match source {
+            ImageSource::Load { archive } => {
+                let what = format!("cannot load image archive {}", archive.display());
+                let bytes = std::fs::read(archive).map_err(|e| io(what.clone(), e))?;
+                let options = ImportImageOptionsBuilder::new().quiet(true).build();
+                self.drain(
+                    what,
+                    self.client
+                        .import_image(options, bollard::body_full(bytes.into()), None),
+                    build_error,
+                )
+                .await
+            }
+            ImageSource::Build {
+                tag,
+                context,
+                dockerfile,
+                args,
+            } => {
+                let what = format!("cannot build `{tag}` from {}", context.display());
+                let mut archive = tar::Builder::new(Vec::new());
+                archive.follow_symlinks(false);
+                archive
+                    .append_dir_all(".", context)
+                    .map_err(|e| io(what.clone(), e))?;
+                let bytes = archive.into_inner().map_err(|e| io(what.clone(), e))?;
+                let args: HashMap<&str, &str> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let options = BuildImageOptionsBuilder::new()
+                    .t(tag)
+                    .dockerfile(dockerfile)
+                    .buildargs(&args)
+                    .rm(true)
+                    .build();
+                self.drain(
+                    what,
+                    self.client
+                        .build_image(options, None, Some(bollard::body_full(bytes.into()))),
+                    build_error,
+                )
+                .await
+            }
+            ImageSource::Pull {
+                reference,
+                credentials,
+            } => {
+                let options = CreateImageOptionsBuilder::new().from_image(reference).build();
+                let credentials = credentials.as_ref().map(|(user, password)| DockerCredentials {
+                    username: Some(user.clone()),
+                    password: Some(password.clone()),
+                    ..Default::default()
+                });
+                let error = |i: &bollard::models::CreateImageInfo| {
+                    i.error_detail.as_ref().and_then(|d| d.message.clone())
+                };
+                self.drain(
+                    format!("cannot pull `{reference}`"),
+                    self.client.create_image(Some(options), None, credentials),
+                    error,
+                )
+                .await
+            }
+        }
+    }
+
     async fn create_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
         let request = NetworkCreateRequest {
             name: name.to_string(),
@@ -402,6 +606,92 @@ impl Engine for Docker {
             .map_err(|e| self.error(format!("cannot update container {id}"), e))
     }
 
+    async fn rename(&self, id: &str, name: &str) -> Result<(), EngineError> {
+        let options = RenameContainerOptionsBuilder::new().name(name).build();
+        self.client
+            .rename_container(id, options)
+            .await
+            .map_err(|e| self.error(format!("cannot rename container {id} to `{name}`"), e))
+    }
+
+    async fn put_file(&self, id: &str, path: &str, content: &[u8]) -> Result<(), EngineError> {
+        let io = |e: std::io::Error| EngineError {
+            address: self.address.clone(),
+            what: format!("cannot pack `{path}`"),
+            cause: e.to_string(),
+        };
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o444);
+        header.set_uid(0);
+        header.set_gid(0);
+        archive
+            .append_data(&mut header, path.trim_start_matches('/'), content)
+            .map_err(io)?;
+        let bytes = archive.into_inner().map_err(io)?;
+        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        self.client
+            .upload_to_container(id, Some(options), bollard::body_full(bytes.into()))
+            .await
+            .map_err(|e| self.error(format!("cannot place `{path}` in container {id}"), e))
+    }
+
+    async fn wait_ready(&self, id: &str, readiness: &Readiness) -> Result<(), String> {
+        let inspect = || async {
+            match self.inspect(id).await {
+                Ok(Some(c)) => Ok(c),
+                Ok(None) => Err("the container disappeared".to_string()),
+                Err(e) => Err(format!("{}: {}", e.what, e.cause)),
+            }
+        };
+        match readiness {
+            Readiness::StaysUp(time) => {
+                tokio::time::sleep(*time).await;
+                let c = inspect().await?;
+                match self.not_running(id, &c).await {
+                    None => Ok(()),
+                    Some(why) => Err(format!("did not stay up for {}s: {why}", time.as_secs_f32())),
+                }
+            }
+            Readiness::Probe(probe) => {
+                tokio::time::sleep(Duration::from_secs(probe.initial_delay_seconds.into())).await;
+                let (mut passed, mut failed) = (0, 0);
+                loop {
+                    let c = inspect().await?;
+                    if let Some(why) = self.not_running(id, &c).await {
+                        return Err(why);
+                    }
+                    let timeout = Duration::from_secs(probe.timeout_seconds.max(1).into());
+                    let result = match tokio::time::timeout(timeout, self.probe_once(id, &c, probe)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(format!("no answer within {}s", timeout.as_secs())),
+                    };
+                    match result {
+                        Ok(()) => {
+                            passed += 1;
+                            failed = 0;
+                            if passed >= probe.success_threshold.max(1) {
+                                return Ok(());
+                            }
+                        }
+                        Err(e) => {
+                            passed = 0;
+                            failed += 1;
+                            if failed >= probe.failure_threshold.max(1) {
+                                return Err(format!(
+                                    "its probe failed {failed} time(s): {e}{}",
+                                    self.last_lines(id).await
+                                ));
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_secs(probe.period_seconds.max(1).into())).await;
+                }
+            }
+        }
+    }
+
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         // Anonymous volumes stay: berth never removes data.
         let options = RemoveContainerOptionsBuilder::new().force(true).v(false).build();
@@ -411,6 +701,35 @@ impl Engine for Docker {
             }
             Err(e) => Err(self.error(format!("cannot remove container {id}"), e)),
         }
+    }
+}
+
+/// `GET path` over HTTP/1.1; success is a 2xx or 3xx status, as Kubernetes counts it.
+async fn http_get(
+    address: &str,
+    port: u16,
+    path: &str,
+    headers: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let fail = |e: &dyn std::error::Error| format!("GET http://{address}:{port}{path}: {}", chain(e));
+    let stream = tokio::net::TcpStream::connect((address, port))
+        .await
+        .map_err(|e| fail(&e))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| fail(&e))?;
+    tokio::spawn(connection);
+    let mut request = hyper::Request::get(path).header("host", format!("{address}:{port}"));
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    let request = request.body(Empty::<bytes::Bytes>::new()).map_err(|e| fail(&e))?;
+    let response = sender.send_request(request).await.map_err(|e| fail(&e))?;
+    let status = response.status();
+    if status.is_success() || status.is_redirection() {
+        Ok(())
+    } else {
+        Err(format!("GET http://{address}:{port}{path}: {status}"))
     }
 }
 

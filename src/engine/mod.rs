@@ -3,13 +3,16 @@
 //! talks to a real Docker engine through bollard; `fake` is the in-memory engine the pure
 //! core's tests apply plans to.
 
+#[allow(clippy::disallowed_methods)] // the edge: image archives and build contexts
 pub mod docker;
 pub mod fake;
 pub mod labels;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 
+use crate::apply::Readiness;
 use crate::live::LiveState;
 use crate::model::canonical::Spec;
 use crate::model::{Port, Probe, Resources};
@@ -42,6 +45,9 @@ pub trait Observe {
     /// The project's containers (and the names of others that could clash), the images
     /// asked for, and whether the project network exists.
     fn observe(&self, query: &Query<'_>) -> impl Future<Output = Result<LiveState, EngineError>>;
+
+    /// The ID of the image a reference names, `None` when it is not present.
+    fn image_id(&self, reference: &str) -> impl Future<Output = Result<Option<String>, EngineError>>;
 }
 
 /// Changing an engine: what `apply` needs on top of reading it.
@@ -51,14 +57,22 @@ pub trait Engine: Observe {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), EngineError>>;
+    /// Makes an image present.
+    fn provide_image(&self, source: &ImageSource) -> impl Future<Output = Result<(), EngineError>>;
     /// Creates a container (not started) and returns its ID.
     fn create_container(&self, create: &Create) -> impl Future<Output = Result<String, EngineError>>;
     fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
     fn stop(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
-    /// Changes resources of an existing container in place (`docker update`), and its
-    /// spec labels cannot change, so the caller records the new spec elsewhere.
+    /// Changes resources of an existing container in place (`docker update`). Labels
+    /// cannot change; diff compares resources with what the engine reports instead.
     fn update(&self, id: &str, resources: &Resources) -> impl Future<Output = Result<(), EngineError>>;
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+    fn rename(&self, id: &str, name: &str) -> impl Future<Output = Result<(), EngineError>>;
+    /// Places a file (mode 0444, owned by root) in a created container, before it starts.
+    fn put_file(&self, id: &str, path: &str, content: &[u8])
+    -> impl Future<Output = Result<(), EngineError>>;
+    /// Waits until a started container is ready, or says why it is not.
+    fn wait_ready(&self, id: &str, readiness: &Readiness) -> impl Future<Output = Result<(), String>>;
 }
 
 /// A read-only view of any engine: hands `plan` an engine it cannot write through.
@@ -72,6 +86,29 @@ impl<E: Observe> Observe for ReadOnly<'_, E> {
     fn observe(&self, query: &Query<'_>) -> impl Future<Output = Result<LiveState, EngineError>> {
         self.0.observe(query)
     }
+
+    fn image_id(&self, reference: &str) -> impl Future<Output = Result<Option<String>, EngineError>> {
+        self.0.image_id(reference)
+    }
+}
+
+/// Where an image that is not present comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// `docker load` of an archive (a Cumulocity `image.tar`, berth.yaml `images[].load`).
+    Load { archive: PathBuf },
+    /// `docker build` of a context folder (berth.yaml `images[].build`).
+    Build {
+        tag: String,
+        context: PathBuf,
+        dockerfile: String,
+        args: BTreeMap<String, String>,
+    },
+    /// A pull from its registry, with credentials when the service has them.
+    Pull {
+        reference: String,
+        credentials: Option<(String, String)>,
+    },
 }
 
 /// Everything needed to create one container, with real values: secrets resolved,

@@ -315,7 +315,7 @@ pub struct Secret {
 pub enum SecretDelivery {
     /// As this environment variable; it wins over a plain env entry of the same name.
     Env { variable: String },
-    /// As a read-only file (mode 0400) at this path.
+    /// As a read-only file (mode 0444, as Swarm secrets) at this path.
     File { path: String },
 }
 

@@ -7,11 +7,14 @@ pub mod view;
 use sha2::{Digest as _, Sha256};
 
 use crate::diff::{Change, Diff};
+use crate::live::Container;
 use crate::model::Origin;
 use crate::model::canonical::Spec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Action {
+    /// First among an instance's steps: a leftover goes before its replacement comes.
+    Remove,
     Create,
     /// `docker update` of resources on the running container.
     Update,
@@ -19,7 +22,6 @@ pub enum Action {
     Replace,
     Start,
     Stop,
-    Remove,
 }
 
 /// One step.
@@ -41,6 +43,8 @@ pub struct Step {
     pub changes: Vec<Change>,
     /// Where the service is declared (not for `Remove`).
     pub origin: Option<Origin>,
+    /// A `Remove` of a container left over from an interrupted apply.
+    pub leftover: bool,
 }
 
 /// What apply will do, and what stops it.
@@ -110,6 +114,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             start: i.want_running,
             changes,
             origin: Some(i.origin.clone()),
+            leftover: false,
         };
         let Some(live) = &i.live else {
             if !diff.clashes.iter().any(|c| c.name == i.name) {
@@ -132,22 +137,27 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             steps.push(step(Action::Stop, id, Vec::new()));
         }
     }
+    let remove = |c: &Container, leftover: bool| {
+        let owner = c.owner.as_ref()?;
+        Some(Step {
+            action: Action::Remove,
+            service: owner.service.clone(),
+            instance: owner.instance,
+            name: c.name.clone(),
+            id: Some(c.id.clone()),
+            spec: None,
+            hash: None,
+            start: false,
+            changes: Vec::new(),
+            origin: None,
+            leftover,
+        })
+    };
+    steps.extend(diff.leftovers.iter().filter_map(|c| remove(c, true)));
     let mut kept = Vec::new();
     for c in &diff.orphans {
-        let Some(owner) = &c.owner else { continue };
         if options.prune {
-            steps.push(Step {
-                action: Action::Remove,
-                service: owner.service.clone(),
-                instance: owner.instance,
-                name: c.name.clone(),
-                id: Some(c.id.clone()),
-                spec: None,
-                hash: None,
-                start: false,
-                changes: Vec::new(),
-                origin: None,
-            });
+            steps.extend(remove(c, false));
         } else {
             kept.push(c.name.clone());
         }
@@ -304,7 +314,7 @@ mod tests {
         /// deleted by hand), one plan applied leaves nothing to do, and planning is
         /// deterministic.
         #[test]
-        fn one_apply_converges(before in arb_model(), after in arb_model(), stop in any::<u8>(), delete in any::<u8>()) {
+        fn one_apply_converges(before in arb_model(), after in arb_model(), stop in any::<u8>(), delete in any::<u8>(), crash in any::<u8>()) {
             let mut engine = FakeEngine::new("p", LiveState::default());
             converge(&before, &mut engine);
             for (i, c) in engine.state.containers.iter_mut().enumerate() {
@@ -313,6 +323,14 @@ mod tests {
             if !engine.state.containers.is_empty() && delete % 3 == 0 {
                 let i = delete as usize % engine.state.containers.len();
                 engine.state.containers.remove(i);
+            }
+            // An apply killed mid-replace leaves the new container under its temporary name.
+            if !engine.state.containers.is_empty() && crash % 4 == 0 {
+                let i = crash as usize % engine.state.containers.len();
+                let mut next = engine.state.containers[i].clone();
+                next.id.push_str("-next");
+                next.name.push_str("-next");
+                engine.state.containers.push(next);
             }
             prop_assert_eq!(plan_for(&after, &engine.state, true), plan_for(&after, &engine.state, true));
             converge(&after, &mut engine);

@@ -2,6 +2,7 @@
 //! line) and the JSON document of `schemas/plan.schema.json`. Secret values never appear:
 //! specs hold keyed digests only, and the text shows `(secret NAME)` for them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,21 @@ pub struct PlanView {
     pub kept: Vec<String>,
     /// What forbids applying.
     pub errors: Vec<String>,
+    /// What the plan was made from, so that `berth apply FILE` can make it again and
+    /// tell whether anything changed.
+    pub inputs: Inputs,
+}
+
+/// The command-line inputs of a plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inputs {
+    /// Absolute paths of the files and folders read.
+    pub paths: Vec<String>,
+    pub vars: BTreeMap<String, String>,
+    pub erb_env: BTreeMap<String, String>,
+    pub scope: Option<String>,
+    pub targets: Vec<String>,
+    pub prune: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +74,8 @@ pub struct StepView {
     /// The spec hash the new or updated container will carry.
     pub hash: Option<String>,
     pub changes: Vec<ChangeView>,
+    /// A `remove` of a container left over from an interrupted apply.
+    pub leftover: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +163,7 @@ impl PlanView {
         engine: &str,
         desired_digest: String,
         observed_fingerprint: String,
+        inputs: Inputs,
     ) -> PlanView {
         PlanView {
             format_version: FORMAT_VERSION.to_string(),
@@ -157,6 +176,7 @@ impl PlanView {
             steps: plan.steps.iter().map(step_view).collect(),
             kept: plan.kept.clone(),
             errors: plan.errors.clone(),
+            inputs,
         }
     }
 }
@@ -171,6 +191,7 @@ fn step_view(step: &Step) -> StepView {
         source: step.origin.as_ref().map(ToString::to_string),
         hash: step.hash.clone(),
         changes: step.changes.iter().map(change_view).collect(),
+        leftover: step.leftover,
     }
 }
 
@@ -215,6 +236,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             Action::Replace => "must be replaced",
             Action::Start => "will be started",
             Action::Stop => "will be stopped",
+            Action::Remove if step.leftover => "will be removed (left over from an interrupted apply)",
             Action::Remove => "will be removed (no longer in the configuration)",
         };
         let _ = writeln!(out, "  # {} {what}", paint(BOLD, &step.name));

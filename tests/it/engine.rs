@@ -36,6 +36,10 @@ struct Project {
     state: tempfile::TempDir,
     /// Unmanaged containers the test made, removed at the end too.
     others: Vec<String>,
+    /// Image tags the test made, removed at the end.
+    tags: Vec<String>,
+    /// The image the services run.
+    image: String,
 }
 
 impl Project {
@@ -46,6 +50,8 @@ impl Project {
             repo: tempfile::tempdir().unwrap(),
             state: tempfile::tempdir().unwrap(),
             others: Vec::new(),
+            tags: Vec::new(),
+            image: IMAGE.to_string(),
         };
         p.clean(); // leftovers of an earlier run that was killed
         p.write("berth.yaml", &format!("project: {name}\n"));
@@ -60,8 +66,9 @@ impl Project {
         std::fs::remove_file(self.repo.path().join(path)).unwrap();
     }
 
-    /// A Sesam microservice system running the demo image.
+    /// A Sesam microservice system running the project's image.
     fn service(&self, id: &str, log_level: &str, memory_mib: u32) {
+        let image = &self.image;
         self.write(
             &format!("{id}.conf.json"),
             &format!(
@@ -69,9 +76,10 @@ impl Project {
   "_id": "{id}",
   "type": "system:microservice",
   "docker": {{
-    "image": "{IMAGE}",
+    "image": "{image}",
     "port": 8080,
     "memory": {memory_mib},
+    "skip_pull": true,
     "environment": {{ "LOG_LEVEL": "{log_level}" }}
   }}
 }}
@@ -127,6 +135,9 @@ impl Project {
             docker(&["rm", "-f", id]);
         }
         docker(&["network", "rm", &format!("{}-net", self.name)]);
+        for tag in &self.tags {
+            docker(&["rmi", tag]);
+        }
     }
 }
 
@@ -206,7 +217,7 @@ fn plan_names_the_action_for_every_kind_of_change() {
         ),
         (Some("env.LOG_LEVEL"), Some("info"), Some("debug"))
     );
-    assert_eq!(change["source"], "web.conf.json:8:22");
+    assert_eq!(change["source"], "web.conf.json:9:22");
     assert_eq!(json["steps"][1]["changes"][0]["in_place"], true);
     p.apply(&[]);
     assert_eq!(p.plan(&[]).1, 0, "the in-place update converged");
@@ -340,4 +351,248 @@ fn the_state_key_is_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_tag_that_now_names_another_image_replaces() {
+    let mut p = Project::new("berth-it-image");
+    let tag = "berth-it-image:1";
+    assert_eq!(docker(&["tag", IMAGE, tag]).2, 0);
+    p.tags.push(tag.to_string());
+    p.image = tag.to_string();
+    p.service("web", "info", 64);
+    p.apply(&[]);
+    assert_eq!(p.plan(&[]).1, 0);
+
+    // The same tag, a new image (a commit of the running container has a new ID).
+    let (_, stderr, status) = docker(&["commit", &p.container("web"), tag]);
+    assert_eq!(status, 0, "{stderr}");
+    let json = p.plan_json();
+    assert_eq!(actions(&json), [pair("replace", &p.container("web"))]);
+    let change = &json["steps"][0]["changes"][0];
+    assert_eq!(change["path"], "image-id");
+    assert_ne!(change["from"], change["to"]);
+}
+
+/// A tool the test needs; `None` (and a note) when it is missing outside CI.
+fn tool(name: &str) -> Option<()> {
+    if Command::new(name).arg("-version").output().is_ok() {
+        return Some(());
+    }
+    assert!(
+        std::env::var_os("BERTH_REQUIRE_TOOLS").is_none(),
+        "{name} is required"
+    );
+    eprintln!("skipped: {name} is not installed");
+    None
+}
+
+/// A free TCP port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A relay from a loopback port to the engine's unix socket (socat for plain tcp,
+/// stunnel for TLS), stopped on drop.
+struct Relay(std::process::Child);
+
+/// The engine's unix socket.
+fn socket() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(String::from))
+        .unwrap_or_else(|| "/var/run/docker.sock".into())
+}
+
+impl Relay {
+    fn start(mut command: Command) -> Relay {
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Relay(child)
+    }
+
+    fn tcp(port: u16) -> Relay {
+        let mut socat = Command::new("socat");
+        socat
+            .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"))
+            .arg(format!("UNIX-CONNECT:{}", socket()));
+        Relay::start(socat)
+    }
+
+    /// TLS that requires a client certificate signed by the CA in `certs`. (stunnel, not
+    /// socat: socat's server fails the session resumption a TLS client may attempt.)
+    fn tls(port: u16, certs: &Path) -> Relay {
+        let c = |f: &str| certs.join(f).display().to_string();
+        let config = format!(
+            "foreground = yes\npid =\n[docker]\naccept = 127.0.0.1:{port}\nconnect = {}\ncert = {}\nkey = {}\nCAfile = {}\nverifyChain = yes\nrequireCert = yes\n",
+            socket(),
+            c("server-cert.pem"),
+            c("server-key.pem"),
+            c("ca.pem")
+        );
+        std::fs::write(certs.join("stunnel.conf"), config).unwrap();
+        let mut stunnel = Command::new("stunnel");
+        stunnel.arg(certs.join("stunnel.conf"));
+        Relay::start(stunnel)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl
+/// into `dir` with the names the docker CLI expects (ca.pem, cert.pem, key.pem).
+fn certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let (_, stderr, status) = output(
+            Command::new("openssl")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(status, 0, "openssl {args:?}: {stderr}");
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=berth-test-ca",
+    ]);
+    for (name, ext) in [("server", "server.ext"), ("client", "client.ext")] {
+        let key = if name == "client" {
+            "key.pem"
+        } else {
+            "server-key.pem"
+        };
+        let cert = if name == "client" {
+            "cert.pem"
+        } else {
+            "server-cert.pem"
+        };
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}"),
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            ext,
+        ]);
+    }
+}
+
+/// The engine over plain tcp (berth.yaml's engine.host) and over tcp with TLS
+/// (DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, and berth.yaml's engine.tls).
+#[test]
+fn the_engine_is_reached_over_tcp_and_tls() {
+    if tool("socat").and(tool("stunnel")).and(tool("openssl")).is_none() {
+        return;
+    }
+    let p = Project::new("berth-it-tcp");
+    p.service("web", "info", 64);
+    let plan_via = |envs: &[(&str, &str)]| {
+        let mut cmd = crate::berth();
+        cmd.current_dir(p.repo.path())
+            .env("BERTH_STATE_DIR", p.state.path())
+            .env_remove("DOCKER_HOST")
+            .arg("plan");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        output(cmd.output().unwrap())
+    };
+
+    let port = free_port();
+    let _plain = Relay::tcp(port);
+    p.write(
+        "berth.yaml",
+        &format!("project: berth-it-tcp\nengine:\n  host: tcp://127.0.0.1:{port}\n"),
+    );
+    let (stdout, stderr, status) = plan_via(&[]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("Plan: 1 to create"), "{stdout}");
+
+    let certs = tempfile::tempdir().unwrap();
+    certificates(certs.path());
+    let port = free_port();
+    let _tls = Relay::tls(port, certs.path());
+    let host = format!("tcp://127.0.0.1:{port}");
+    let cert_path = certs.path().display().to_string();
+    let (stdout, stderr, status) = plan_via(&[
+        ("DOCKER_HOST", &host),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", &cert_path),
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("Plan: 1 to create"), "{stdout}");
+
+    // Without TLS the relay refuses to talk: one line naming the address.
+    let (_, stderr, status) = plan_via(&[("DOCKER_HOST", &host)]);
+    assert_eq!(status, 1);
+    assert!(
+        stderr.starts_with(&format!("error: cannot reach the Docker engine at {host}"))
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+
+    // berth.yaml's engine.tls, relative to the repository.
+    std::fs::create_dir(p.repo.path().join("certs")).unwrap();
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::copy(certs.path().join(f), p.repo.path().join("certs").join(f)).unwrap();
+    }
+    p.write(
+        "berth.yaml",
+        &format!("project: berth-it-tcp\nengine:\n  host: tcp://127.0.0.1:{port}\n  tls: {{ ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem }}\n"),
+    );
+    let (stdout, stderr, status) = plan_via(&[]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("Plan: 1 to create"), "{stdout}");
 }

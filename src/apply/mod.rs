@@ -1,0 +1,196 @@
+//! Carrying out a plan on an engine: the project network first, then the steps, one
+//! service after another within a service and services side by side (bounded). A
+//! replace is create-before-destroy: the new container starts under a temporary name and
+//! must pass its readiness check before the old one goes; if it fails, it is removed and
+//! the old one keeps running. A failed step never stops another service's steps.
+//!
+//! Generic over `Engine`: the Docker engine in production, any engine in tests. Nothing
+//! here reads a clock or the environment; waiting is the engine's (`wait_ready`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream};
+
+use crate::engine::{Create, Engine, EngineError};
+use crate::model::Probe;
+use crate::plan::{Action, Step};
+
+/// How a new or started container shows that it works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    /// A probe berth runs: HTTP or TCP to the container's address, or a command in it.
+    Probe(Probe),
+    /// Still running, and not restarted, after this long.
+    StaysUp(Duration),
+}
+
+/// A file placed in a container before it starts (a `SECRET FILE`).
+#[derive(Clone, PartialEq)]
+pub struct File {
+    pub path: String,
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for File {
+    // The content is a secret: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "File({}, {} bytes)", self.path, self.content.len())
+    }
+}
+
+/// One step with everything needed to carry it out.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub step: Step,
+    /// For `Create` and `Replace`: the container to create, under the step's name.
+    pub create: Option<Create>,
+    pub files: Vec<File>,
+    pub readiness: Readiness,
+    /// For `Replace`: the new container publishes host ports, which the old one may
+    /// hold, so the old one is stopped first (and started again if the new one fails).
+    pub stop_first: bool,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub name: String,
+    pub action: Action,
+    pub result: Result<(), String>,
+}
+
+/// Progress, as it happens.
+pub enum Event<'a> {
+    Started(&'a Step),
+    Finished(&'a Step, &'a Result<(), String>),
+}
+
+/// The suffix of a replacement container's name until it takes over.
+pub const NEXT: &str = "-next";
+
+/// Runs `jobs`; `network` (name, labels) is created first when given. Returns one
+/// outcome per job; if the network cannot be created nothing else is tried.
+pub async fn execute<E: Engine>(
+    engine: &E,
+    network: Option<(&str, &BTreeMap<String, String>)>,
+    jobs: &[Job],
+    parallelism: usize,
+    progress: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Vec<Outcome>, EngineError> {
+    if let Some((name, labels)) = network {
+        engine.create_network(name, labels).await?;
+    }
+    // Steps of one service run in order (a leftover goes before its replacement comes,
+    // replicas are replaced one at a time); services run side by side.
+    let mut groups: BTreeMap<&str, Vec<&Job>> = BTreeMap::new();
+    for job in jobs {
+        groups.entry(job.step.service.as_str()).or_default().push(job);
+    }
+    let outcomes: Vec<Vec<Outcome>> = stream::iter(groups.into_values())
+        .map(|group| async move {
+            let mut outcomes = Vec::new();
+            for job in group {
+                progress(Event::Started(&job.step));
+                let result = run(engine, job).await;
+                progress(Event::Finished(&job.step, &result));
+                outcomes.push(Outcome {
+                    name: job.step.name.clone(),
+                    action: job.step.action,
+                    result,
+                });
+            }
+            outcomes
+        })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    let mut outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    outcomes.sort_by(|a, b| (&a.name, a.action).cmp(&(&b.name, b.action)));
+    Ok(outcomes)
+}
+
+fn text(e: EngineError) -> String {
+    format!("{}: {}", e.what, e.cause)
+}
+
+async fn run<E: Engine>(engine: &E, job: &Job) -> Result<(), String> {
+    let step = &job.step;
+    let id = step.id.as_deref().unwrap_or_default();
+    match step.action {
+        Action::Create => {
+            let new = create(engine, job, &step.name).await?;
+            if step.start {
+                start_ready(engine, &new, &job.readiness).await?;
+            }
+            Ok(())
+        }
+        Action::Replace => replace(engine, job, id).await,
+        Action::Update => {
+            let spec = step.spec.as_ref().ok_or("no spec to update to")?;
+            engine.update(id, &spec.resources).await.map_err(text)
+        }
+        Action::Start => start_ready(engine, id, &job.readiness).await,
+        Action::Stop => engine.stop(id).await.map_err(text),
+        Action::Remove => engine.remove(id).await.map_err(text),
+    }
+}
+
+/// Creates the job's container under `name` and places its files; returns its ID.
+async fn create<E: Engine>(engine: &E, job: &Job, name: &str) -> Result<String, String> {
+    let mut create = job.create.clone().ok_or("nothing to create")?;
+    create.name = name.to_string();
+    let id = engine.create_container(&create).await.map_err(text)?;
+    for file in &job.files {
+        if let Err(e) = engine.put_file(&id, &file.path, &file.content).await {
+            let _ = engine.remove(&id).await;
+            return Err(text(e));
+        }
+    }
+    Ok(id)
+}
+
+async fn start_ready<E: Engine>(engine: &E, id: &str, readiness: &Readiness) -> Result<(), String> {
+    engine.start(id).await.map_err(text)?;
+    engine.wait_ready(id, readiness).await
+}
+
+/// Create-before-destroy: the new container proves itself under a temporary name, then
+/// the old one is removed and the new one takes its name. Stop-first when ports clash.
+async fn replace<E: Engine>(engine: &E, job: &Job, old: &str) -> Result<(), String> {
+    let step = &job.step;
+    let temporary = format!("{}{NEXT}", step.name);
+    if job.stop_first {
+        engine.stop(old).await.map_err(text)?;
+    }
+    let new = match create(engine, job, &temporary).await {
+        Ok(new) => new,
+        Err(e) => return Err(restore(engine, job, old, e).await),
+    };
+    if step.start
+        && let Err(e) = start_ready(engine, &new, &job.readiness).await
+    {
+        let _ = engine.remove(&new).await;
+        return Err(restore(engine, job, old, format!("the new container failed: {e}")).await);
+    }
+    if !job.stop_first {
+        engine.stop(old).await.map_err(text)?;
+    }
+    engine.remove(old).await.map_err(text)?;
+    engine.rename(&new, &step.name).await.map_err(text)
+}
+
+/// After a failed replace: the old container runs again if it was stopped for the new
+/// one; the error says whether it does.
+async fn restore<E: Engine>(engine: &E, job: &Job, old: &str, error: String) -> String {
+    if !job.stop_first {
+        return format!("{error}; the old container was left running");
+    }
+    match engine.start(old).await {
+        Ok(()) => format!("{error}; the old container was started again"),
+        Err(e) => format!(
+            "{error}; and the old container could not be started again: {}",
+            text(e)
+        ),
+    }
+}

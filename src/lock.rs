@@ -1,0 +1,223 @@
+//! One apply at a time per project and engine: a lock file in berth's state directory,
+//! held with an OS file lock (released by the kernel when its holder dies, even by
+//! SIGKILL) and carrying a record of its holder — id, user, host, pid, time, commit —
+//! for the message a waiting apply prints. `berth unlock ID` deletes a record whose
+//! holder is gone.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use miette::{IntoDiagnostic, WrapErr};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub id: String,
+    pub project: String,
+    pub engine: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+    pub commit: Option<String>,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let age = now().saturating_sub(self.since);
+        write!(
+            f,
+            "lock {} held by {}@{} (pid {}) for {age}s",
+            self.id, self.user, self.host, self.pid
+        )?;
+        if let Some(commit) = &self.commit {
+            write!(f, ", applying commit {commit}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A held lock; released when dropped (or when the process ends).
+pub struct Lock {
+    file: File,
+    path: PathBuf,
+    pub holder: Holder,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // The record goes first, so that no one reads a stale one after the unlock.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn locks_dir(state: &Path) -> PathBuf {
+    state.join("locks")
+}
+
+/// The lock file of a project on an engine.
+fn lock_path(state: &Path, project: &str, engine: &str) -> PathBuf {
+    let key = hex::encode(&Sha256::digest(format!("{project}\0{engine}").as_bytes())[..8]);
+    locks_dir(state).join(format!("{}-{key}.lock", crate::diff::clean(project)))
+}
+
+fn read_holder(file: &mut File) -> Option<Holder> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Takes the lock of `project` on `engine`, waiting up to `timeout` for its holder.
+pub fn acquire(
+    state: &Path,
+    project: &str,
+    engine: &str,
+    commit: Option<&str>,
+    timeout: Duration,
+) -> miette::Result<Lock> {
+    std::fs::create_dir_all(locks_dir(state)).into_diagnostic()?;
+    let path = lock_path(state, project, engine);
+    let started = Instant::now();
+    loop {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot open the lock {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {
+                // The file may have been removed by the holder that just let go: only a
+                // lock on the file that is at the path counts.
+                if !same_file(&file, &path) {
+                    continue;
+                }
+                let holder = Holder {
+                    id: hex::encode(
+                        &Sha256::digest(
+                            format!("{}{}{}", std::process::id(), now(), path.display()).as_bytes(),
+                        )[..4],
+                    ),
+                    project: project.to_string(),
+                    engine: engine.to_string(),
+                    user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+                    host: hostname(),
+                    pid: std::process::id(),
+                    since: now(),
+                    commit: commit.map(String::from),
+                };
+                file.set_len(0).into_diagnostic()?;
+                file.rewind().into_diagnostic()?;
+                file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes())
+                    .into_diagnostic()?;
+                file.sync_all().into_diagnostic()?;
+                return Ok(Lock { file, path, holder });
+            }
+            Err(TryLockError::WouldBlock) => {
+                if started.elapsed() >= timeout {
+                    let who =
+                        read_holder(&mut file).map_or_else(|| "another berth".to_string(), |h| h.to_string());
+                    miette::bail!(
+                        help = "wait for it to finish, or raise --lock-timeout",
+                        "project `{project}` on {engine} is being applied: {who}"
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e)
+                    .into_diagnostic()
+                    .wrap_err_with(|| format!("cannot lock {}", path.display()));
+            }
+        }
+    }
+}
+
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `berth unlock ID`: removes the lock record `id` if no live process holds it.
+pub fn unlock(state: &Path, id: &str) -> miette::Result<Holder> {
+    let entries = std::fs::read_dir(locks_dir(state))
+        .into_diagnostic()
+        .wrap_err("no locks")?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(mut file) = OpenOptions::new().read(true).write(true).open(&path) else {
+            continue;
+        };
+        let Some(holder) = read_holder(&mut file) else {
+            continue;
+        };
+        if holder.id != id {
+            continue;
+        }
+        return match file.try_lock() {
+            Ok(()) => {
+                std::fs::remove_file(&path).into_diagnostic()?;
+                Ok(holder)
+            }
+            Err(_) => miette::bail!(
+                help = "its holder is alive; stop it instead",
+                "{holder}: still held"
+            ),
+        };
+    }
+    miette::bail!("no lock with id `{id}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_waits_then_fails_naming_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = acquire(dir.path(), "p", "unix:///s", Some("abc"), Duration::ZERO).unwrap();
+        let err = acquire(dir.path(), "p", "unix:///s", None, Duration::from_millis(300))
+            .err()
+            .unwrap();
+        let text = format!("{err}");
+        assert!(
+            text.contains(&first.holder.id) && text.contains("commit abc"),
+            "{text}"
+        );
+        // Another project, or the same one on another engine, is independent.
+        let _other = acquire(dir.path(), "q", "unix:///s", None, Duration::ZERO).unwrap();
+        let _elsewhere = acquire(dir.path(), "p", "tcp://h:1", None, Duration::ZERO).unwrap();
+        assert!(
+            unlock(dir.path(), &first.holder.id).is_err(),
+            "a live holder is not unlocked"
+        );
+        drop(first);
+        acquire(dir.path(), "p", "unix:///s", None, Duration::ZERO).expect("free again");
+    }
+}
