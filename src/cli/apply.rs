@@ -460,7 +460,7 @@ fn report(outcomes: &[Outcome]) -> ExitCode {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for o in outcomes.iter().filter(|o| o.result.is_ok()) {
-        *counts.entry(o.action.name()).or_default() += 1;
+        *counts.entry(o.action.done()).or_default() += 1;
     }
     let done: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
     let done = if done.is_empty() {
@@ -472,7 +472,7 @@ fn report(outcomes: &[Outcome]) -> ExitCode {
         println!("\nApply complete: {done}.");
         ExitCode::SUCCESS
     } else {
-        eprintln!("\nApply incomplete: {done} done; {} failed:", failed.len());
+        eprintln!("\nApply incomplete: {done}; {} failed:", failed.len());
         for o in failed {
             if let Err(e) = &o.result {
                 eprintln!("  {} ({}): {e}", o.name, o.action.name());

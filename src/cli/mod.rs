@@ -9,6 +9,7 @@ mod lint;
 mod plan;
 mod report;
 mod sarif;
+mod unlock;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Plan, then make the Docker engine match the configuration.
     Apply(apply::ApplyArgs),
+    /// Remove the lock of an apply that is gone.
+    Unlock(unlock::UnlockArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -57,6 +60,7 @@ pub fn run() -> ExitCode {
         Command::Compile(args) => compile::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Unlock(args) => unlock::run(args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -439,7 +439,10 @@ fn create_body(c: &Create) -> ContainerCreateBody {
     ContainerCreateBody {
         image: Some(c.image.clone()),
         cmd: (!c.command.is_empty()).then(|| c.command.clone()),
-        working_dir: c.working_dir.clone(),
+        // COSMOS's WORK_DIR is relative to the plugin's folder inside its own operator
+        // image, which a container of another image does not have: only an absolute
+        // one means something here; otherwise the image's own working directory holds.
+        working_dir: c.working_dir.clone().filter(|w| w.starts_with('/')),
         env: Some(c.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         exposed_ports: (!c.ports.is_empty()).then(|| c.ports.iter().map(port_key).collect()),
         labels: Some(c.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),

@@ -99,6 +99,18 @@ impl Action {
         }
     }
 
+    /// The action done: `created`, `replaced`.
+    pub fn done(self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Replace => "replaced",
+            Action::Start => "started",
+            Action::Stop => "stopped",
+            Action::Remove => "removed",
+        }
+    }
+
     /// Terraform's sign for the action.
     fn sign(self) -> &'static str {
         match self {

@@ -1,7 +1,9 @@
 //! berth-demo: the service berth's example fleet and real-engine tests run. It serves
 //! `GET /health` (and `/`) on every port it is given, logs its configuration without
 //! values that look secret, and exits at once on SIGTERM — as PID 1 in a `FROM scratch`
-//! image, where a signal without a handler would be ignored.
+//! image, where a signal without a handler would be ignored. For tests of failure:
+//! `BERTH_DEMO_HEALTH=fail` makes `/health` answer 503, `BERTH_DEMO_EXIT=N` exits with
+//! code N at once.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -41,7 +43,7 @@ fn looks_secret(key: &str) -> bool {
         .any(|w| k.contains(w))
 }
 
-fn serve(stream: TcpStream, name: &str) {
+fn serve(stream: TcpStream, name: &str, healthy: bool) {
     let mut reader = BufReader::new(&stream);
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
@@ -54,7 +56,11 @@ fn serve(stream: TcpStream, name: &str) {
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let (status, body) = match path {
-        "/" | "/health" => ("200 OK", format!("{{\"status\":\"UP\",\"name\":\"{name}\"}}\n")),
+        "/" | "/health" if healthy => ("200 OK", format!("{{\"status\":\"UP\",\"name\":\"{name}\"}}\n")),
+        "/" | "/health" => (
+            "503 Service Unavailable",
+            format!("{{\"status\":\"DOWN\",\"name\":\"{name}\"}}\n"),
+        ),
         _ => ("404 Not Found", "{\"status\":\"not found\"}\n".to_string()),
     };
     let _ = write!(
@@ -87,6 +93,11 @@ fn main() {
             println!("{name}: secret file {}", f.path().display());
         }
     }
+    if let Some(code) = std::env::var("BERTH_DEMO_EXIT").ok().and_then(|c| c.parse().ok()) {
+        eprintln!("{name}: exiting with {code}, as BERTH_DEMO_EXIT says");
+        std::process::exit(code);
+    }
+    let healthy = std::env::var("BERTH_DEMO_HEALTH").map_or(true, |h| h != "fail");
     let mut handles = Vec::new();
     for port in ports(&args) {
         let listener = match TcpListener::bind(("0.0.0.0", port)) {
@@ -100,7 +111,7 @@ fn main() {
         let name = name.clone();
         handles.push(thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                serve(stream, &name);
+                serve(stream, &name, healthy);
             }
         }));
     }

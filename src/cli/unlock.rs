@@ -1,0 +1,19 @@
+//! `berth unlock ID`: removes the record of an apply lock whose holder is gone.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::state::State;
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The lock's id, as a waiting apply names it.
+    id: String,
+}
+
+pub fn run(args: UnlockArgs) -> miette::Result<ExitCode> {
+    let holder = crate::lock::unlock(&State::default_dir()?, &args.id)?;
+    println!("Removed {holder}.");
+    Ok(ExitCode::SUCCESS)
+}
