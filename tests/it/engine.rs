@@ -12,9 +12,9 @@ use serde_json::Value;
 use crate::output;
 
 /// The image every test container runs, built once per test run from this repository.
-const IMAGE: &str = "berth-demo:it";
+pub const IMAGE: &str = "berth-demo:it";
 
-fn demo_image() -> &'static str {
+pub fn demo_image() -> &'static str {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("images/demo/build");
@@ -24,26 +24,26 @@ fn demo_image() -> &'static str {
     IMAGE
 }
 
-fn docker(args: &[&str]) -> (String, String, i32) {
+pub fn docker(args: &[&str]) -> (String, String, i32) {
     output(Command::new("docker").args(args).output().expect("docker runs"))
 }
 
 /// A configuration repository in a temp folder, its own state folder, and the engine
 /// objects of its project, which are removed when it is dropped.
-struct Project {
-    name: &'static str,
-    repo: tempfile::TempDir,
-    state: tempfile::TempDir,
+pub struct Project {
+    pub name: &'static str,
+    pub repo: tempfile::TempDir,
+    pub state: tempfile::TempDir,
     /// Unmanaged containers the test made, removed at the end too.
-    others: Vec<String>,
+    pub others: Vec<String>,
     /// Image tags the test made, removed at the end.
-    tags: Vec<String>,
+    pub tags: Vec<String>,
     /// The image the services run.
-    image: String,
+    pub image: String,
 }
 
 impl Project {
-    fn new(name: &'static str) -> Project {
+    pub fn new(name: &'static str) -> Project {
         demo_image();
         let p = Project {
             name,
@@ -58,17 +58,27 @@ impl Project {
         p
     }
 
-    fn write(&self, path: &str, text: &str) {
+    pub fn write(&self, path: &str, text: &str) {
         std::fs::write(self.repo.path().join(path), text).unwrap();
     }
 
-    fn remove(&self, path: &str) {
+    pub fn remove(&self, path: &str) {
         std::fs::remove_file(self.repo.path().join(path)).unwrap();
     }
 
     /// A Sesam microservice system running the project's image.
-    fn service(&self, id: &str, log_level: &str, memory_mib: u32) {
+    pub fn service(&self, id: &str, log_level: &str, memory_mib: u32) {
+        self.sesam(id, memory_mib, &[("LOG_LEVEL", log_level)]);
+    }
+
+    /// A Sesam microservice system with this environment.
+    pub fn sesam(&self, id: &str, memory_mib: u32, env: &[(&str, &str)]) {
         let image = &self.image;
+        let env: serde_json::Map<String, Value> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect();
+        let env = Value::Object(env);
         self.write(
             &format!("{id}.conf.json"),
             &format!(
@@ -80,7 +90,7 @@ impl Project {
     "port": 8080,
     "memory": {memory_mib},
     "skip_pull": true,
-    "environment": {{ "LOG_LEVEL": "{log_level}" }}
+    "environment": {env}
   }}
 }}
 "#
@@ -88,7 +98,16 @@ impl Project {
         );
     }
 
-    fn berth(&self, args: &[&str]) -> (String, String, i32) {
+    /// The names of the project's containers, sorted.
+    pub fn containers(&self) -> Vec<String> {
+        let label = format!("label=berth.project={}", self.name);
+        let (names, _, _) = docker(&["ps", "-a", "--format", "{{.Names}}", "--filter", &label]);
+        let mut names: Vec<String> = names.lines().map(String::from).collect();
+        names.sort();
+        names
+    }
+
+    pub fn berth(&self, args: &[&str]) -> (String, String, i32) {
         output(
             crate::berth()
                 .current_dir(self.repo.path())
@@ -100,7 +119,7 @@ impl Project {
         )
     }
 
-    fn plan(&self, extra: &[&str]) -> (String, i32) {
+    pub fn plan(&self, extra: &[&str]) -> (String, i32) {
         let mut args = vec!["plan", "--detailed-exitcode"];
         args.extend_from_slice(extra);
         let (stdout, stderr, status) = self.berth(&args);
@@ -109,7 +128,7 @@ impl Project {
     }
 
     /// The plan as JSON, checked against schemas/plan.schema.json.
-    fn plan_json(&self) -> Value {
+    pub fn plan_json(&self) -> Value {
         let (stdout, stderr, _) = self.berth(&["plan", "--format", "json"]);
         let plan: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
         let errors: Vec<String> = schema().iter_errors(&plan).map(|e| e.to_string()).collect();
@@ -117,18 +136,18 @@ impl Project {
         plan
     }
 
-    fn apply(&self, extra: &[&str]) {
+    pub fn apply(&self, extra: &[&str]) {
         let mut args = vec!["apply", "--auto-approve"];
         args.extend_from_slice(extra);
         let (stdout, stderr, status) = self.berth(&args);
         assert_eq!(status, 0, "{stdout}{stderr}");
     }
 
-    fn container(&self, service: &str) -> String {
+    pub fn container(&self, service: &str) -> String {
         format!("{}-{service}-0", self.name)
     }
 
-    fn clean(&self) {
+    pub fn clean(&self) {
         let label = format!("label=berth.project={}", self.name);
         let (ids, _, _) = docker(&["ps", "-aq", "--filter", &label]);
         for id in ids.lines().chain(self.others.iter().map(String::as_str)) {
@@ -147,7 +166,7 @@ impl Drop for Project {
     }
 }
 
-fn schema() -> &'static jsonschema::Validator {
+pub fn schema() -> &'static jsonschema::Validator {
     static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/plan.schema.json");
@@ -156,7 +175,7 @@ fn schema() -> &'static jsonschema::Validator {
     })
 }
 
-fn actions(plan: &Value) -> Vec<(String, String)> {
+pub fn actions(plan: &Value) -> Vec<(String, String)> {
     plan["steps"]
         .as_array()
         .unwrap()
@@ -170,7 +189,7 @@ fn actions(plan: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pair(action: &str, container: &str) -> (String, String) {
+pub fn pair(action: &str, container: &str) -> (String, String) {
     (action.to_string(), container.to_string())
 }
 
@@ -281,8 +300,13 @@ fn a_container_berth_does_not_own_is_an_error_and_untouched() {
         )),
         "{text}"
     );
-    let (stdout, stderr, status) = p.berth(&["apply", "--auto-approve"]);
-    assert_eq!(status, 1, "{stdout}{stderr}");
+    for apply in [
+        &["apply", "--auto-approve"][..],
+        &["apply", "--auto-approve", "--prune"],
+    ] {
+        let (stdout, stderr, status) = p.berth(apply);
+        assert_eq!(status, 1, "{stdout}{stderr}");
+    }
     let (state, _, _) = docker(&["inspect", "-f", "{{.Id}} {{.State.Running}}", &name]);
     assert_eq!(
         state.trim(),
@@ -375,7 +399,7 @@ fn a_tag_that_now_names_another_image_replaces() {
 }
 
 /// A tool the test needs; `None` (and a note) when it is missing outside CI.
-fn tool(name: &str) -> Option<()> {
+pub fn tool(name: &str) -> Option<()> {
     if Command::new(name).arg("-version").output().is_ok() {
         return Some(());
     }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::disallowed_methods)] // tests drive the real binary on real files
 
+mod apply;
 mod cli;
 mod cosmos_oracle;
 mod engine;
