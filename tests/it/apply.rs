@@ -163,7 +163,11 @@ fn a_replacement_that_fails_leaves_the_old_container_running() {
     assert!(out.contains("the old container was left running"), "{out}");
     assert!(out.contains("exited (code 3"), "says why: {out}");
     assert_eq!(id(), before, "the same container, still running");
-    assert_eq!(p.containers(), [web.clone()], "the failed replacement is gone");
+    assert_eq!(
+        p.containers(),
+        std::slice::from_ref(&web),
+        "the failed replacement is gone"
+    );
     assert_eq!(actions(&p.plan_json()), [pair("replace", &web)], "still to do");
 }
 
