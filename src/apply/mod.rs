@@ -194,3 +194,169 @@ async fn restore<E: Engine>(engine: &E, job: &Job, old: &str, error: String) -> 
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::{DiffOptions, diff, network_name};
+    use crate::engine::fake::FakeDocker;
+    use crate::engine::{Identity, Observe, Query};
+    use crate::model::fixtures::{self, FakeDigests};
+    use crate::model::{Model, Text};
+    use crate::plan::{Plan, PlanOptions, plan};
+
+    fn identity() -> Identity {
+        Identity {
+            installation: "inst".into(),
+            project: "p".into(),
+            commit: None,
+        }
+    }
+
+    fn model(services: &[(&str, &str, &str)]) -> Model {
+        Model {
+            services: services
+                .iter()
+                .map(|(name, log, ready)| {
+                    let mut s = fixtures::service(name);
+                    s.env.insert("LOG".into(), Text::literal(*log));
+                    s.env.insert("READY".into(), Text::literal(*ready));
+                    s.ports.clear();
+                    s
+                })
+                .collect(),
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn plan_for(engine: &FakeDocker, model: &Model) -> Plan {
+        let id = identity();
+        let live = block_on(engine.observe(&Query {
+            identity: &id,
+            images: Vec::new(),
+        }))
+        .unwrap();
+        let options = DiffOptions {
+            project: "p",
+            default_image: "none",
+            digests: &FakeDigests,
+        };
+        plan(&diff(model, &live, &options), &PlanOptions { prune: true })
+    }
+
+    /// Plans and executes `model`, with jobs as the CLI makes them (secrets aside).
+    fn apply(engine: &FakeDocker, model: &Model, stop_first: bool) -> Vec<Outcome> {
+        let plan = plan_for(engine, model);
+        let id = identity();
+        let jobs: Vec<Job> = plan
+            .steps
+            .iter()
+            .map(|step| Job {
+                step: step.clone(),
+                create: step.spec.as_ref().map(|spec| {
+                    let labels = id.container(
+                        &step.service,
+                        step.instance,
+                        spec,
+                        step.hash.as_deref().unwrap_or(""),
+                        None,
+                    );
+                    Create::new(
+                        &step.name,
+                        spec,
+                        spec.env.clone(),
+                        labels,
+                        &network_name("p"),
+                        &step.service,
+                    )
+                }),
+                files: Vec::new(),
+                readiness: Readiness::StaysUp(Duration::ZERO),
+                stop_first,
+            })
+            .collect();
+        let labels = id.base();
+        let network = plan.network.as_deref().map(|n| (n, &labels));
+        block_on(execute(engine, network, &jobs, 4, &|_| {})).unwrap()
+    }
+
+    fn running(engine: &FakeDocker) -> Vec<(String, String, RunState)> {
+        let state = engine.state.lock().unwrap();
+        let mut out: Vec<_> = state
+            .containers
+            .iter()
+            .map(|c| (c.name.clone(), c.id.clone(), c.state))
+            .collect();
+        out.sort();
+        out
+    }
+
+    use crate::live::RunState;
+
+    #[test]
+    fn a_replacement_takes_over_the_name_and_the_plan_is_done() {
+        let engine = FakeDocker::default();
+        assert!(
+            apply(&engine, &model(&[("a", "info", "yes")]), false)
+                .iter()
+                .all(|o| o.result.is_ok())
+        );
+        let before = running(&engine);
+        let outcomes = apply(&engine, &model(&[("a", "debug", "yes")]), false);
+        assert_eq!(outcomes.len(), 1);
+        assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
+        let after = running(&engine);
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].0, "p-a-0");
+        assert_ne!(after[0].1, before[0].1, "a new container");
+        assert!(plan_for(&engine, &model(&[("a", "debug", "yes")])).is_empty());
+        // The old one went only after the new one was ready, and under no other name.
+        let writes = engine.writes.lock().unwrap().clone();
+        let position = |w: &str| writes.iter().position(|x| x == w).unwrap();
+        assert!(position("create p-a-0-next") < position(&format!("remove {}", before[0].1)));
+    }
+
+    #[test]
+    fn a_replacement_that_is_not_ready_leaves_the_old_container_running() {
+        let engine = FakeDocker::default();
+        apply(&engine, &model(&[("a", "info", "yes")]), false);
+        let before = running(&engine);
+        let outcomes = apply(&engine, &model(&[("a", "debug", "no")]), false);
+        let error = outcomes[0].result.clone().unwrap_err();
+        assert!(error.contains("left running"), "{error}");
+        assert_eq!(running(&engine), before, "untouched, and no -next left");
+    }
+
+    #[test]
+    fn stop_first_starts_the_old_container_again_when_the_new_one_fails() {
+        let engine = FakeDocker::default();
+        apply(&engine, &model(&[("a", "info", "yes")]), true);
+        let before = running(&engine);
+        let outcomes = apply(&engine, &model(&[("a", "debug", "no")]), true);
+        let error = outcomes[0].result.clone().unwrap_err();
+        assert!(error.contains("started again"), "{error}");
+        assert_eq!(running(&engine), before, "running again");
+    }
+
+    #[test]
+    fn a_failing_service_does_not_stop_the_others() {
+        let engine = FakeDocker::default();
+        let mut m = model(&[("a", "info", "yes"), ("b", "info", "yes"), ("c", "info", "yes")]);
+        m.services[1].image = Some("missing".into());
+        let outcomes = apply(&engine, &m, false);
+        let failed: Vec<&str> = outcomes
+            .iter()
+            .filter(|o| o.result.is_err())
+            .map(|o| o.name.as_str())
+            .collect();
+        assert_eq!(failed, ["p-b-0"]);
+        let names: Vec<String> = running(&engine).into_iter().map(|(n, _, _)| n).collect();
+        assert_eq!(names, ["p-a-0", "p-c-0"]);
+    }
+}

@@ -1,7 +1,15 @@
-//! An in-memory engine that carries out plan steps for real on a `LiveState`, so that
-//! tests of the pure core can check convergence: apply a plan, plan again, nothing left.
+//! In-memory engines for tests of the pure core: `FakeEngine` carries out plan steps on a
+//! `LiveState`, so that convergence can be checked (apply a plan, plan again, nothing
+//! left); `FakeDocker` does the same behind the `Engine` interface, for the apply
+//! executor.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use super::{Create, Engine, EngineError, Identity, ImageSource, Observe, Query, labels};
+use crate::apply::Readiness;
 use crate::live::{Container, LiveState, Owner, RunState};
+use crate::model::Resources;
 use crate::plan::{Action, Plan, Step};
 
 /// A fake engine for one project.
@@ -84,6 +92,152 @@ impl FakeEngine {
                 }
             }
             Action::Remove => self.state.containers.retain(|c| !by_id(c)),
+        }
+    }
+}
+
+/// The fake engine behind the `Observe` and `Engine` interfaces, for tests of the apply
+/// executor: it keeps a `LiveState`, records every write, and fails the readiness check
+/// of a container whose environment has `READY=no`, and the creation of one whose image
+/// is `missing`.
+#[derive(Default)]
+pub struct FakeDocker {
+    pub state: Mutex<LiveState>,
+    pub writes: Mutex<Vec<String>>,
+    env: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    next: Mutex<u64>,
+}
+
+impl FakeDocker {
+    fn write(&self, what: String) {
+        self.writes.lock().expect("not poisoned").push(what);
+    }
+
+    fn with<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T, EngineError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        let c = state
+            .containers
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or_else(|| fail(format!("no container {id}")))?;
+        Ok(f(c))
+    }
+}
+
+fn fail(cause: String) -> EngineError {
+    EngineError {
+        address: "fake".into(),
+        what: "fake".into(),
+        cause,
+    }
+}
+
+impl Observe for FakeDocker {
+    fn address(&self) -> &str {
+        "fake"
+    }
+
+    async fn observe(&self, _: &Query<'_>) -> Result<LiveState, EngineError> {
+        Ok(self.state.lock().expect("not poisoned").clone())
+    }
+
+    async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .state
+            .lock()
+            .expect("not poisoned")
+            .images
+            .get(reference)
+            .cloned())
+    }
+}
+
+impl Engine for FakeDocker {
+    async fn create_network(&self, name: &str, _: &BTreeMap<String, String>) -> Result<(), EngineError> {
+        self.write(format!("network {name}"));
+        self.state.lock().expect("not poisoned").network = true;
+        Ok(())
+    }
+
+    async fn provide_image(&self, _: &ImageSource) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    async fn create_container(&self, c: &Create) -> Result<String, EngineError> {
+        self.write(format!("create {}", c.name));
+        if c.image == "missing" {
+            return Err(fail(format!("no image {}", c.image)));
+        }
+        let id = {
+            let mut next = self.next.lock().expect("not poisoned");
+            *next += 1;
+            format!("f{next}")
+        };
+        let labels: HashMap<String, String> = c.labels.clone().into_iter().collect();
+        let identity = Identity {
+            installation: labels.get(labels::MANAGED_BY).cloned().unwrap_or_default(),
+            project: labels.get(labels::PROJECT).cloned().unwrap_or_default(),
+            commit: None,
+        };
+        let mut state = self.state.lock().expect("not poisoned");
+        let image_id = state.images.get(&c.image).cloned().unwrap_or_default();
+        state.containers.push(Container {
+            id: id.clone(),
+            name: c.name.clone(),
+            state: RunState::Created,
+            owner: identity.owner(&labels, &image_id, c.resources.clone()),
+        });
+        self.env
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone(), c.env.clone());
+        Ok(id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.write(format!("start {id}"));
+        self.with(id, |c| c.state = RunState::Running)
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), EngineError> {
+        self.write(format!("stop {id}"));
+        self.with(id, |c| c.state = RunState::Exited)
+    }
+
+    async fn update(&self, id: &str, resources: &Resources) -> Result<(), EngineError> {
+        self.write(format!("update {id}"));
+        self.with(id, |c| {
+            if let Some(owner) = &mut c.owner {
+                owner.resources = resources.clone();
+            }
+        })
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        self.write(format!("remove {id}"));
+        self.state
+            .lock()
+            .expect("not poisoned")
+            .containers
+            .retain(|c| c.id != id);
+        Ok(())
+    }
+
+    async fn rename(&self, id: &str, name: &str) -> Result<(), EngineError> {
+        self.write(format!("rename {id} {name}"));
+        self.with(id, |c| c.name = name.to_string())
+    }
+
+    async fn put_file(&self, id: &str, path: &str, _: &[u8]) -> Result<(), EngineError> {
+        self.write(format!("file {id} {path}"));
+        Ok(())
+    }
+
+    async fn wait_ready(&self, id: &str, _: &Readiness) -> Result<(), String> {
+        let env = self.env.lock().expect("not poisoned");
+        match env.get(id).and_then(|e| e.get("READY")) {
+            Some(v) if v == "no" => Err("not ready".into()),
+            _ => Ok(()),
         }
     }
 }
