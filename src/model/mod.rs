@@ -57,12 +57,14 @@ pub struct Service {
 }
 
 impl Service {
-    /// Every secret the service consumes: delivered ones and those inside env values.
+    /// Every secret the service needs: delivered ones, those inside env values, and
+    /// those of its registry credentials.
     pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        let auth = self.pull.auth.iter().flat_map(|a| [&a.username, &a.password]);
         self.secrets
             .iter()
             .map(|s| s.name.as_str())
-            .chain(self.env.values().flat_map(Text::secrets))
+            .chain(self.env.values().chain(auth).flat_map(Text::secrets))
     }
 
     /// A service with every field at its default: no image override, the image's own

@@ -495,3 +495,102 @@ fn the_example_fleet_comes_up_with_one_command() {
     cleanup();
     outcome.unwrap();
 }
+
+/// A registry on loopback (Debian's docker-registry) that wants a password: the image is
+/// pulled with the service's own credentials, and a wrong password fails clearly.
+#[test]
+fn a_private_image_is_pulled_with_the_service_credentials() {
+    if crate::engine::tool("docker-registry")
+        .and(crate::engine::tool("htpasswd"))
+        .is_none()
+    {
+        return;
+    }
+    let mut p = Project::new("berth-it-pull");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |f: &str| dir.path().join(f).display().to_string();
+    let (users, stderr, status) = output(
+        Command::new("htpasswd")
+            .args(["-Bbn", "puller", "s3cret"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(status, 0, "{stderr}");
+    std::fs::write(path("htpasswd"), users).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        path("config.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: berth\n    path: {}\n",
+            path("data"),
+            path("htpasswd")
+        ),
+    );
+    let mut registry = Command::new("docker-registry");
+    registry.args(["serve", &path("config.yml")]);
+    let _registry = crate::engine::Relay::start(registry);
+    let image = format!("127.0.0.1:{port}/berth-it/private:1");
+    let cli = |args: &[&str]| {
+        output(
+            Command::new("docker")
+                .env("DOCKER_CONFIG", path("cli"))
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let (_, e, s) = cli(&[
+        "login",
+        "-u",
+        "puller",
+        "-p",
+        "s3cret",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(s, 0, "login: {e}");
+    assert_eq!(docker(&["tag", IMAGE, &image]).2, 0);
+    p.tags.push(image.clone());
+    let (_, e, s) = cli(&["push", &image]);
+    assert_eq!(s, 0, "push: {e}");
+    assert_eq!(docker(&["rmi", &image]).2, 0, "only the registry has it now");
+
+    p.write(
+        "berth.yaml",
+        "project: berth-it-pull\nsecrets:\n  providers:\n    - { type: env, prefix: BERTH_IT_PULL_ }\n",
+    );
+    p.write(
+        "private.conf.json",
+        &format!(
+            r#"{{ "_id": "private", "type": "system:microservice",
+  "docker": {{ "image": "{image}", "port": 8080, "username": "puller", "password": "$SECRET(registry)" }} }}"#
+        ),
+    );
+    let apply_with = |password: &str| {
+        output(
+            crate::berth()
+                .current_dir(p.repo.path())
+                .env("BERTH_STATE_DIR", p.state.path())
+                .env("BERTH_IT_PULL_registry", password)
+                .args(["apply", "--auto-approve", "--stable-for", "1s"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let (_, stderr, status) = apply_with("wrong");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains(&format!("cannot pull `{image}`")), "{stderr}");
+    assert!(
+        !stderr.contains("wrong"),
+        "the password is never printed: {stderr}"
+    );
+    assert!(p.containers().is_empty());
+
+    let (stdout, stderr, status) = apply_with("s3cret");
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(stderr.contains(&format!("image {image}: pulling")), "{stderr}");
+    assert_eq!(p.containers(), [p.container("private")]);
+}

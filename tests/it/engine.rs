@@ -236,7 +236,7 @@ fn plan_names_the_action_for_every_kind_of_change() {
         ),
         (Some("env.LOG_LEVEL"), Some("info"), Some("debug"))
     );
-    assert_eq!(change["source"], "web.conf.json:9:22");
+    assert_eq!(change["source"], "web.conf.json:9:21");
     assert_eq!(json["steps"][1]["changes"][0]["in_place"], true);
     p.apply(&[]);
     assert_eq!(p.plan(&[]).1, 0, "the in-place update converged");
@@ -420,9 +420,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A relay from a loopback port to the engine's unix socket (socat for plain tcp,
-/// stunnel for TLS), stopped on drop.
-struct Relay(std::process::Child);
+/// A helper process of a test — a relay from a loopback port to the engine's unix socket
+/// (socat for plain tcp, stunnel for TLS), a registry — killed on drop.
+pub struct Relay(std::process::Child);
 
 /// The engine's unix socket.
 fn socket() -> String {
@@ -433,7 +433,7 @@ fn socket() -> String {
 }
 
 impl Relay {
-    fn start(mut command: Command) -> Relay {
+    pub fn start(mut command: Command) -> Relay {
         let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
