@@ -529,7 +529,8 @@ fn a_private_image_is_pulled_with_the_service_credentials() {
             path("data"),
             path("htpasswd")
         ),
-    );
+    )
+    .unwrap();
     let mut registry = Command::new("docker-registry");
     registry.args(["serve", &path("config.yml")]);
     let _registry = crate::engine::Relay::start(registry);
