@@ -28,6 +28,8 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 pub mod problem;
+#[allow(clippy::disallowed_methods)] // the edge: folders on disk, git repositories
+pub mod repo;
 #[allow(clippy::disallowed_methods)] // the edge: secret values from files and the environment
 pub mod secrets;
 pub mod source;

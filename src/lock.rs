@@ -51,10 +51,11 @@ pub struct Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // The record goes first, so that no one reads a stale one after the unlock.
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+        // The path goes while the lock is still held: a waiter that then locks this
+        // (unlinked) file sees that the path no longer names it and starts over, so two
+        // holders never hold two different files at once.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 

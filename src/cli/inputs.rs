@@ -17,6 +17,9 @@ use crate::config::{self, Config};
 use crate::lint::PluginTree;
 use crate::parse::{examples, json};
 use crate::problem::Problem;
+use crate::repo::dir::Disk;
+use crate::repo::git::GitTree;
+use crate::repo::{Entry, Files};
 use crate::source::{SourceFile, Span};
 
 /// What to compile and how: the paths and the COSMOS install overrides.
@@ -36,6 +39,18 @@ pub struct InputArgs {
     /// The COSMOS scope plugins are installed into [default: berth.yaml's, else DEFAULT].
     #[arg(long)]
     scope: Option<String>,
+    /// Read the configuration from this git repository (a path, bare or not, or a URL,
+    /// mirrored under berth's state directory) instead of the working folder; PATHs are
+    /// then inside the repository.
+    #[arg(long, value_name = "PATH|URL")]
+    repo: Option<String>,
+    /// The commit to read with --repo: a branch, tag or commit id [default: HEAD, for a
+    /// URL the remote's default branch].
+    #[arg(long = "ref", value_name = "REF", requires = "repo")]
+    reference: Option<String>,
+    /// With a --repo URL: use the mirror as last fetched, without fetching.
+    #[arg(long, requires = "repo")]
+    offline: bool,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -54,14 +69,18 @@ pub struct Loaded {
     pub config: Config,
     /// The folder berth.yaml is read from; relative paths in it start here.
     pub root: PathBuf,
+    /// The commit read, with `--repo`.
+    pub commit: Option<String>,
 }
 
 /// Reads and compiles everything `args` names.
 pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
-    let root = root_of(&args.paths);
+    let (files, commit) = source(args)?;
+    let files = files.as_ref();
+    let root = root_of(files, &args.paths);
     let mut problems = Vec::new();
     let config_path = root.join("berth.yaml");
-    let config = match read_source(&config_path, &display_name(&config_path), &mut problems)? {
+    let config = match read_source(files, &config_path, &display_name(&config_path), &mut problems)? {
         Some(file) => {
             let (config, mut found) = config::read(&file);
             problems.append(&mut found);
@@ -69,25 +88,25 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
         }
         None => Config::default(),
     };
-    let sesam_env = sesam_env(&root, &config, &mut problems)?;
+    let sesam_env = sesam_env(files, &root, &config, &mut problems)?;
     let mut sources = Vec::new();
-    let filter = Filter::new(&root, &config.discovery)?;
-    for (path, kind) in discover(&args.paths, &filter)? {
+    let filter = Filter::new(files, &root, &config.discovery)?;
+    for (path, kind) in discover(files, &args.paths, &filter)? {
         let name = display_name(&path);
-        let Some(file) = read_source(&path, &name, &mut problems)? else {
+        let Some(file) = read_source(files, &path, &name, &mut problems)? else {
             continue;
         };
         sources.push(match kind {
             Kind::Cosmos => Source::Cosmos {
                 folder: relative_folder(&root, &path),
-                tree: plugin_tree(&path),
+                tree: plugin_tree(files, &path),
                 file,
             },
             Kind::Cumulocity => Source::Cumulocity {
                 image_archive: path
                     .parent()
                     .map(|d| d.join("image.tar"))
-                    .filter(|t| t.is_file())
+                    .filter(|t| files.is_file(t))
                     .map(|t| display_name(&t)),
                 file,
             },
@@ -111,7 +130,7 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
             }
         });
     }
-    let files = sources
+    let file_count = sources
         .iter()
         .map(|s| s.file().name())
         .collect::<std::collections::BTreeSet<_>>()
@@ -131,10 +150,31 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
     compiled.problems = problems;
     Ok(Loaded {
         compiled,
-        files,
+        files: file_count,
         config,
         root,
+        commit,
     })
+}
+
+/// The files to read: a commit of `--repo`, else the disk.
+fn source(args: &InputArgs) -> miette::Result<(Box<dyn Files>, Option<String>)> {
+    let Some(location) = &args.repo else {
+        return Ok((Box::new(Disk), None));
+    };
+    let mirrors = crate::state::State::default_dir()?.join("mirrors");
+    let (tree, warning) = GitTree::open(location, args.reference.as_deref(), &mirrors, args.offline)
+        .map_err(|e| {
+            miette::miette!(
+                help = "check --repo and --ref (`git ls-remote` lists what a remote has)",
+                "{e}"
+            )
+        })?;
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let commit = tree.commit.clone();
+    Ok((Box::new(tree), Some(commit)))
 }
 
 impl InputArgs {
@@ -172,24 +212,36 @@ impl InputArgs {
         &self.paths
     }
 
-    /// The inputs as a saved plan records them, paths made absolute.
-    pub fn to_view(&self, targets: &[String], prune: bool) -> crate::plan::view::Inputs {
+    /// The inputs as a saved plan records them: paths on disk made absolute, and with
+    /// --repo the commit that was read, so that applying the plan reads it again.
+    pub fn to_view(
+        &self,
+        targets: &[String],
+        prune: bool,
+        commit: Option<&str>,
+    ) -> crate::plan::view::Inputs {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let repo = self.repo.as_ref().map(|r| {
+            if crate::repo::git::is_url(r) {
+                r.clone()
+            } else {
+                absolute(Path::new(r)).display().to_string()
+            }
+        });
         crate::plan::view::Inputs {
             paths: self
                 .paths
                 .iter()
-                .map(|p| {
-                    std::path::absolute(p)
-                        .unwrap_or_else(|_| p.clone())
-                        .display()
-                        .to_string()
-                })
+                .map(|p| if repo.is_some() { p.clone() } else { absolute(p) })
+                .map(|p| p.display().to_string())
                 .collect(),
             vars: self.vars.iter().cloned().collect(),
             erb_env: self.env.iter().cloned().collect(),
             scope: self.scope.clone(),
             targets: targets.to_vec(),
             prune,
+            repo,
+            commit: commit.map(String::from),
         }
     }
 
@@ -200,6 +252,10 @@ impl InputArgs {
             vars: view.vars.clone().into_iter().collect(),
             env: view.erb_env.clone().into_iter().collect(),
             scope: view.scope.clone(),
+            repo: view.repo.clone(),
+            reference: view.commit.clone(),
+            // The commit is known: a mirror that has it needs no fetch.
+            offline: false,
         }
     }
 
@@ -210,9 +266,9 @@ impl InputArgs {
 }
 
 /// The repository root: the first path if it is a folder, else its folder.
-fn root_of(paths: &[PathBuf]) -> PathBuf {
+fn root_of(files: &dyn Files, paths: &[PathBuf]) -> PathBuf {
     let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-    if first.is_dir() {
+    if files.is_dir(&first) {
         first
     } else {
         first
@@ -223,14 +279,16 @@ fn root_of(paths: &[PathBuf]) -> PathBuf {
 
 /// Reads a file if it exists. Invalid UTF-8 is reported and read as U+FFFD.
 fn read_source(
+    files: &dyn Files,
     path: &Path,
     name: &str,
     problems: &mut Vec<Problem>,
 ) -> miette::Result<Option<Arc<SourceFile>>> {
-    if !path.is_file() {
+    if !files.is_file(path) {
         return Ok(None);
     }
-    let bytes = std::fs::read(path)
+    let bytes = files
+        .read(path)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read {}", path.display()))?;
     let (file, invalid) = SourceFile::from_bytes(name, &bytes);
@@ -242,6 +300,7 @@ fn read_source(
 
 /// Sesam `$ENV` values: `<profile>-env.json` at the root, then berth.yaml's `env`.
 fn sesam_env(
+    files: &dyn Files,
     root: &Path,
     config: &Config,
     problems: &mut Vec<Problem>,
@@ -253,7 +312,7 @@ fn sesam_env(
     if let Some(profile) = &config.sesam.env_profile {
         let path = root.join(format!("{profile}-env.json"));
         let name = display_name(&path);
-        match read_source(&path, &name, problems)? {
+        match read_source(files, &path, &name, problems)? {
             None => problems.push(
                 Problem::error(
                     "berth::sesam::no-env-profile",
@@ -291,14 +350,15 @@ enum Kind {
 }
 
 /// berth.yaml's `discovery`: globs over paths relative to the repository root.
-struct Filter {
+struct Filter<'a> {
+    files: &'a dyn Files,
     root: PathBuf,
     include: Option<GlobSet>,
     exclude: GlobSet,
 }
 
-impl Filter {
-    fn new(root: &Path, discovery: &config::Discovery) -> miette::Result<Filter> {
+impl<'a> Filter<'a> {
+    fn new(files: &'a dyn Files, root: &Path, discovery: &config::Discovery) -> miette::Result<Filter<'a>> {
         let set = |globs: &[String]| -> miette::Result<GlobSet> {
             let mut b = GlobSetBuilder::new();
             for g in globs {
@@ -313,6 +373,7 @@ impl Filter {
             b.build().into_diagnostic()
         };
         Ok(Filter {
+            files,
             root: root.to_path_buf(),
             include: (!discovery.include.is_empty())
                 .then(|| set(&discovery.include))
@@ -328,9 +389,12 @@ impl Filter {
         if self.exclude.is_match(rel) {
             return None;
         }
+        let files = self.files;
         match &self.include {
-            None => classify(path),
-            Some(include) if include.is_match(rel) => classify(path).or_else(|| explicit_kind(path)),
+            None => classify(files, path),
+            Some(include) if include.is_match(rel) => {
+                classify(files, path).or_else(|| explicit_kind(files, path))
+            }
             Some(_) => None,
         }
     }
@@ -339,17 +403,16 @@ impl Filter {
 /// Every input under `paths` with its format, sorted by path. Files named explicitly are
 /// taken whatever their name (see `explicit_kind`); folders are walked with the
 /// discovery rules and berth.yaml's `discovery` globs.
-fn discover(paths: &[PathBuf], filter: &Filter) -> miette::Result<Vec<(PathBuf, Kind)>> {
+fn discover(files: &dyn Files, paths: &[PathBuf], filter: &Filter) -> miette::Result<Vec<(PathBuf, Kind)>> {
     let mut found = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-        if meta.is_dir() {
-            walk(path, filter, &mut found)?;
-        } else {
-            if let Some(kind) = classify(path).or_else(|| explicit_kind(path)) {
-                found.push((path.clone(), kind));
+        match files.entry(path) {
+            None => miette::bail!("cannot read {}: no such file or folder", path.display()),
+            Some(Entry::Dir) => walk(files, path, filter, &mut found)?,
+            Some(Entry::File) => {
+                if let Some(kind) = classify(files, path).or_else(|| explicit_kind(files, path)) {
+                    found.push((path.clone(), kind));
+                }
             }
         }
     }
@@ -359,31 +422,36 @@ fn discover(paths: &[PathBuf], filter: &Filter) -> miette::Result<Vec<(PathBuf, 
     Ok(found)
 }
 
-fn walk(dir: &Path, filter: &Filter, found: &mut Vec<(PathBuf, Kind)>) -> miette::Result<()> {
-    let entries = std::fs::read_dir(dir)
+fn walk(
+    files: &dyn Files,
+    dir: &Path,
+    filter: &Filter,
+    found: &mut Vec<(PathBuf, Kind)>,
+) -> miette::Result<()> {
+    let entries = files
+        .list(dir)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot list {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.into_diagnostic()?;
-        let path = entry.path();
-        let kind = entry.file_type().into_diagnostic()?;
-        if kind.is_dir() {
+    for (name, entry) in entries {
+        let path = dir.join(&name);
+        match entry {
             // Version-control and build folders never hold configuration.
-            let name = entry.file_name();
-            if name != ".git" && name != "target" && name != "node_modules" {
-                walk(&path, filter, found)?;
+            Entry::Dir if name != ".git" && name != "target" && name != "node_modules" => {
+                walk(files, &path, filter, found)?;
             }
-        } else if kind.is_file()
-            && let Some(kind) = filter.kind(&path)
-        {
-            found.push((path, kind));
+            Entry::Dir => {}
+            Entry::File => {
+                if let Some(kind) = filter.kind(&path) {
+                    found.push((path, kind));
+                }
+            }
         }
     }
     Ok(())
 }
 
 /// The discovery rules of DESIGN.md §1, by file name (and, for other JSON, content).
-fn classify(path: &Path) -> Option<Kind> {
+fn classify(files: &dyn Files, path: &Path) -> Option<Kind> {
     let name = path.file_name()?.to_str()?;
     if name == "plugin.txt" {
         return Some(Kind::Cosmos);
@@ -398,14 +466,16 @@ fn classify(path: &Path) -> Option<Kind> {
     if in_layout && name.ends_with(".conf.json") {
         return Some(Kind::Sesam);
     }
-    if name.ends_with(".json") && !sesam_side_file && mentions_microservice(path) {
+    if name.ends_with(".json") && !sesam_side_file && mentions_microservice(files, path) {
         return Some(Kind::Sesam);
     }
     None
 }
 
-fn mentions_microservice(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| b.windows(19).any(|w| w == b"system:microservice"))
+fn mentions_microservice(files: &dyn Files, path: &Path) -> bool {
+    files
+        .read(path)
+        .is_ok_and(|b| b.windows(19).any(|w| w == b"system:microservice"))
 }
 
 /// The format of a file named on the command line that the discovery rules do not
@@ -414,7 +484,7 @@ fn mentions_microservice(path: &Path) -> bool {
 /// `system:microservice`, and otherwise no input of berth's (pre-commit passes every
 /// changed file); anything else is read as a plugin.txt. berth.yaml is the project file,
 /// read as such.
-fn explicit_kind(path: &Path) -> Option<Kind> {
+fn explicit_kind(files: &dyn Files, path: &Path) -> Option<Kind> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
@@ -428,14 +498,14 @@ fn explicit_kind(path: &Path) -> Option<Kind> {
     // Judged by name first: a `.json` file is never read as a plugin.txt, whatever it
     // starts with (comments, a BOM).
     let json = name.ends_with(".json")
-        || std::fs::read(path).is_ok_and(|b| {
+        || files.read(path).is_ok_and(|b| {
             b.iter()
                 .find(|c| !c.is_ascii_whitespace())
                 .is_some_and(|&c| c == b'{' || c == b'[')
         });
     match (json, name.contains("cumulocity")) {
         (true, true) => Some(Kind::Cumulocity),
-        (true, false) => mentions_microservice(path).then_some(Kind::Sesam),
+        (true, false) => mentions_microservice(files, path).then_some(Kind::Sesam),
         (false, _) => Some(Kind::Cosmos),
     }
 }
@@ -461,24 +531,26 @@ fn invalid_utf8(file: &Arc<SourceFile>, byte_offset: usize, text_offset: usize) 
 }
 
 /// The folder around a `plugin.txt`, when it looks like a plugin gem's tree.
-fn plugin_tree(path: &Path) -> Option<PluginTree> {
+fn plugin_tree(files: &dyn Files, path: &Path) -> Option<PluginTree> {
     let dir = path.parent()?;
     let is_tree = ["microservices", "targets", "tools", "lib"]
         .iter()
-        .any(|d| dir.join(d).is_dir())
-        || std::fs::read_dir(dir)
+        .any(|d| files.is_dir(&dir.join(d)))
+        || files
+            .list(dir)
             .ok()?
-            .flatten()
-            .any(|e| e.path().extension().is_some_and(|x| x == "gemspec"));
+            .iter()
+            .any(|(name, _)| Path::new(name).extension().is_some_and(|x| x == "gemspec"));
     if !is_tree {
         return None;
     }
-    let microservice_folders = std::fs::read_dir(dir.join("microservices"))
+    let microservice_folders = files
+        .list(&dir.join("microservices"))
         .map(|entries| {
             entries
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .into_iter()
+                .filter(|(_, e)| *e == Entry::Dir)
+                .map(|(name, _)| name.to_string_lossy().into_owned())
                 .collect()
         })
         .unwrap_or_default();

@@ -170,7 +170,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
     let identity = Identity {
         installation: state.installation(),
         project,
-        commit: None,
+        commit: loaded.commit.clone(),
     };
     let secrets = Secrets::resolve(model, &loaded.config.secrets.providers, &loaded.root, state);
     let address = engine_address(&loaded.config.engine, &loaded.root)?;
@@ -179,7 +179,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
             &state_dir,
             &identity.project,
             &address.host,
-            None,
+            loaded.commit.as_deref(),
             timeout,
         )?),
         None => None,
@@ -240,7 +240,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         &address.host,
         desired_digest(&diff),
         live.fingerprint(),
-        inputs.to_view(targets, prune),
+        inputs.to_view(targets, prune, loaded.commit.as_deref()),
     );
     Ok(Some(Planned {
         plan,

@@ -49,6 +49,9 @@ pub struct Inputs {
     pub scope: Option<String>,
     pub targets: Vec<String>,
     pub prune: bool,
+    /// The git repository read (`--repo`), and the commit.
+    pub repo: Option<String>,
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ mod cli;
 mod cosmos_oracle;
 mod engine;
 mod formats_corpus;
+mod git;
 mod lint_cli;
 mod lint_rules;
 mod model;

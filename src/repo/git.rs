@@ -1,0 +1,233 @@
+//! A commit of a git repository as the source of the desired state: files are read
+//! straight from the commit's tree — no checkout, no change to any working tree. A
+//! remote URL is fetched into a bare mirror under berth's state directory, updated on
+//! every run.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use git2::{ErrorCode, FetchOptions, ObjectType, Oid, Repository};
+use sha2::{Digest as _, Sha256};
+
+use super::{Entry, Files};
+
+/// One commit's tree.
+pub struct GitTree {
+    repo: Repository,
+    tree: Oid,
+    /// The commit's full id.
+    pub commit: String,
+    /// The commit's summary line.
+    pub summary: String,
+}
+
+/// Why a repository or ref could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot open the git repository {location}: {cause}")]
+    Open { location: String, cause: String },
+    #[error("cannot fetch {url}: {cause}")]
+    Fetch { url: String, cause: String },
+    #[error("`{reference}` names no commit in {location}")]
+    UnknownRef { reference: String, location: String },
+    #[error("cannot read {location}: {cause}")]
+    Read { location: String, cause: String },
+}
+
+/// Whether a repository argument is a URL to mirror rather than a local path.
+pub fn is_url(location: &str) -> bool {
+    location.contains("://") || location.starts_with("git@")
+}
+
+impl GitTree {
+    /// Opens `location` (a local repository, bare or not, or a URL mirrored into
+    /// `mirrors`) at `reference` (a branch, tag or commit id; default: HEAD, which for a
+    /// mirror is the remote's default branch). With `offline`, a mirror is not fetched.
+    /// Returns the tree and, with `offline`, a warning that the mirror may be stale. A
+    /// failed fetch is an error: the cache is used only when asked for.
+    pub fn open(
+        location: &str,
+        reference: Option<&str>,
+        mirrors: &Path,
+        offline: bool,
+    ) -> Result<(GitTree, Option<String>), GitError> {
+        let repo = if is_url(location) {
+            let path = mirrors.join(format!(
+                "{}.git",
+                hex::encode(&Sha256::digest(location.as_bytes())[..8])
+            ));
+            match (Repository::open_bare(&path), offline) {
+                (Ok(repo), true) => repo,
+                (Ok(repo), false) => {
+                    fetch(&repo, location)?;
+                    repo
+                }
+                (Err(_), true) => {
+                    return Err(GitError::Open {
+                        location: location.into(),
+                        cause: "--offline, and it was never fetched".into(),
+                    });
+                }
+                (Err(_), false) => mirror(location, &path)?,
+            }
+        } else {
+            Repository::open(location).map_err(|e| GitError::Open {
+                location: location.into(),
+                cause: e.message().to_string(),
+            })?
+        };
+        let warning = (offline && is_url(location)).then(|| {
+            format!("--offline: using the mirror of {location} as last fetched, which may be stale")
+        });
+        let (tree, id, summary) = resolve(&repo, location, reference)?;
+        Ok((
+            GitTree {
+                repo,
+                tree,
+                commit: id,
+                summary,
+            },
+            warning,
+        ))
+    }
+
+    /// The tree entry at `path` (relative, `.` for the root).
+    fn object(&self, path: &Path) -> io::Result<git2::Object<'_>> {
+        let tree = self.repo.find_tree(self.tree).map_err(io::Error::other)?;
+        let clean = normal(path);
+        if clean.as_os_str().is_empty() {
+            return Ok(tree.into_object());
+        }
+        let entry = tree
+            .get_path(&clean)
+            .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.message().to_string()))?;
+        entry.to_object(&self.repo).map_err(io::Error::other)
+    }
+}
+
+/// The tree id, commit id and summary of `reference` (default HEAD).
+fn resolve(
+    repo: &Repository,
+    location: &str,
+    reference: Option<&str>,
+) -> Result<(Oid, String, String), GitError> {
+    let unknown = || GitError::UnknownRef {
+        reference: reference.unwrap_or("HEAD").into(),
+        location: location.into(),
+    };
+    let read = |e: git2::Error| GitError::Read {
+        location: location.into(),
+        cause: e.message().to_string(),
+    };
+    let object = match reference {
+        Some(r) => repo.revparse_single(r),
+        None => repo.head().and_then(|h| h.peel(ObjectType::Commit)),
+    };
+    let commit = match object {
+        Ok(o) => o.peel_to_commit().map_err(|_| unknown())?,
+        Err(e)
+            if matches!(
+                e.code(),
+                ErrorCode::NotFound | ErrorCode::UnbornBranch | ErrorCode::InvalidSpec | ErrorCode::Ambiguous
+            ) =>
+        {
+            return Err(unknown());
+        }
+        Err(e) => return Err(read(e)),
+    };
+    let tree = commit.tree().map_err(read)?;
+    let summary = commit.summary().ok().flatten().unwrap_or_default().to_string();
+    Ok((tree.id(), commit.id().to_string(), summary))
+}
+
+/// `./a/../b` → `b`: tree paths have no `.`, `..` or root.
+fn normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// A new bare mirror of `url` at `path`.
+fn mirror(url: &str, path: &Path) -> Result<Repository, GitError> {
+    let fail = |e: git2::Error| GitError::Fetch {
+        url: url.into(),
+        cause: e.message().to_string(),
+    };
+    std::fs::create_dir_all(path).map_err(|e| GitError::Fetch {
+        url: url.into(),
+        cause: e.to_string(),
+    })?;
+    let repo = Repository::init_bare(path).map_err(fail)?;
+    repo.remote_with_fetch("origin", url, "+refs/*:refs/*")
+        .map_err(fail)?;
+    if let Err(e) = fetch(&repo, url) {
+        // A mirror that never fetched is no cache: do not leave it for --offline.
+        drop(repo);
+        let _ = std::fs::remove_dir_all(path);
+        return Err(e);
+    }
+    Ok(repo)
+}
+
+/// Updates a mirror from its remote, and its HEAD to the remote's default branch.
+fn fetch(repo: &Repository, url: &str) -> Result<(), GitError> {
+    let fail = |e: git2::Error| GitError::Fetch {
+        url: url.into(),
+        cause: e.message().to_string(),
+    };
+    let mut remote = repo.find_remote("origin").map_err(fail)?;
+    let mut options = FetchOptions::new();
+    options.prune(git2::FetchPrune::On);
+    remote
+        .fetch(&["+refs/*:refs/*"], Some(&mut options), None)
+        .map_err(fail)?;
+    if let Ok(Ok(head)) = remote.default_branch().map(|b| b.as_str().map(String::from)) {
+        repo.set_head(&head).map_err(fail)?;
+    }
+    Ok(())
+}
+
+impl Files for GitTree {
+    fn entry(&self, path: &Path) -> Option<Entry> {
+        match self.object(path).ok()?.kind()? {
+            ObjectType::Tree => Some(Entry::Dir),
+            ObjectType::Blob => Some(Entry::File),
+            _ => None,
+        }
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let object = self.object(path)?;
+        let blob = object
+            .as_blob()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file"))?;
+        Ok(blob.content().to_vec())
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<(OsString, Entry)>> {
+        let object = self.object(dir)?;
+        let tree = object
+            .as_tree()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a folder"))?;
+        Ok(tree
+            .iter()
+            .filter_map(|e| {
+                let kind = match e.kind()? {
+                    ObjectType::Tree => Entry::Dir,
+                    ObjectType::Blob => Entry::File,
+                    _ => return None,
+                };
+                Some((OsString::from(e.name().ok()?), kind))
+            })
+            .collect())
+    }
+}

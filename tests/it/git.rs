@@ -1,0 +1,205 @@
+//! The desired state read from git (`--repo`, `--ref`): real repositories made with the
+//! git command line in temp folders — a bare one with several commits and a tag, a
+//! non-bare one whose working tree must not change, and a file:// remote mirrored under
+//! the state directory and updated after a push.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::engine::{Project, docker};
+use crate::output;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let (stdout, stderr, status) = output(
+        Command::new("git")
+            .current_dir(dir)
+            .args([
+                "-c",
+                "user.name=Ana",
+                "-c",
+                "user.email=ana@example.org",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(status, 0, "git {args:?}: {stderr}");
+    stdout.trim().to_string()
+}
+
+/// A Sesam service `web` with LOG_LEVEL `level`.
+fn web(level: &str) -> String {
+    format!(
+        r#"{{ "_id": "web", "type": "system:microservice",
+  "docker": {{ "image": "{}", "port": 8080, "skip_pull": true, "environment": {{ "LOG_LEVEL": "{level}" }} }} }}
+"#,
+        crate::engine::IMAGE
+    )
+}
+
+/// A work repository with two commits (tag `v1` on the first) pushed to a bare one.
+struct Repos {
+    work: tempfile::TempDir,
+    bare: tempfile::TempDir,
+    first: String,
+    second: String,
+}
+
+fn repos(project: &str) -> Repos {
+    let (work, bare) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    git(bare.path(), &["init", "--bare", "-q"]);
+    git(work.path(), &["init", "-q"]);
+    std::fs::write(work.path().join("berth.yaml"), format!("project: {project}\n")).unwrap();
+    std::fs::write(work.path().join("web.conf.json"), web("info")).unwrap();
+    git(work.path(), &["add", "."]);
+    git(work.path(), &["commit", "-q", "-m", "web at info"]);
+    git(work.path(), &["tag", "v1"]);
+    let first = git(work.path(), &["rev-parse", "HEAD"]);
+    std::fs::write(work.path().join("web.conf.json"), web("debug")).unwrap();
+    git(work.path(), &["commit", "-q", "-am", "raise log level"]);
+    let second = git(work.path(), &["rev-parse", "HEAD"]);
+    let bare_path = bare.path().display().to_string();
+    git(work.path(), &["push", "-q", &bare_path, "main", "v1"]);
+    Repos {
+        work,
+        bare,
+        first,
+        second,
+    }
+}
+
+/// `berth compile --emit model --format json` of `repo` at `reference`: web's LOG_LEVEL.
+fn level(p: &Project, repo: &str, reference: Option<&str>) -> Result<String, String> {
+    let mut args = vec!["compile", "--format", "json", "--repo", repo];
+    if let Some(r) = reference {
+        args.extend(["--ref", r]);
+    }
+    let (stdout, stderr, status) = p.berth(&args);
+    if status != 0 {
+        return Err(stderr);
+    }
+    let model: Value = serde_json::from_str(&stdout).unwrap();
+    Ok(model["services"][0]["env"]["LOG_LEVEL"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+#[test]
+fn a_ref_of_a_bare_repository_is_compiled_from_its_tree() {
+    let p = Project::new("berth-it-git");
+    let r = repos("berth-it-git");
+    let bare = r.bare.path().display().to_string();
+    assert_eq!(level(&p, &bare, None).unwrap(), "debug", "default: HEAD");
+    assert_eq!(level(&p, &bare, Some("main")).unwrap(), "debug");
+    assert_eq!(level(&p, &bare, Some("v1")).unwrap(), "info", "a tag");
+    assert_eq!(level(&p, &bare, Some(&r.first)).unwrap(), "info", "a commit id");
+    assert_eq!(
+        level(&p, &bare, Some(&r.second[..10])).unwrap(),
+        "debug",
+        "an abbreviated one"
+    );
+    let error = level(&p, &bare, Some("no-such-branch")).unwrap_err();
+    assert!(error.contains("`no-such-branch` names no commit"), "{error}");
+    let error = level(&p, "/nonexistent/repo", None).unwrap_err();
+    assert!(
+        error.contains("cannot open the git repository /nonexistent/repo"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_working_tree_is_never_touched() {
+    let p = Project::new("berth-it-worktree");
+    let r = repos("berth-it-worktree");
+    // Uncommitted: the working tree says "trace"; berth reads the commit.
+    std::fs::write(r.work.path().join("web.conf.json"), web("trace")).unwrap();
+    let status_before = git(r.work.path(), &["status", "--porcelain"]);
+    let work = r.work.path().display().to_string();
+    assert_eq!(level(&p, &work, Some("HEAD")).unwrap(), "debug");
+    assert_eq!(level(&p, &work, Some("v1")).unwrap(), "info");
+    assert_eq!(
+        std::fs::read_to_string(r.work.path().join("web.conf.json")).unwrap(),
+        web("trace")
+    );
+    assert_eq!(git(r.work.path(), &["status", "--porcelain"]), status_before);
+    assert_eq!(
+        git(r.work.path(), &["rev-parse", "HEAD"]),
+        r.second,
+        "HEAD did not move"
+    );
+}
+
+#[test]
+fn a_remote_is_mirrored_and_updated_on_each_run() {
+    let p = Project::new("berth-it-mirror");
+    let r = repos("berth-it-mirror");
+    let url = format!("file://{}", r.bare.path().display());
+    assert_eq!(level(&p, &url, None).unwrap(), "debug");
+    let mirrors: Vec<_> = std::fs::read_dir(p.state.path().join("mirrors"))
+        .unwrap()
+        .collect();
+    assert_eq!(mirrors.len(), 1, "one bare mirror in the state directory");
+
+    // A new push is seen by the next run; --offline keeps to what was fetched.
+    std::fs::write(r.work.path().join("web.conf.json"), web("warn")).unwrap();
+    git(r.work.path(), &["commit", "-q", "-am", "quieter"]);
+    let bare = r.bare.path().display().to_string();
+    git(r.work.path(), &["push", "-q", &bare, "main"]);
+    let (_, stderr, status) = p.berth(&["compile", "--format", "json", "--repo", &url, "--offline"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.contains("warning: --offline"), "{stderr}");
+    assert_eq!(level(&p, &url, None).unwrap(), "warn");
+
+    // An unreachable remote is an error, not a silent use of the cache.
+    let gone = format!("file://{}/gone", r.bare.path().display());
+    let error = level(&p, &gone, None).unwrap_err();
+    assert!(error.contains(&format!("cannot fetch {gone}")), "{error}");
+}
+
+/// Containers carry the commit they were made from; a saved plan reads the same commit
+/// again, even after the branch moved on.
+#[test]
+fn plans_and_applies_read_the_commit() {
+    let p = Project::new("berth-it-gitapply");
+    let r = repos("berth-it-gitapply");
+    let bare = r.bare.path().display().to_string();
+    let (stdout, stderr, status) = p.berth(&[
+        "apply",
+        "--auto-approve",
+        "--stable-for",
+        "1s",
+        "--repo",
+        &bare,
+        "--ref",
+        "v1",
+    ]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let (commit, _, _) = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"berth.commit\"}}",
+        &p.container("web"),
+    ]);
+    assert_eq!(commit.trim(), r.first);
+
+    let saved = p.state.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    assert_eq!(p.berth(&["plan", "--repo", &bare, "--out", saved]).2, 0);
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    assert_eq!(plan["inputs"]["commit"], r.second.as_str());
+    assert_eq!(plan["steps"][0]["action"], "replace");
+    let (stdout, stderr, status) = p.berth(&["apply", saved, "--stable-for", "1s"]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let (commit, _, _) = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"berth.commit\"}}",
+        &p.container("web"),
+    ]);
+    assert_eq!(commit.trim(), r.second);
+}
