@@ -63,6 +63,8 @@ pub struct Owner {
     pub spec: Option<Spec>,
     /// The image ID the container was created from.
     pub image_id: String,
+    /// The commit the container was created from (`berth.commit`), with a git source.
+    pub commit: Option<String>,
     /// The resources the engine applies now. Labels cannot change after creation, so
     /// after an in-place update these, not the spec label's, are the truth.
     pub resources: Resources,

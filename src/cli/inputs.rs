@@ -70,13 +70,23 @@ pub struct Loaded {
     /// The folder berth.yaml is read from; relative paths in it start here.
     pub root: PathBuf,
     /// The commit read, with `--repo`.
-    pub commit: Option<String>,
+    pub git: Option<GitTree>,
+}
+
+impl Loaded {
+    /// The commit read, with `--repo`.
+    pub fn commit(&self) -> Option<&str> {
+        self.git.as_ref().map(|g| g.commit.as_str())
+    }
 }
 
 /// Reads and compiles everything `args` names.
 pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
-    let (files, commit) = source(args)?;
-    let files = files.as_ref();
+    let git = open_git(args)?;
+    let files: &dyn Files = match &git {
+        Some(tree) => tree,
+        None => &Disk,
+    };
     let root = root_of(files, &args.paths);
     let mut problems = Vec::new();
     let config_path = root.join("berth.yaml");
@@ -153,14 +163,14 @@ pub fn load(args: &InputArgs) -> miette::Result<Loaded> {
         files: file_count,
         config,
         root,
-        commit,
+        git,
     })
 }
 
-/// The files to read: a commit of `--repo`, else the disk.
-fn source(args: &InputArgs) -> miette::Result<(Box<dyn Files>, Option<String>)> {
+/// The commit of `--repo` to read, if one is named.
+fn open_git(args: &InputArgs) -> miette::Result<Option<GitTree>> {
     let Some(location) = &args.repo else {
-        return Ok((Box::new(Disk), None));
+        return Ok(None);
     };
     let mirrors = crate::state::State::default_dir()?.join("mirrors");
     let (tree, warning) = GitTree::open(location, args.reference.as_deref(), &mirrors, args.offline)
@@ -173,8 +183,7 @@ fn source(args: &InputArgs) -> miette::Result<(Box<dyn Files>, Option<String>)> 
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
     }
-    let commit = tree.commit.clone();
-    Ok((Box::new(tree), Some(commit)))
+    Ok(Some(tree))
 }
 
 impl InputArgs {

@@ -22,6 +22,7 @@ use crate::model::Model;
 use crate::plan::view::{PlanView, human};
 use crate::plan::{Plan, PlanOptions, desired_digest, plan};
 use crate::problem::closest;
+use crate::repo::git::GitTree;
 use crate::secrets::Secrets;
 use crate::state::State;
 
@@ -170,7 +171,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
     let identity = Identity {
         installation: state.installation(),
         project,
-        commit: loaded.commit.clone(),
+        commit: loaded.commit().map(String::from),
     };
     let secrets = Secrets::resolve(model, &loaded.config.secrets.providers, &loaded.root, state);
     let address = engine_address(&loaded.config.engine, &loaded.root)?;
@@ -179,7 +180,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
             &state_dir,
             &identity.project,
             &address.host,
-            loaded.commit.as_deref(),
+            loaded.commit(),
             timeout,
         )?),
         None => None,
@@ -234,13 +235,16 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
     if !targets.is_empty() {
         plan = plan.only(targets);
     }
+    if let Some(git) = &loaded.git {
+        blame(&mut plan, &live, git);
+    }
     let view = PlanView::new(
         &plan,
         &identity.project,
         &address.host,
         desired_digest(&diff),
         live.fingerprint(),
-        inputs.to_view(targets, prune, loaded.commit.as_deref()),
+        inputs.to_view(targets, prune, loaded.commit()),
     );
     Ok(Some(Planned {
         plan,
@@ -254,6 +258,25 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         live,
         lock,
     }))
+}
+
+/// Names, for every changed field, the commit that last changed its line, between the
+/// commit the container was made from and the one planned.
+fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
+    for step in &mut plan.steps {
+        let deployed = live
+            .containers
+            .iter()
+            .find(|c| Some(&c.id) == step.id.as_ref())
+            .and_then(|c| c.owner.as_ref()?.commit.clone());
+        for change in &mut step.changes {
+            change.provenance = git.blame(
+                Path::new(&change.source.file),
+                change.source.line,
+                deployed.as_deref(),
+            );
+        }
+    }
 }
 
 /// berth.yaml's `project`, else the name of the folder it would be in.

@@ -70,6 +70,18 @@ pub struct Change {
     pub in_place: bool,
     /// The line that sets the field (the service's declaration when no line does).
     pub source: Origin,
+    /// With a git source: the commit that last changed that line. Filled in at the edge,
+    /// where the repository is.
+    pub provenance: Option<Provenance>,
+}
+
+/// The commit behind a changed line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    pub commit: String,
+    pub summary: String,
+    pub author: String,
+    pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +208,7 @@ fn changes(
             to: Value::String(hash.to_string()),
             in_place: false,
             source: service.origin.clone(),
+            provenance: None,
         }];
     };
     // Resources as the engine applies them now: an in-place update changes those but
@@ -211,6 +224,7 @@ fn changes(
             // Docker can change a limit in place but not lift one.
             in_place: updatable_in_place(&path) && !to.is_null(),
             source: source_of(service, &path),
+            provenance: None,
             path,
             from,
             to,
@@ -226,6 +240,7 @@ fn changes(
             to: Value::String(id.to_string()),
             in_place: false,
             source: source_of(service, "image"),
+            provenance: None,
         });
     }
     out

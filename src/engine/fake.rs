@@ -65,6 +65,7 @@ impl FakeEngine {
                         spec_hash: hash.clone(),
                         spec: Some(spec.clone()),
                         image_id,
+                        commit: None,
                         resources: spec.resources.clone(),
                     }),
                 });

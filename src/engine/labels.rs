@@ -84,6 +84,7 @@ impl Identity {
             spec_hash: labels.get(SPEC_HASH)?.clone(),
             spec: labels.get(SPEC).and_then(|s| serde_json::from_str(s).ok()),
             image_id: image_id.to_string(),
+            commit: labels.get(COMMIT).cloned(),
             resources,
         })
     }

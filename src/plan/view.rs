@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Action, Plan, Step};
-use crate::diff::Change;
+use crate::diff::{Change, Provenance};
 
 /// The version of the JSON document.
 pub const FORMAT_VERSION: &str = "1";
@@ -88,6 +88,8 @@ pub struct ChangeView {
     pub to: Value,
     pub in_place: bool,
     pub source: String,
+    /// With a git source: the commit that last changed the line.
+    pub commit: Option<Provenance>,
 }
 
 impl Action {
@@ -217,6 +219,7 @@ fn change_view(c: &Change) -> ChangeView {
         to: c.to.clone(),
         in_place: c.in_place,
         source: c.source.to_string(),
+        commit: c.provenance.clone(),
     }
 }
 
@@ -290,14 +293,25 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             } else {
                 paint(RED, " # forces replacement")
             };
+            let commit = c.provenance.as_ref().map(|p| {
+                // The address's domain is left out: enough to know who, not a mailing list.
+                let user = p.email.split('@').next().unwrap_or_default();
+                format!(
+                    ", {} \"{}\", {} <{user}@…>",
+                    &p.commit[..p.commit.len().min(7)],
+                    p.summary,
+                    p.author
+                )
+            });
             let _ = writeln!(
                 out,
-                "      {} {}: {} → {}{forces}  ({})",
+                "      {} {}: {} → {}{forces}  ({}{})",
                 paint(YELLOW, "~"),
                 c.path,
                 shown(&c.from),
                 shown(&c.to),
-                c.source
+                c.source,
+                commit.unwrap_or_default()
             );
         }
         out.push('\n');

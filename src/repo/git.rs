@@ -11,6 +11,7 @@ use git2::{ErrorCode, FetchOptions, ObjectType, Oid, Repository};
 use sha2::{Digest as _, Sha256};
 
 use super::{Entry, Files};
+use crate::diff::Provenance;
 
 /// One commit's tree.
 pub struct GitTree {
@@ -103,6 +104,31 @@ impl GitTree {
             .get_path(&clean)
             .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.message().to_string()))?;
         entry.to_object(&self.repo).map_err(io::Error::other)
+    }
+}
+
+impl GitTree {
+    /// The commit that last changed line `line` (1-based) of `path`, looking no further
+    /// back than `since` (the commit a container was made from): what a plan names as
+    /// the reason for a change.
+    pub fn blame(&self, path: &Path, line: usize, since: Option<&str>) -> Option<Provenance> {
+        let mut options = git2::BlameOptions::new();
+        options.newest_commit(Oid::from_str(&self.commit).ok()?);
+        if let Some(since) = since.and_then(|s| Oid::from_str(s).ok()) {
+            options.oldest_commit(since);
+        }
+        let blame = self.repo.blame_file(&normal(path), Some(&mut options)).ok()?;
+        let commit = self
+            .repo
+            .find_commit(blame.get_line(line)?.final_commit_id())
+            .ok()?;
+        let author = commit.author();
+        Some(Provenance {
+            commit: commit.id().to_string(),
+            summary: commit.summary().ok().flatten().unwrap_or_default().to_string(),
+            author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+            email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        })
     }
 }
 

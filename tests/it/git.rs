@@ -203,3 +203,65 @@ fn plans_and_applies_read_the_commit() {
     ]);
     assert_eq!(commit.trim(), r.second);
 }
+
+/// A change made two commits back is attributed to that commit, in text and JSON.
+#[test]
+fn a_plan_names_the_commit_behind_each_change() {
+    let p = Project::new("berth-it-blame");
+    let r = repos("berth-it-blame");
+    let bare = r.bare.path().display().to_string();
+    let (stdout, stderr, status) = p.berth(&[
+        "apply",
+        "--auto-approve",
+        "--stable-for",
+        "1s",
+        "--repo",
+        &bare,
+        "--ref",
+        "v1",
+    ]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    // Two unrelated commits on top of the one that raised the log level.
+    for (file, text) in [("README.md", "# fleet\n"), ("NOTES.md", "notes\n")] {
+        std::fs::write(r.work.path().join(file), text).unwrap();
+        git(r.work.path(), &["add", file]);
+        git(
+            r.work.path(),
+            &[
+                "-c",
+                "user.name=Bo",
+                "-c",
+                "user.email=bo@example.org",
+                "commit",
+                "-q",
+                "-m",
+                &format!("add {file}"),
+            ],
+        );
+    }
+    git(r.work.path(), &["push", "-q", &bare, "main"]);
+
+    let (stdout, stderr, status) = p.berth(&["plan", "--repo", &bare, "--format", "json"]);
+    assert_eq!(status, 0, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(crate::engine::schema().is_valid(&plan), "{plan:#}");
+    let change = &plan["steps"][0]["changes"][0];
+    assert_eq!(change["path"], "env.LOG_LEVEL");
+    assert_eq!(
+        change["commit"]["commit"],
+        r.second.as_str(),
+        "two commits back, not HEAD"
+    );
+    assert_eq!(change["commit"]["summary"], "raise log level");
+    assert_eq!(change["commit"]["author"], "Ana");
+
+    let (stdout, _, _) = p.berth(&["plan", "--repo", &bare]);
+    let line = stdout.lines().find(|l| l.contains("env.LOG_LEVEL")).unwrap();
+    assert!(
+        line.contains(&format!(
+            "(web.conf.json:2:91, {} \"raise log level\", Ana <ana@…>)",
+            &r.second[..7]
+        )),
+        "{line}"
+    );
+}
