@@ -20,6 +20,7 @@ use crate::apply::{Event, File, Job, Outcome, Readiness, execute};
 use crate::diff::network_name;
 use crate::engine::docker::Docker;
 use crate::engine::{Create, Engine, ImageSource, Observe};
+use crate::journal;
 use crate::model::{PullPolicy, SecretDelivery, Service};
 use crate::plan::view::{PlanView, human};
 use crate::plan::{Action, Step};
@@ -119,7 +120,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    Ok(report(&outcomes))
+    Ok(report(&outcomes, &planned))
 }
 
 /// The saved plan `berth apply FILE` names, if the only path is one.
@@ -456,8 +457,18 @@ fn key(step: &Step) -> String {
 }
 
 /// The final report; exit 1 when anything failed.
-fn report(outcomes: &[Outcome]) -> ExitCode {
-    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+/// The final report, also kept in the journal for `berth status`; exit 1 when anything
+/// failed.
+fn report(outcomes: &[Outcome], planned: &Planned) -> ExitCode {
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            o.result
+                .as_ref()
+                .err()
+                .map(|e| format!("{} ({}): {e}", o.name, o.action.name()))
+        })
+        .collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for o in outcomes.iter().filter(|o| o.result.is_ok()) {
         *counts.entry(o.action.done()).or_default() += 1;
@@ -468,15 +479,29 @@ fn report(outcomes: &[Outcome]) -> ExitCode {
     } else {
         done.join(", ")
     };
+    let entry = journal::Entry {
+        time: journal::now(),
+        engine: planned.address.host.clone(),
+        commit: planned.identity.commit.clone(),
+        outcome: if failed.is_empty() {
+            "complete"
+        } else {
+            "incomplete"
+        }
+        .to_string(),
+        done: done.clone(),
+        failed: failed.clone(),
+    };
+    if let Err(e) = journal::record(&planned.state_dir, &planned.identity.project, &entry) {
+        eprintln!("warning: cannot record this apply in the journal: {e}");
+    }
     if failed.is_empty() {
         println!("\nApply complete: {done}.");
         ExitCode::SUCCESS
     } else {
         eprintln!("\nApply incomplete: {done}; {} failed:", failed.len());
-        for o in failed {
-            if let Err(e) = &o.result {
-                eprintln!("  {} ({}): {e}", o.name, o.action.name());
-            }
+        for line in failed {
+            eprintln!("  {line}");
         }
         ExitCode::FAILURE
     }

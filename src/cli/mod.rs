@@ -9,6 +9,7 @@ mod lint;
 mod plan;
 mod report;
 mod sarif;
+mod status;
 mod unlock;
 
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Plan, then make the Docker engine match the configuration.
     Apply(apply::ApplyArgs),
+    /// Show every service: desired commit, instances, drift, and the last apply.
+    Status(status::StatusArgs),
     /// Remove the lock of an apply that is gone.
     Unlock(unlock::UnlockArgs),
     /// Print a shell completion script.
@@ -60,6 +63,7 @@ pub fn run() -> ExitCode {
         Command::Compile(args) => compile::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Status(args) => status::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Completions(args) => completions::run(args),
     };

@@ -68,6 +68,8 @@ pub struct Planned {
     pub secrets: Secrets,
     pub address: Address,
     pub live: LiveState,
+    /// berth's state directory.
+    pub state_dir: PathBuf,
     /// Held from before the engine was observed until this is dropped, for an apply.
     #[allow(dead_code)] // held, never read: releasing it is its Drop
     pub lock: Option<Lock>,
@@ -256,6 +258,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         secrets,
         address,
         live,
+        state_dir,
         lock,
     }))
 }

@@ -19,8 +19,6 @@ pub struct GitTree {
     tree: Oid,
     /// The commit's full id.
     pub commit: String,
-    /// The commit's summary line.
-    pub summary: String,
 }
 
 /// Why a repository or ref could not be read.
@@ -81,13 +79,12 @@ impl GitTree {
         let warning = (offline && is_url(location)).then(|| {
             format!("--offline: using the mirror of {location} as last fetched, which may be stale")
         });
-        let (tree, id, summary) = resolve(&repo, location, reference)?;
+        let (tree, id) = resolve(&repo, location, reference)?;
         Ok((
             GitTree {
                 repo,
                 tree,
                 commit: id,
-                summary,
             },
             warning,
         ))
@@ -132,12 +129,8 @@ impl GitTree {
     }
 }
 
-/// The tree id, commit id and summary of `reference` (default HEAD).
-fn resolve(
-    repo: &Repository,
-    location: &str,
-    reference: Option<&str>,
-) -> Result<(Oid, String, String), GitError> {
+/// The tree id and commit id of `reference` (default HEAD).
+fn resolve(repo: &Repository, location: &str, reference: Option<&str>) -> Result<(Oid, String), GitError> {
     let unknown = || GitError::UnknownRef {
         reference: reference.unwrap_or("HEAD").into(),
         location: location.into(),
@@ -163,8 +156,7 @@ fn resolve(
         Err(e) => return Err(read(e)),
     };
     let tree = commit.tree().map_err(read)?;
-    let summary = commit.summary().ok().flatten().unwrap_or_default().to_string();
-    Ok((tree.id(), commit.id().to_string(), summary))
+    Ok((tree.id(), commit.id().to_string()))
 }
 
 /// `./a/../b` → `b`: tree paths have no `.`, `..` or root.

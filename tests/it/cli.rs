@@ -10,6 +10,8 @@ fn every_command_has_help() {
         &["compile", "--help"],
         &["plan", "--help"],
         &["apply", "--help"],
+        &["status", "--help"],
+        &["unlock", "--help"],
         &["completions", "--help"],
     ] {
         let (stdout, _, status) = run(cmd);

@@ -193,6 +193,17 @@ fn plans_and_applies_read_the_commit() {
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
     assert_eq!(plan["inputs"]["commit"], r.second.as_str());
     assert_eq!(plan["steps"][0]["action"], "replace");
+
+    // Before the apply, status shows the drift and the first commit running.
+    let (stdout, _, _) = p.berth(&["status", "--repo", &bare, "--format", "json"]);
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["commit"], r.second.as_str());
+    assert_eq!(status["services"][0]["instances"][0]["commit"], r.first.as_str());
+    assert_eq!(
+        status["services"][0]["drift"][0],
+        format!("replace {} (env.LOG_LEVEL)", p.container("web"))
+    );
+
     let (stdout, stderr, status) = p.berth(&["apply", saved, "--stable-for", "1s"]);
     assert_eq!(status, 0, "{stdout}{stderr}");
     let (commit, _, _) = docker(&[
@@ -202,6 +213,30 @@ fn plans_and_applies_read_the_commit() {
         &p.container("web"),
     ]);
     assert_eq!(commit.trim(), r.second);
+
+    // After it: in sync, the new commit running, and the apply in the journal.
+    let (stdout, _, _) = p.berth(&["status", "--repo", &bare, "--format", "json"]);
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    let web = &status["services"][0];
+    assert_eq!(
+        (web["running"].as_u64(), web["drift"].as_array().map(Vec::len)),
+        (Some(1), Some(0))
+    );
+    assert_eq!(web["instances"][0]["commit"], r.second.as_str());
+    assert_eq!(status["last_apply"]["outcome"], "complete");
+    assert_eq!(status["last_apply"]["done"], "1 replaced");
+    assert_eq!(status["last_apply"]["commit"], r.second.as_str());
+    let (stdout, _, _) = p.berth(&["status", "--repo", &bare]);
+    assert!(
+        stdout.contains(&format!("desired commit {}", &r.second[..7])),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("in sync")
+            && stdout.contains("Last apply: ")
+            && stdout.contains("complete: 1 replaced"),
+        "{stdout}"
+    );
 }
 
 /// A change made two commits back is attributed to that commit, in text and JSON.

@@ -1,0 +1,222 @@
+//! `berth status`: every service with its desired commit, its instances (state and the
+//! commit each was made from), its drift (what a plan would do) and the last apply's
+//! outcome from the journal. Read-only, like `plan`.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::inputs::InputArgs;
+use super::plan::{Request, make};
+use super::report::{json, stdout};
+use crate::journal;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Serialize)]
+struct Status {
+    format_version: &'static str,
+    project: String,
+    engine: String,
+    /// The commit the configuration was read from (with --repo).
+    commit: Option<String>,
+    services: Vec<ServiceStatus>,
+    /// Managed containers no longer in the configuration.
+    kept: Vec<String>,
+    last_apply: Option<journal::Entry>,
+}
+
+#[derive(Serialize)]
+struct ServiceStatus {
+    name: String,
+    desired_instances: u32,
+    desired_state: &'static str,
+    running: usize,
+    instances: Vec<InstanceStatus>,
+    /// What a plan would do, `replace (env.LOG_LEVEL)`; empty when in sync.
+    drift: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct InstanceStatus {
+    container: String,
+    state: String,
+    commit: Option<String>,
+}
+
+pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
+    let request = Request {
+        inputs: &args.inputs,
+        targets: &[],
+        prune: false,
+        lock: None,
+    };
+    let Some(planned) = make(&request)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let services = planned
+        .model
+        .services
+        .iter()
+        .map(|s| {
+            let mut instances: Vec<InstanceStatus> = planned
+                .live
+                .containers
+                .iter()
+                .filter(|c| c.owner.as_ref().is_some_and(|o| o.service == s.name))
+                .map(|c| InstanceStatus {
+                    container: c.name.clone(),
+                    state: format!("{:?}", c.state).to_lowercase(),
+                    commit: c.owner.as_ref().and_then(|o| o.commit.clone()),
+                })
+                .collect();
+            instances.sort_by(|a, b| a.container.cmp(&b.container));
+            let drift = planned
+                .plan
+                .steps
+                .iter()
+                .filter(|step| step.service == s.name)
+                .map(|step| {
+                    let fields: Vec<&str> = step.changes.iter().map(|c| c.path.as_str()).collect();
+                    if fields.is_empty() {
+                        format!("{} {}", step.action.name(), step.name)
+                    } else {
+                        format!("{} {} ({})", step.action.name(), step.name, fields.join(", "))
+                    }
+                })
+                .collect();
+            ServiceStatus {
+                name: s.name.clone(),
+                desired_instances: s.replicas,
+                desired_state: match s.state {
+                    crate::model::DesiredState::Running => "running",
+                    crate::model::DesiredState::Stopped => "stopped",
+                },
+                running: instances.iter().filter(|i| i.state == "running").count(),
+                instances,
+                drift,
+            }
+        })
+        .collect();
+    let status = Status {
+        format_version: "1",
+        project: planned.identity.project.clone(),
+        engine: planned.address.host.clone(),
+        commit: planned.identity.commit.clone(),
+        services,
+        kept: planned.plan.kept.clone(),
+        last_apply: journal::last(&planned.state_dir, &planned.identity.project),
+    };
+    stdout(&match args.format {
+        Format::Human => human(&status),
+        Format::Json => json(&status),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
+fn human(status: &Status) -> String {
+    let mut out = format!("Project {} on {}", status.project, status.engine);
+    if let Some(commit) = &status.commit {
+        let _ = write!(out, ", desired commit {}", short(commit));
+    }
+    out.push_str("\n\n");
+    let rows: Vec<[String; 4]> = status
+        .services
+        .iter()
+        .map(|s| {
+            let mut commits: Vec<&str> = s
+                .instances
+                .iter()
+                .filter_map(|i| i.commit.as_deref())
+                .map(short)
+                .collect();
+            commits.dedup();
+            [
+                s.name.clone(),
+                format!(
+                    "{}/{} running{}",
+                    s.running,
+                    s.desired_instances,
+                    if s.desired_state == "stopped" {
+                        " (stopped by design)"
+                    } else {
+                        ""
+                    }
+                ),
+                if commits.is_empty() {
+                    "-".into()
+                } else {
+                    commits.join(",")
+                },
+                if s.drift.is_empty() {
+                    "in sync".into()
+                } else {
+                    s.drift.join("; ")
+                },
+            ]
+        })
+        .collect();
+    let header = ["SERVICE", "INSTANCES", "COMMIT", "DRIFT"].map(String::from);
+    let width = |i: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths = [width(0), width(1), width(2)];
+    for row in std::iter::once(&header).chain(&rows) {
+        let _ = writeln!(
+            out,
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    if !status.kept.is_empty() {
+        let _ = writeln!(out, "\nNo longer configured, kept: {}", status.kept.join(", "));
+    }
+    match &status.last_apply {
+        None => out.push_str("\nNo apply recorded.\n"),
+        Some(last) => {
+            let commit = last
+                .commit
+                .as_deref()
+                .map(|c| format!(" at commit {}", short(c)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "\nLast apply: {}, {}: {}{commit}",
+                last.time, last.outcome, last.done
+            );
+            for failure in &last.failed {
+                let _ = writeln!(out, "  failed: {failure}");
+            }
+        }
+    }
+    out
+}
