@@ -18,7 +18,7 @@ use crate::lint::PluginTree;
 use crate::parse::{examples, json};
 use crate::problem::Problem;
 use crate::repo::dir::Disk;
-use crate::repo::git::GitTree;
+use crate::repo::git::{GitError, GitTree};
 use crate::repo::{Entry, Files};
 use crate::source::{SourceFile, Span};
 
@@ -51,6 +51,10 @@ pub struct InputArgs {
     /// With a --repo URL: use the mirror as last fetched, without fetching.
     #[arg(long, requires = "repo")]
     offline: bool,
+    /// With an ssh:// --repo: the private key to authenticate with [default: the ssh
+    /// agent; also BERTH_SSH_KEY].
+    #[arg(long, value_name = "FILE", requires = "repo")]
+    ssh_key: Option<PathBuf>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -173,12 +177,28 @@ fn open_git(args: &InputArgs) -> miette::Result<Option<GitTree>> {
         return Ok(None);
     };
     let mirrors = crate::state::State::default_dir()?.join("mirrors");
-    let (tree, warning) = GitTree::open(location, args.reference.as_deref(), &mirrors, args.offline)
-        .map_err(|e| {
-            miette::miette!(
-                help = "check --repo and --ref (`git ls-remote` lists what a remote has)",
-                "{e}"
-            )
+    let ssh_key = args.ssh_key.clone().or_else(|| {
+        std::env::var_os("BERTH_SSH_KEY")
+            .filter(|k| !k.is_empty())
+            .map(PathBuf::from)
+    });
+    let (tree, warning) = GitTree::open(
+        location,
+        args.reference.as_deref(),
+        &mirrors,
+        args.offline,
+        ssh_key.as_deref(),
+    )
+    .map_err(|e| {
+            let help = match &e {
+                GitError::Open { .. } => "--repo takes a local repository (bare or not) or a URL",
+                GitError::Fetch { .. } => {
+                    "check the URL; over ssh, the server's key must be in known_hosts and the key (--ssh-key, BERTH_SSH_KEY or the ssh agent) accepted; --offline uses the last fetch"
+                }
+                GitError::UnknownRef { .. } => "--ref takes a branch, tag or commit id (`git ls-remote` lists a remote's)",
+                GitError::Read { .. } => "the repository may be damaged: `git fsck` checks it",
+            };
+            miette::miette!(help = help, "{e}")
         })?;
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
@@ -263,8 +283,8 @@ impl InputArgs {
             scope: view.scope.clone(),
             repo: view.repo.clone(),
             reference: view.commit.clone(),
-            // The commit is known: a mirror that has it needs no fetch.
             offline: false,
+            ssh_key: None,
         }
     }
 

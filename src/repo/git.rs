@@ -50,6 +50,7 @@ impl GitTree {
         reference: Option<&str>,
         mirrors: &Path,
         offline: bool,
+        ssh_key: Option<&Path>,
     ) -> Result<(GitTree, Option<String>), GitError> {
         let repo = if is_url(location) {
             let path = mirrors.join(format!(
@@ -59,7 +60,7 @@ impl GitTree {
             match (Repository::open_bare(&path), offline) {
                 (Ok(repo), true) => repo,
                 (Ok(repo), false) => {
-                    fetch(&repo, location)?;
+                    fetch(&repo, location, ssh_key)?;
                     repo
                 }
                 (Err(_), true) => {
@@ -68,7 +69,7 @@ impl GitTree {
                         cause: "--offline, and it was never fetched".into(),
                     });
                 }
-                (Err(_), false) => mirror(location, &path)?,
+                (Err(_), false) => mirror(location, &path, ssh_key)?,
             }
         } else {
             Repository::open(location).map_err(|e| GitError::Open {
@@ -175,7 +176,7 @@ fn normal(path: &Path) -> PathBuf {
 }
 
 /// A new bare mirror of `url` at `path`.
-fn mirror(url: &str, path: &Path) -> Result<Repository, GitError> {
+fn mirror(url: &str, path: &Path, ssh_key: Option<&Path>) -> Result<Repository, GitError> {
     let fail = |e: git2::Error| GitError::Fetch {
         url: url.into(),
         cause: e.message().to_string(),
@@ -187,7 +188,7 @@ fn mirror(url: &str, path: &Path) -> Result<Repository, GitError> {
     let repo = Repository::init_bare(path).map_err(fail)?;
     repo.remote_with_fetch("origin", url, "+refs/*:refs/*")
         .map_err(fail)?;
-    if let Err(e) = fetch(&repo, url) {
+    if let Err(e) = fetch(&repo, url, ssh_key) {
         // A mirror that never fetched is no cache: do not leave it for --offline.
         drop(repo);
         let _ = std::fs::remove_dir_all(path);
@@ -196,15 +197,42 @@ fn mirror(url: &str, path: &Path) -> Result<Repository, GitError> {
     Ok(repo)
 }
 
-/// Updates a mirror from its remote, and its HEAD to the remote's default branch.
-fn fetch(repo: &Repository, url: &str) -> Result<(), GitError> {
+/// Updates a mirror from its remote, and its HEAD to the remote's default branch. Over
+/// ssh it authenticates with `ssh_key`, else with the user's ssh agent; the server's key
+/// must be in the user's known_hosts.
+fn fetch(repo: &Repository, url: &str, ssh_key: Option<&Path>) -> Result<(), GitError> {
     let fail = |e: git2::Error| GitError::Fetch {
         url: url.into(),
         cause: e.message().to_string(),
     };
     let mut remote = repo.find_remote("origin").map_err(fail)?;
+    let mut callbacks = git2::RemoteCallbacks::new();
+    let mut tried_key = false;
+    callbacks.credentials(move |_, username, allowed| {
+        let user = username.unwrap_or("git");
+        if allowed.contains(git2::CredentialType::USERNAME) {
+            return git2::Cred::username(user);
+        }
+        if allowed.contains(git2::CredentialType::SSH_KEY) {
+            // libgit2 asks again after a refusal: one key, then give up.
+            if std::mem::replace(&mut tried_key, true) {
+                return Err(git2::Error::from_str("the server refused the ssh key"));
+            }
+            match ssh_key {
+                Some(key) => git2::Cred::ssh_key(user, None, key, None),
+                None => git2::Cred::ssh_key_from_agent(user),
+            }
+        } else if allowed.contains(git2::CredentialType::DEFAULT) {
+            git2::Cred::default()
+        } else {
+            Err(git2::Error::from_str(
+                "the remote asks for a password; berth authenticates with ssh keys only",
+            ))
+        }
+    });
     let mut options = FetchOptions::new();
     options.prune(git2::FetchPrune::On);
+    options.remote_callbacks(callbacks);
     remote
         .fetch(&["+refs/*:refs/*"], Some(&mut options), None)
         .map_err(fail)?;

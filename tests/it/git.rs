@@ -300,3 +300,101 @@ fn a_plan_names_the_commit_behind_each_change() {
         "{line}"
     );
 }
+
+/// An ssh:// remote served by a real sshd on loopback: fetched with the key given by
+/// --ssh-key, refused with another key, and refused when the server's host key is not in
+/// known_hosts.
+#[test]
+fn an_ssh_remote_is_fetched_with_a_key() {
+    if crate::engine::tool("/usr/sbin/sshd")
+        .and(crate::engine::tool("ssh-keygen"))
+        .is_none()
+    {
+        return;
+    }
+    let p = Project::new("berth-it-ssh");
+    let r = repos("berth-it-ssh");
+    let dir = tempfile::tempdir().unwrap();
+    let at = |f: &str| dir.path().join(f).display().to_string();
+    for key in ["host", "client", "stranger"] {
+        let (_, stderr, status) = output(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f", &at(key)])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(status, 0, "{stderr}");
+    }
+    std::fs::copy(at("client.pub"), at("authorized_keys")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        at("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile {}\n",
+            at("host"),
+            at("authorized_keys"),
+            at("sshd.pid")
+        ),
+    )
+    .unwrap();
+    let _ = std::fs::create_dir_all("/run/sshd"); // sshd's privilege-separation folder
+    let mut sshd = Command::new("/usr/sbin/sshd");
+    sshd.args(["-D", "-e", "-f", &at("sshd_config")]);
+    let _sshd = crate::engine::Relay::start(sshd);
+
+    // The user's known_hosts, in a home of the test's own.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    let host_key = std::fs::read_to_string(at("host.pub")).unwrap();
+    let known = home.path().join(".ssh/known_hosts");
+    let user = output(Command::new("id").arg("-un").output().unwrap())
+        .0
+        .trim()
+        .to_string();
+    let url = format!("ssh://{user}@127.0.0.1:{port}{}", r.bare.path().display());
+    let compile = |key: &str| {
+        output(
+            crate::berth()
+                .current_dir(p.repo.path())
+                .env("BERTH_STATE_DIR", p.state.path())
+                .env("HOME", home.path())
+                .env_remove("SSH_AUTH_SOCK")
+                .args([
+                    "compile",
+                    "--format",
+                    "json",
+                    "--repo",
+                    &url,
+                    "--ssh-key",
+                    &at(key),
+                ])
+                .output()
+                .unwrap(),
+        )
+    };
+
+    std::fs::write(&known, "").unwrap();
+    let (_, stderr, status) = compile("client");
+    assert_eq!(status, 1, "an unknown host key is refused");
+    assert!(
+        stderr.contains(&format!("cannot fetch {url}")) && stderr.contains("hostkey"),
+        "{stderr}"
+    );
+
+    std::fs::write(&known, format!("[127.0.0.1]:{port} {host_key}")).unwrap();
+    let (_, stderr, status) = compile("stranger");
+    assert_eq!(status, 1, "a key the server does not know is refused");
+    assert!(
+        stderr.contains(&format!("cannot fetch {url}")) && stderr.contains("refused"),
+        "{stderr}"
+    );
+
+    let (stdout, stderr, status) = compile("client");
+    assert_eq!(status, 0, "{stderr}");
+    let model: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(model["services"][0]["env"]["LOG_LEVEL"], "debug");
+}
