@@ -3,11 +3,13 @@
 //!
 //! Modules in pipeline order: `source` and `problem` (shared vocabulary), `parse` (text →
 //! tokens), `erb` (COSMOS templates), `compile` (syntax → `model`), `lint` (rules over
-//! the compiled syntax), and `cli` (the only module that touches the terminal, files and
-//! environment).
+//! the compiled syntax), `live` (observed state), `diff` and `plan` (desired against
+//! observed), `apply` (carrying a plan out over the `engine` interface). The edges, the
+//! only modules that touch files, the environment, the engine or the terminal: `cli`,
+//! `engine::docker`, `repo`, `state`, `secrets`, `lock` and `journal`.
 
 // Only the CLI prints; clippy.toml keeps files, the environment and clocks out of the
-// rest the same way.
+// core the same way.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
