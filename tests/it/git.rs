@@ -397,4 +397,52 @@ fn an_ssh_remote_is_fetched_with_a_key() {
     assert_eq!(status, 0, "{stderr}");
     let model: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(model["services"][0]["env"]["LOG_LEVEL"], "debug");
+
+    // Without --ssh-key: the user's ssh agent holds the key.
+    let socket = dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent");
+    agent.args(["-D", "-a", socket.to_str().unwrap()]);
+    let _agent = crate::engine::Relay::start(agent);
+    let (_, stderr, status) = output(
+        Command::new("ssh-add")
+            .env("SSH_AUTH_SOCK", &socket)
+            .arg(at("client"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(status, 0, "{stderr}");
+    std::fs::remove_dir_all(p.state.path().join("mirrors")).unwrap();
+    let (_, stderr, status) = output(
+        crate::berth()
+            .current_dir(p.repo.path())
+            .env("BERTH_STATE_DIR", p.state.path())
+            .env("HOME", home.path())
+            .env("SSH_AUTH_SOCK", &socket)
+            .env_remove("BERTH_SSH_KEY")
+            .args(["compile", "--repo", &url])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(status, 0, "through the agent: {stderr}");
+}
+
+#[test]
+fn a_damaged_repository_is_a_clear_error() {
+    let p = Project::new("berth-it-damaged");
+    let r = repos("berth-it-damaged");
+    let bare = r.bare.path();
+    // Overwrite the object of the HEAD commit's tree with garbage.
+    let tree = git(bare, &["rev-parse", "main^{tree}"]);
+    let object = bare.join("objects").join(&tree[..2]).join(&tree[2..]);
+    assert!(object.is_file(), "a loose object after a small push");
+    let mut permissions = std::fs::metadata(&object).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)] // the test's own file, to damage it
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&object, permissions).unwrap();
+    std::fs::write(&object, b"not a zlib stream").unwrap();
+    let error = level(&p, &bare.display().to_string(), None).unwrap_err();
+    assert!(
+        error.contains(&format!("cannot read {}", bare.display())) && error.contains("git fsck"),
+        "{error}"
+    );
 }
