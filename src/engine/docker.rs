@@ -117,7 +117,11 @@ impl Docker {
             .map_err(|e| self.error("cannot list containers", e))
     }
 
-    async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+    /// The networks named exactly `name`: (id, labels).
+    async fn networks_named(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(String, HashMap<String, String>)>, EngineError> {
         // The name filter matches substrings; the exact name is checked here.
         let filters = HashMap::from([("name", vec![name.to_string()])]);
         let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
@@ -126,7 +130,15 @@ impl Docker {
             .list_networks(Some(options))
             .await
             .map_err(|e| self.error("cannot list networks", e))?;
-        Ok(networks.iter().any(|n| n.name.as_deref() == Some(name)))
+        Ok(networks
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| Some((n.id?, n.labels.unwrap_or_default())))
+            .collect())
+    }
+
+    async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        Ok(!self.networks_named(name).await?.is_empty())
     }
 
     /// The last lines a container printed, for a failure report.
@@ -568,6 +580,21 @@ impl Engine for Docker {
             .create_network(request)
             .await
             .map_err(|e| self.error(format!("cannot create network `{name}`"), e))?;
+        // Engines before API 1.44 allow two networks of one name, and a killed apply's
+        // request can still be creating one: keep one of ours (the same one whoever
+        // looks: the smallest ID), so that containers can name it unambiguously.
+        let mut ours: Vec<String> = self
+            .networks_named(name)
+            .await?
+            .into_iter()
+            .filter(|(_, l)| l.get(super::labels::MANAGED_BY) == labels.get(super::labels::MANAGED_BY))
+            .map(|(id, _)| id)
+            .collect();
+        ours.sort();
+        for extra in ours.iter().skip(1) {
+            // Already gone, or in use by a container of the other creator: both fine.
+            let _ = self.client.remove_network(extra).await;
+        }
         Ok(())
     }
 

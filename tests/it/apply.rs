@@ -203,6 +203,36 @@ fn a_replacement_that_fails_its_probe_leaves_the_old_container_running() {
     assert_eq!(p.containers(), [probed]);
 }
 
+/// An exec probe runs inside the container (docker exec): the demo image checks itself.
+#[test]
+fn an_exec_probe_runs_in_the_container() {
+    let p = Project::new("berth-it-exec");
+    p.write(
+        "berth.yaml",
+        &format!("project: berth-it-exec\ncumulocity:\n  images:\n    \"checked:1.0.0\": \"{IMAGE}\"\n"),
+    );
+    let manifest = |check: &str| {
+        format!(
+            r#"{{ "apiVersion": "2", "name": "checked", "version": "1.0.0", "provider": {{ "name": "berth" }},
+  "isolation": "MULTI_TENANT",
+  "readinessProbe": {{ "exec": {{ "command": ["/berth-demo", "{check}"] }}, "periodSeconds": 1, "failureThreshold": 2 }},
+  "livenessProbe": {{ "exec": {{ "command": ["/berth-demo", "{check}"] }}, "periodSeconds": 1, "failureThreshold": 2 }} }}"#
+        )
+    };
+    p.write("cumulocity.json", &manifest("--check"));
+    let (out, status) = apply(&p, &[]);
+    assert_eq!(status, 0, "the probe passes: {out}");
+    let checked = p.container("checked");
+    let before = docker(&["inspect", "-f", "{{.Id}}", &checked]).0;
+
+    p.write("cumulocity.json", &manifest("--check-fails"));
+    let (out, status) = apply(&p, &[]);
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("`/berth-demo --check-fails` exited with 1"), "{out}");
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &checked]).0, before);
+    assert_eq!(p.containers(), [checked]);
+}
+
 #[test]
 fn applies_of_one_project_run_one_at_a_time() {
     let p = Project::new("berth-it-lock");
@@ -282,6 +312,46 @@ fn without_a_terminal_apply_asks_for_auto_approve() {
         "{stderr}"
     );
     assert!(p.containers().is_empty());
+}
+
+/// On a terminal (a pty from `script`), apply shows the plan and asks; only `yes` applies.
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_applies() {
+    if crate::engine::tool("script").is_none() {
+        return;
+    }
+    let p = Project::new("berth-it-prompt");
+    p.service("web", "info", 32);
+    let answer = |text: &str| {
+        let command = format!("{} apply --stable-for 0s", env!("CARGO_BIN_EXE_berth"));
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(p.repo.path())
+            .env("BERTH_STATE_DIR", p.state.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{text}\n").as_bytes())
+            .unwrap();
+        output(child.wait_with_output().unwrap())
+    };
+    let (out, _, status) = answer("no");
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("Only 'yes' will be accepted") && out.contains("Apply cancelled."),
+        "{out}"
+    );
+    assert!(p.containers().is_empty());
+    let (out, _, status) = answer("yes");
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(p.containers(), [p.container("web")]);
 }
 
 #[test]

@@ -153,7 +153,11 @@ impl Project {
         for id in ids.lines().chain(self.others.iter().map(String::as_str)) {
             docker(&["rm", "-f", id]);
         }
-        docker(&["network", "rm", &format!("{}-net", self.name)]);
+        // By label: an engine may hold two networks of one name.
+        let (networks, _, _) = docker(&["network", "ls", "-q", "--filter", &label]);
+        for id in networks.lines() {
+            docker(&["network", "rm", id]);
+        }
         for tag in &self.tags {
             docker(&["rmi", tag]);
         }

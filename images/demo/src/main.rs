@@ -3,7 +3,8 @@
 //! values that look secret, and exits at once on SIGTERM — as PID 1 in a `FROM scratch`
 //! image, where a signal without a handler would be ignored. For tests of failure:
 //! `BERTH_DEMO_HEALTH=fail` makes `/health` answer 503, `BERTH_DEMO_EXIT=N` exits with
-//! code N at once.
+//! code N at once. `berth-demo --check` is its own exec probe: exit 0 when healthy, 1
+//! when `BERTH_DEMO_HEALTH=fail`; `--check-fails` always exits 1.
 
 // berth's clippy.toml keeps I/O out of berth's core; this whole program is an edge.
 #![allow(clippy::disallowed_methods)]
@@ -79,6 +80,13 @@ fn main() {
         libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
     }
     let args: Vec<String> = std::env::args().collect();
+    let healthy = std::env::var("BERTH_DEMO_HEALTH").map_or(true, |h| h != "fail");
+    if args.iter().any(|a| a == "--check-fails") {
+        std::process::exit(1);
+    }
+    if args.iter().any(|a| a == "--check") {
+        std::process::exit(if healthy { 0 } else { 1 });
+    }
     let name = args
         .windows(2)
         .find(|w| w[0] == "--name")
@@ -100,7 +108,6 @@ fn main() {
         eprintln!("{name}: exiting with {code}, as BERTH_DEMO_EXIT says");
         std::process::exit(code);
     }
-    let healthy = std::env::var("BERTH_DEMO_HEALTH").map_or(true, |h| h != "fail");
     let mut handles = Vec::new();
     for port in ports(&args) {
         let listener = match TcpListener::bind(("0.0.0.0", port)) {
