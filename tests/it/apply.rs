@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::{IMAGE, Project, actions, docker, pair};
+use crate::engine::{IMAGE, Project, actions, docker, free_port, label, pair};
 use crate::output;
 
 fn now() -> u64 {
@@ -437,13 +437,7 @@ fn images_are_built_and_loaded_without_a_registry() {
         out.contains("image berth-it-built:1: building") && out.contains("image berth-it-loaded:1: loading"),
         "{out}"
     );
-    let (label, _, _) = docker(&[
-        "inspect",
-        "-f",
-        "{{index .Config.Labels \"built-by\"}}",
-        &p.container("built"),
-    ]);
-    assert_eq!(label.trim(), "berth-it");
+    assert_eq!(label(&p.container("built"), "built-by"), "berth-it");
     assert_eq!(p.plan(&[]).1, 0, "the hash names the image that was built");
 }
 
@@ -504,15 +498,7 @@ fn the_example_fleet_comes_up_with_one_command() {
             .unwrap(),
     );
     // Whatever happened, remove what this test's berth made (and only that).
-    let mine = |c: &str| {
-        let (labels, _, _) = docker(&[
-            "inspect",
-            "-f",
-            "{{index .Config.Labels \"berth.managed-by\"}}",
-            c,
-        ]);
-        labels.trim().to_string()
-    };
+    let mine = |c: &str| label(c, "berth.managed-by");
     let (ids, _, _) = docker(&["ps", "-aq", "--filter", "label=berth.project=fleet"]);
     let installation = ids.lines().next().map(&mine).unwrap_or_default();
     let cleanup = || {
@@ -587,11 +573,7 @@ fn a_private_image_is_pulled_with_the_service_credentials() {
     );
     assert_eq!(status, 0, "{stderr}");
     std::fs::write(path("htpasswd"), users).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     std::fs::write(
         path("config.yml"),
         format!(

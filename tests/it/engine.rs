@@ -24,6 +24,15 @@ pub fn demo_image() -> &'static str {
     IMAGE
 }
 
+/// A label of a container, trimmed ("" when it has none).
+pub fn label(container: &str, key: &str) -> String {
+    let format = format!("{{{{index .Config.Labels \"{key}\"}}}}");
+    docker(&["inspect", "-f", &format, container])
+        .0
+        .trim()
+        .to_string()
+}
+
 pub fn docker(args: &[&str]) -> (String, String, i32) {
     output(Command::new("docker").args(args).output().expect("docker runs"))
 }
@@ -416,7 +425,7 @@ pub fn tool(name: &str) -> Option<()> {
 }
 
 /// A free TCP port on loopback.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::engine::{Project, docker};
+use crate::engine::{Project, label};
 use crate::output;
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -70,6 +70,21 @@ fn repos(project: &str) -> Repos {
         first,
         second,
     }
+}
+
+/// `berth apply` of `repo` at `reference`, which must succeed.
+fn apply_at(p: &Project, repo: &str, reference: &str) {
+    let (stdout, stderr, status) = p.berth(&[
+        "apply",
+        "--auto-approve",
+        "--stable-for",
+        "1s",
+        "--repo",
+        repo,
+        "--ref",
+        reference,
+    ]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
 }
 
 /// `berth compile --emit model --format json` of `repo` at `reference`: web's LOG_LEVEL.
@@ -168,24 +183,8 @@ fn plans_and_applies_read_the_commit() {
     let p = Project::new("berth-it-gitapply");
     let r = repos("berth-it-gitapply");
     let bare = r.bare.path().display().to_string();
-    let (stdout, stderr, status) = p.berth(&[
-        "apply",
-        "--auto-approve",
-        "--stable-for",
-        "1s",
-        "--repo",
-        &bare,
-        "--ref",
-        "v1",
-    ]);
-    assert_eq!(status, 0, "{stdout}{stderr}");
-    let (commit, _, _) = docker(&[
-        "inspect",
-        "-f",
-        "{{index .Config.Labels \"berth.commit\"}}",
-        &p.container("web"),
-    ]);
-    assert_eq!(commit.trim(), r.first);
+    apply_at(&p, &bare, "v1");
+    assert_eq!(label(&p.container("web"), "berth.commit"), r.first);
 
     let saved = p.state.path().join("plan.json");
     let saved = saved.to_str().unwrap();
@@ -206,13 +205,7 @@ fn plans_and_applies_read_the_commit() {
 
     let (stdout, stderr, status) = p.berth(&["apply", saved, "--stable-for", "1s"]);
     assert_eq!(status, 0, "{stdout}{stderr}");
-    let (commit, _, _) = docker(&[
-        "inspect",
-        "-f",
-        "{{index .Config.Labels \"berth.commit\"}}",
-        &p.container("web"),
-    ]);
-    assert_eq!(commit.trim(), r.second);
+    assert_eq!(label(&p.container("web"), "berth.commit"), r.second);
 
     // After it: in sync, the new commit running, and the apply in the journal.
     let (stdout, _, _) = p.berth(&["status", "--repo", &bare, "--format", "json"]);
@@ -245,17 +238,7 @@ fn a_plan_names_the_commit_behind_each_change() {
     let p = Project::new("berth-it-blame");
     let r = repos("berth-it-blame");
     let bare = r.bare.path().display().to_string();
-    let (stdout, stderr, status) = p.berth(&[
-        "apply",
-        "--auto-approve",
-        "--stable-for",
-        "1s",
-        "--repo",
-        &bare,
-        "--ref",
-        "v1",
-    ]);
-    assert_eq!(status, 0, "{stdout}{stderr}");
+    apply_at(&p, &bare, "v1");
     // Two unrelated commits on top of the one that raised the log level.
     for (file, text) in [("README.md", "# fleet\n"), ("NOTES.md", "notes\n")] {
         std::fs::write(r.work.path().join(file), text).unwrap();
@@ -326,11 +309,7 @@ fn an_ssh_remote_is_fetched_with_a_key() {
         assert_eq!(status, 0, "{stderr}");
     }
     std::fs::copy(at("client.pub"), at("authorized_keys")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::engine::free_port();
     std::fs::write(
         at("sshd_config"),
         format!(
