@@ -31,6 +31,7 @@ pub struct Config {
     pub images: Vec<ImageRule>,
     pub prune: bool,
     pub drift: Drift,
+    pub webhooks: Webhooks,
     pub lint: Lint,
 }
 
@@ -146,6 +147,16 @@ pub enum Drift {
     #[default]
     Warn,
     Heal,
+}
+
+/// For each webhook endpoint, the name of the secret that authenticates deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Webhooks {
+    pub github: Option<String>,
+    pub gitea: Option<String>,
+    pub gitlab: Option<String>,
+    pub generic: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

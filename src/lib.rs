@@ -40,3 +40,4 @@ pub mod source;
 #[allow(clippy::disallowed_methods)] // the edge: berth's state directory
 pub mod state;
 pub mod validate;
+pub mod watch;

@@ -23,7 +23,7 @@ impl Secrets {
         let values = names(model)
             .into_iter()
             .map(|name| {
-                let value = providers.iter().find_map(|p| lookup(p, &name, root));
+                let value = find(providers, &name, root);
                 (name, value)
             })
             .collect();
@@ -64,6 +64,12 @@ fn names(model: &Model) -> BTreeSet<String> {
         .iter()
         .flat_map(|s| s.secret_names().map(String::from))
         .collect()
+}
+
+/// The value of one secret from the first provider that has it. Folder providers are
+/// relative to `root`.
+pub fn find(providers: &[SecretProvider], name: &str, root: &Path) -> Option<String> {
+    providers.iter().find_map(|p| lookup(p, name, root))
 }
 
 fn lookup(provider: &SecretProvider, name: &str, root: &Path) -> Option<String> {

@@ -8,6 +8,7 @@
 //! here reads a clock or the environment; waiting is the engine's (`wait_ready`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
@@ -69,13 +70,18 @@ pub enum Event<'a> {
 /// The suffix of a replacement container's name until it takes over.
 pub const NEXT: &str = "-next";
 
+/// What a step that never started says: berth was asked to stop.
+pub const STOPPED: &str = "not started: berth is stopping";
+
 /// Runs `jobs`; `network` (name, labels) is created first when given. Returns one
-/// outcome per job; if the network cannot be created nothing else is tried.
+/// outcome per job; if the network cannot be created nothing else is tried. Once
+/// `stopping` is set, steps in flight finish and no new one starts.
 pub async fn execute<E: Engine>(
     engine: &E,
     network: Option<(&str, &BTreeMap<String, String>)>,
     jobs: &[Job],
     parallelism: usize,
+    stopping: &AtomicBool,
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Vec<Outcome>, EngineError> {
     if let Some((name, labels)) = network {
@@ -91,9 +97,14 @@ pub async fn execute<E: Engine>(
         .map(|group| async move {
             let mut outcomes = Vec::new();
             for job in group {
-                progress(Event::Started(&job.step));
-                let result = run(engine, job).await;
-                progress(Event::Finished(&job.step, &result));
+                let result = if stopping.load(Ordering::SeqCst) {
+                    Err(STOPPED.to_string())
+                } else {
+                    progress(Event::Started(&job.step));
+                    let result = run(engine, job).await;
+                    progress(Event::Finished(&job.step, &result));
+                    result
+                };
                 outcomes.push(Outcome {
                     name: job.step.name.clone(),
                     action: job.step.action,
@@ -252,6 +263,16 @@ mod tests {
 
     /// Plans and executes `model`, with jobs as the CLI makes them (secrets aside).
     fn apply(engine: &FakeDocker, model: &Model, stop_first: bool) -> Vec<Outcome> {
+        run_jobs(engine, model, stop_first, &AtomicBool::new(false), &|_| {})
+    }
+
+    fn run_jobs(
+        engine: &FakeDocker,
+        model: &Model,
+        stop_first: bool,
+        stopping: &AtomicBool,
+        progress: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Vec<Outcome> {
         let plan = plan_for(engine, model);
         let id = identity();
         let jobs: Vec<Job> = plan
@@ -283,7 +304,7 @@ mod tests {
             .collect();
         let labels = id.base();
         let network = plan.network.as_deref().map(|n| (n, &labels));
-        block_on(execute(engine, network, &jobs, 4, &|_| {})).unwrap()
+        block_on(execute(engine, network, &jobs, 1, stopping, progress)).unwrap()
     }
 
     fn running(engine: &FakeDocker) -> Vec<(String, String, RunState)> {
@@ -358,5 +379,22 @@ mod tests {
         assert_eq!(failed, ["p-b-0"]);
         let names: Vec<String> = running(&engine).into_iter().map(|(n, _, _)| n).collect();
         assert_eq!(names, ["p-a-0", "p-c-0"]);
+    }
+
+    #[test]
+    fn once_stopping_the_step_in_flight_finishes_and_no_other_starts() {
+        let engine = FakeDocker::default();
+        let m = model(&[("a", "info", "yes"), ("b", "info", "yes"), ("c", "info", "yes")]);
+        let stopping = AtomicBool::new(false);
+        let outcomes = run_jobs(&engine, &m, false, &stopping, &|event| {
+            if let Event::Started(_) = event {
+                stopping.store(true, Ordering::SeqCst);
+            }
+        });
+        let results: Vec<_> = outcomes.iter().map(|o| o.result.clone()).collect();
+        let stopped = Err(STOPPED.to_string());
+        assert_eq!(results, [Ok(()), stopped.clone(), stopped]);
+        let names: Vec<String> = running(&engine).into_iter().map(|(n, _, _)| n).collect();
+        assert_eq!(names, ["p-a-0"]);
     }
 }

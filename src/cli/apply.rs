@@ -7,6 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -19,7 +20,7 @@ use super::report::{colour_stdout, stdout};
 use crate::apply::{Event, File, Job, Outcome, Readiness, execute};
 use crate::diff::network_name;
 use crate::engine::docker::Docker;
-use crate::engine::{Create, Engine, ImageSource, Observe};
+use crate::engine::{Create, Engine, EngineError, ImageSource, Observe};
 use crate::journal;
 use crate::model::{PullPolicy, SecretDelivery, Service};
 use crate::plan::view::{PlanView, human};
@@ -64,8 +65,9 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         prune,
         lock: Some(args.lock_timeout),
     };
-    let Some(planned) = make(&request)? else {
-        return Ok(ExitCode::FAILURE);
+    let planned = match make(&request) {
+        Ok(planned) => planned,
+        Err(unplanned) => return unplanned.exit(),
     };
     match &saved {
         // Applying a saved plan applies exactly it: anything new since is refused.
@@ -89,38 +91,66 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::FAILURE);
     }
+    let settings = Settings {
+        parallelism: args.parallelism,
+        stable_for: args.stable_for,
+    };
     let outcomes = runtime()?.block_on(async {
-        let docker = Docker::connect(&planned.address)
-            .await
-            .map_err(|e| engine_problem(&e))?;
-        let images = provide_images(&docker, &planned).await;
-        let (jobs, mut outcomes) = jobs(&planned, &images, args.stable_for);
-        let network = planned
-            .plan
-            .network
-            .as_deref()
-            .map(|n| (n, planned.identity.base()));
-        let progress = Progress::new();
-        let mut done = execute(
+        let docker = Docker::connect(&planned.address).await?;
+        carry_out(
             &docker,
-            network.as_ref().map(|(n, l)| (*n, l)),
-            &jobs,
-            args.parallelism,
-            &|e| progress.event(e),
+            &planned,
+            &settings,
+            &AtomicBool::new(false),
+            &Progress::new(),
         )
         .await
-        .map_err(|e| engine_problem(&e))?;
-        outcomes.append(&mut done);
-        Ok::<_, String>(outcomes)
     });
     let outcomes = match outcomes {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", engine_problem(&e));
             return Ok(ExitCode::FAILURE);
         }
     };
     Ok(report(&outcomes, &planned))
+}
+
+/// How an apply runs.
+pub struct Settings {
+    /// How many services change at once.
+    pub parallelism: usize,
+    /// A container without probes is ready when it has stayed up this long.
+    pub stable_for: Duration,
+}
+
+/// Where an apply's progress goes: the terminal for `berth apply`, the log for `berth
+/// watch`.
+pub trait Observer: Sync {
+    fn event(&self, event: Event<'_>);
+    /// A line about the apply as a whole: an image provided, a step that cannot run.
+    fn note(&self, warning: bool, line: &str);
+}
+
+/// Provides the images the plan needs, then carries the plan out; one outcome per step.
+/// Once `stopping` is set, no new step starts.
+pub async fn carry_out(
+    docker: &Docker,
+    planned: &Planned,
+    settings: &Settings,
+    stopping: &AtomicBool,
+    observer: &dyn Observer,
+) -> Result<Vec<Outcome>, EngineError> {
+    let images = provide_images(docker, planned, observer).await;
+    let (jobs, mut outcomes) = jobs(planned, &images, settings.stable_for, observer);
+    let labels = planned.identity.base();
+    let network = planned.plan.network.as_deref().map(|n| (n, &labels));
+    let mut done = execute(docker, network, &jobs, settings.parallelism, stopping, &|e| {
+        observer.event(e)
+    })
+    .await?;
+    outcomes.append(&mut done);
+    Ok(outcomes)
 }
 
 /// The saved plan `berth apply FILE` names, if the only path is one.
@@ -197,7 +227,11 @@ fn approved() -> miette::Result<bool> {
 }
 
 /// Makes every image a create or replace needs present; by reference, its ID or why not.
-async fn provide_images(engine: &Docker, planned: &Planned) -> BTreeMap<String, Result<String, String>> {
+async fn provide_images(
+    engine: &Docker,
+    planned: &Planned,
+    observer: &dyn Observer,
+) -> BTreeMap<String, Result<String, String>> {
     let mut needed: BTreeMap<&str, &Service> = BTreeMap::new();
     for step in planned
         .plan
@@ -219,12 +253,12 @@ async fn provide_images(engine: &Docker, planned: &Planned) -> BTreeMap<String, 
             Ok(None) => present.cloned().ok_or_else(|| {
                 format!("image `{reference}` is not present, and skip_pull forbids pulling it; build or load it first")
             }),
-            Ok(Some(how)) => match provide(engine, reference, &how).await {
+            Ok(Some(how)) => match provide(engine, reference, &how, observer).await {
                 Ok(id) => Ok(id),
                 // Asked to pull every time, and the registry fails: the image already
                 // here still runs, loudly, rather than nothing.
                 Err(e) if present.is_some() => {
-                    eprintln!("warning: {e}; using the image `{reference}` already present");
+                    observer.note(true, &format!("{e}; using the image `{reference}` already present"));
                     Ok(present.cloned().unwrap_or_default())
                 }
                 Err(e) => Err(e),
@@ -236,15 +270,23 @@ async fn provide_images(engine: &Docker, planned: &Planned) -> BTreeMap<String, 
 }
 
 /// Provides one image; its ID.
-async fn provide(engine: &Docker, reference: &str, how: &ImageSource) -> Result<String, String> {
+async fn provide(
+    engine: &Docker,
+    reference: &str,
+    how: &ImageSource,
+    observer: &dyn Observer,
+) -> Result<String, String> {
     let started = Instant::now();
-    eprintln!("image {reference}: {}…", verb(how));
+    observer.note(false, &format!("image {reference}: {}…", verb(how)));
     engine.provide_image(how).await.map_err(|e| engine_problem(&e))?;
     let id = engine.image_id(reference).await.map_err(|e| engine_problem(&e))?;
     let id = id.ok_or_else(|| format!("image `{reference}` is still not present after {}", verb(how)))?;
-    eprintln!(
-        "image {reference}: ready ({:.1}s)",
-        started.elapsed().as_secs_f32()
+    observer.note(
+        false,
+        &format!(
+            "image {reference}: ready ({:.1}s)",
+            started.elapsed().as_secs_f32()
+        ),
     );
     Ok(id)
 }
@@ -317,6 +359,7 @@ fn jobs(
     planned: &Planned,
     images: &BTreeMap<String, Result<String, String>>,
     stable_for: Duration,
+    observer: &dyn Observer,
 ) -> (Vec<Job>, Vec<Outcome>) {
     let mut jobs = Vec::new();
     let mut failed = Vec::new();
@@ -324,7 +367,10 @@ fn jobs(
         match job(planned, step, images, stable_for) {
             Ok(job) => jobs.push(job),
             Err(e) => {
-                eprintln!("{}: {} failed: {e}", step.name, step.action.name());
+                observer.note(
+                    true,
+                    &format!("{}: {} failed: {e}", step.name, step.action.name()),
+                );
                 failed.push(Outcome {
                     name: step.name.clone(),
                     action: step.action,
@@ -401,6 +447,26 @@ struct Progress {
     running: Mutex<HashMap<String, (Instant, Option<ProgressBar>)>>,
 }
 
+impl Observer for Progress {
+    fn event(&self, event: Event<'_>) {
+        Progress::event(self, event);
+    }
+
+    fn note(&self, warning: bool, line: &str) {
+        let line = if warning {
+            format!("warning: {line}")
+        } else {
+            line.to_string()
+        };
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
 impl Progress {
     fn new() -> Progress {
         Progress {
@@ -456,10 +522,8 @@ fn key(step: &Step) -> String {
     format!("{}/{}", step.name, step.action.name())
 }
 
-/// The final report; exit 1 when anything failed.
-/// The final report, also kept in the journal for `berth status`; exit 1 when anything
-/// failed.
-fn report(outcomes: &[Outcome], planned: &Planned) -> ExitCode {
+/// Keeps an apply's outcome in the journal for `berth status`; the entry written.
+pub fn record(outcomes: &[Outcome], planned: &Planned, observer: &dyn Observer) -> journal::Entry {
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| {
@@ -489,18 +553,28 @@ fn report(outcomes: &[Outcome], planned: &Planned) -> ExitCode {
             "incomplete"
         }
         .to_string(),
-        done: done.clone(),
-        failed: failed.clone(),
+        done,
+        failed,
     };
     if let Err(e) = journal::record(&planned.state_dir, &planned.identity.project, &entry) {
-        eprintln!("warning: cannot record this apply in the journal: {e}");
+        observer.note(true, &format!("cannot record this apply in the journal: {e}"));
     }
-    if failed.is_empty() {
-        println!("\nApply complete: {done}.");
+    entry
+}
+
+/// The final report, also kept in the journal; exit 1 when anything failed.
+fn report(outcomes: &[Outcome], planned: &Planned) -> ExitCode {
+    let entry = record(outcomes, planned, &Progress::new());
+    if entry.failed.is_empty() {
+        println!("\nApply complete: {}.", entry.done);
         ExitCode::SUCCESS
     } else {
-        eprintln!("\nApply incomplete: {done}; {} failed:", failed.len());
-        for line in failed {
+        eprintln!(
+            "\nApply incomplete: {}; {} failed:",
+            entry.done,
+            entry.failed.len()
+        );
+        for line in &entry.failed {
             eprintln!("  {line}");
         }
         ExitCode::FAILURE

@@ -241,6 +241,16 @@ impl InputArgs {
         &self.paths
     }
 
+    /// `--repo`: where the configuration is read from, when from git.
+    pub fn repo(&self) -> Option<&str> {
+        self.repo.as_deref()
+    }
+
+    /// `--ref`.
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
     /// The inputs as a saved plan records them: paths on disk made absolute, and with
     /// --repo the commit that was read, so that applying the plan reads it again.
     pub fn to_view(

@@ -4,6 +4,7 @@
 mod apply;
 mod compile;
 mod completions;
+mod hook;
 mod inputs;
 mod lint;
 mod plan;
@@ -11,6 +12,7 @@ mod report;
 mod sarif;
 mod status;
 mod unlock;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,10 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Show every service: desired commit, instances, drift, and the last apply.
     Status(status::StatusArgs),
+    /// Reconcile on every push, webhook, drift and interval, until stopped.
+    Watch(watch::WatchArgs),
+    /// Install git hooks that trigger a reconcile on push.
+    Hook(hook::HookArgs),
     /// Remove the lock of an apply that is gone.
     Unlock(unlock::UnlockArgs),
     /// Print a shell completion script.
@@ -64,6 +70,8 @@ pub fn run() -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Status(args) => status::run(args),
+        Command::Watch(args) => watch::run(args),
+        Command::Hook(args) => hook::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Completions(args) => completions::run(args),
     };

@@ -21,7 +21,7 @@ use crate::lock::Lock;
 use crate::model::Model;
 use crate::plan::view::{PlanView, human};
 use crate::plan::{Plan, PlanOptions, desired_digest, plan};
-use crate::problem::closest;
+use crate::problem::{Problem, closest};
 use crate::repo::git::GitTree;
 use crate::secrets::Secrets;
 use crate::state::State;
@@ -91,8 +91,9 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
         prune: args.prune,
         lock: None,
     };
-    let Some(planned) = make(&request)? else {
-        return Ok(ExitCode::FAILURE);
+    let planned = match make(&request) {
+        Ok(planned) => planned,
+        Err(unplanned) => return unplanned.exit(),
     };
     let view = &planned.view;
     if let Some(path) = &args.out {
@@ -116,9 +117,50 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
     })
 }
 
-/// Compiles, observes and plans. `None` when the configuration has errors or the engine
-/// cannot be read (both are printed): nothing is planned from a partial picture.
-pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
+/// Why nothing was planned: never from a partial picture.
+pub enum Unplanned {
+    /// The configuration has errors, each with its place.
+    Invalid(Vec<Problem>),
+    /// The configuration cannot be planned for another reason (no image, a bad lint
+    /// level, an unknown target).
+    Refused(miette::Report),
+    /// The engine could not be read.
+    Engine(EngineError),
+    /// Anything else: reading the repository, the state directory, the lock.
+    Failed(miette::Report),
+}
+
+impl From<miette::Report> for Unplanned {
+    fn from(report: miette::Report) -> Self {
+        Unplanned::Failed(report)
+    }
+}
+
+impl Unplanned {
+    /// Prints it; the command's exit.
+    pub fn exit(self) -> miette::Result<ExitCode> {
+        match self {
+            Unplanned::Invalid(problems) => {
+                for p in &problems {
+                    eprint!("{}", render(p, colour()));
+                }
+                eprintln!(
+                    "error: the configuration has {} error(s); nothing was planned",
+                    problems.len()
+                );
+                Ok(ExitCode::FAILURE)
+            }
+            Unplanned::Engine(e) => {
+                eprintln!("error: {}", engine_problem(&e));
+                Ok(ExitCode::FAILURE)
+            }
+            Unplanned::Refused(report) | Unplanned::Failed(report) => Err(report),
+        }
+    }
+}
+
+/// Compiles, observes and plans.
+pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
     let Request {
         inputs,
         targets,
@@ -126,8 +168,12 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         lock,
     } = *request;
     let loaded = load(inputs)?;
-    let levels = Levels::from_config(&loaded.config.lint)
-        .map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "berth.yaml: {e}"))?;
+    let levels = Levels::from_config(&loaded.config.lint).map_err(|e| {
+        Unplanned::Refused(miette::miette!(
+            help = "`berth lint --list-rules` lists them",
+            "berth.yaml: {e}"
+        ))
+    })?;
     let errors: Vec<_> = levels
         .apply(loaded.compiled.problems.clone())
         .into_iter()
@@ -141,21 +187,14 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         .map(|s| s.name.as_str())
         .collect();
     if !errors.is_empty() {
-        for p in &errors {
-            eprint!("{}", render(p, colour()));
-        }
-        eprintln!(
-            "error: the configuration has {} error(s); nothing was planned",
-            errors.len()
-        );
-        return Ok(None);
+        return Err(Unplanned::Invalid(errors));
     }
     if !without_image.is_empty() {
-        miette::bail!(
+        return Err(Unplanned::Refused(miette::miette!(
             help = "set cosmos.image (COSMOS) or cumulocity.images (Cumulocity) in berth.yaml",
             "no image for: {}",
             without_image.join(", ")
-        );
+        )));
     }
     for target in targets {
         if !model.services.iter().any(|s| &s.name == target) {
@@ -163,7 +202,9 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
             let hint = closest(target, names)
                 .map(|n| format!("; did you mean `{n}`?"))
                 .unwrap_or_default();
-            miette::bail!("--target `{target}`: no such service{hint}");
+            return Err(Unplanned::Refused(miette::miette!(
+                "--target `{target}`: no such service{hint}"
+            )));
         }
     }
 
@@ -199,13 +240,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         // Planning gets a handle that cannot write.
         ReadOnly(&docker).observe(&query).await
     });
-    let live = match live {
-        Ok(live) => live,
-        Err(e) => {
-            eprintln!("error: {}", engine_problem(&e));
-            return Ok(None);
-        }
-    };
+    let live = live.map_err(Unplanned::Engine)?;
 
     let diff = diff(
         model,
@@ -248,7 +283,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         live.fingerprint(),
         inputs.to_view(targets, prune, loaded.commit()),
     );
-    Ok(Some(Planned {
+    Ok(Planned {
         plan,
         view,
         model: loaded.compiled.model,
@@ -260,7 +295,7 @@ pub fn make(request: &Request<'_>) -> miette::Result<Option<Planned>> {
         live,
         state_dir,
         lock,
-    }))
+    })
 }
 
 /// Names, for every changed field, the commit that last changed its line, between the

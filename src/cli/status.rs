@@ -9,9 +9,10 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::inputs::InputArgs;
-use super::plan::{Request, make};
+use super::plan::{Planned, Request, make};
 use super::report::{json, stdout};
 use crate::journal;
+use crate::plan::Step;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -41,22 +42,22 @@ struct Status {
     last_apply: Option<journal::Entry>,
 }
 
-#[derive(Serialize)]
-struct ServiceStatus {
-    name: String,
-    desired_instances: u32,
-    desired_state: &'static str,
-    running: usize,
-    instances: Vec<InstanceStatus>,
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub desired_instances: u32,
+    pub desired_state: &'static str,
+    pub running: usize,
+    pub instances: Vec<InstanceStatus>,
     /// What a plan would do, `replace (env.LOG_LEVEL)`; empty when in sync.
-    drift: Vec<String>,
+    pub drift: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct InstanceStatus {
-    container: String,
-    state: String,
-    commit: Option<String>,
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceStatus {
+    pub container: String,
+    pub state: String,
+    pub commit: Option<String>,
 }
 
 pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
@@ -66,10 +67,29 @@ pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
         prune: false,
         lock: None,
     };
-    let Some(planned) = make(&request)? else {
-        return Ok(ExitCode::FAILURE);
+    let planned = match make(&request) {
+        Ok(planned) => planned,
+        Err(unplanned) => return unplanned.exit(),
     };
-    let services = planned
+    let status = Status {
+        format_version: "1",
+        project: planned.identity.project.clone(),
+        engine: planned.address.host.clone(),
+        commit: planned.identity.commit.clone(),
+        services: services(&planned),
+        kept: planned.plan.kept.clone(),
+        last_apply: journal::last(&planned.state_dir, &planned.identity.project),
+    };
+    stdout(&match args.format {
+        Format::Human => human(&status),
+        Format::Json => json(&status),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every configured service: its instances as observed and what a plan would do to it.
+pub fn services(planned: &Planned) -> Vec<ServiceStatus> {
+    planned
         .model
         .services
         .iter()
@@ -91,14 +111,7 @@ pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
                 .steps
                 .iter()
                 .filter(|step| step.service == s.name)
-                .map(|step| {
-                    let fields: Vec<&str> = step.changes.iter().map(|c| c.path.as_str()).collect();
-                    if fields.is_empty() {
-                        format!("{} {}", step.action.name(), step.name)
-                    } else {
-                        format!("{} {} ({})", step.action.name(), step.name, fields.join(", "))
-                    }
-                })
+                .map(Step::summary)
                 .collect();
             ServiceStatus {
                 name: s.name.clone(),
@@ -112,21 +125,7 @@ pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
                 drift,
             }
         })
-        .collect();
-    let status = Status {
-        format_version: "1",
-        project: planned.identity.project.clone(),
-        engine: planned.address.host.clone(),
-        commit: planned.identity.commit.clone(),
-        services,
-        kept: planned.plan.kept.clone(),
-        last_apply: journal::last(&planned.state_dir, &planned.identity.project),
-    };
-    stdout(&match args.format {
-        Format::Human => human(&status),
-        Format::Json => json(&status),
-    })?;
-    Ok(ExitCode::SUCCESS)
+        .collect()
 }
 
 fn short(commit: &str) -> &str {

@@ -473,6 +473,50 @@ fn create_body(c: &Create) -> ContainerCreateBody {
     }
 }
 
+/// A change berth did not necessarily make to one of a project's containers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    /// `die`, `destroy`, `update`, `pause`, `oom` or `rename`.
+    pub action: String,
+    pub container: String,
+    pub service: String,
+}
+
+impl Docker {
+    /// The engine's events for this installation's containers of one project that can
+    /// mean drift: a container died (stopped, killed or crashed), was removed, updated,
+    /// paused, renamed or ran out of memory. The stream ends when the connection does.
+    pub fn events(
+        &self,
+        identity: &super::Identity,
+    ) -> impl futures_util::Stream<Item = Result<ContainerEvent, EngineError>> + use<'_> {
+        use super::labels::{MANAGED_BY, SERVICE};
+        let labels = vec![
+            format!("{MANAGED_BY}={}", identity.installation),
+            format!("{PROJECT}={}", identity.project),
+        ];
+        let actions = ["die", "destroy", "update", "pause", "oom", "rename"].map(String::from);
+        let filters = HashMap::from([
+            ("type", vec!["container".to_string()]),
+            ("label", labels),
+            ("event", actions.to_vec()),
+        ]);
+        let options = bollard::query_parameters::EventsOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        self.client.events(Some(options)).map(move |item| {
+            let message = item.map_err(|e| self.error("lost the engine's event stream", e))?;
+            let actor = message.actor.unwrap_or_default();
+            let attributes = actor.attributes.unwrap_or_default();
+            Ok(ContainerEvent {
+                action: message.action.unwrap_or_default(),
+                container: attributes.get("name").cloned().unwrap_or_default(),
+                service: attributes.get(SERVICE).cloned().unwrap_or_default(),
+            })
+        })
+    }
+}
+
 impl Docker {
     /// Drains an image operation's progress stream; the first error in it is the result.
     async fn drain<T>(
@@ -741,7 +785,23 @@ async fn http_get(
     path: &str,
     headers: &BTreeMap<String, String>,
 ) -> Result<(), String> {
-    let fail = |e: &dyn std::error::Error| format!("GET http://{address}:{port}{path}: {}", chain(e));
+    let status = http_request("GET", address, port, path, headers).await?;
+    if status.is_success() || status.is_redirection() {
+        Ok(())
+    } else {
+        Err(format!("GET http://{address}:{port}{path}: {status}"))
+    }
+}
+
+/// One HTTP/1.1 request without a body; the response's status, or why there is none.
+pub async fn http_request(
+    method: &str,
+    address: &str,
+    port: u16,
+    path: &str,
+    headers: &BTreeMap<String, String>,
+) -> Result<hyper::StatusCode, String> {
+    let fail = |e: &dyn std::error::Error| format!("{method} http://{address}:{port}{path}: {}", chain(e));
     let stream = tokio::net::TcpStream::connect((address, port))
         .await
         .map_err(|e| fail(&e))?;
@@ -749,18 +809,16 @@ async fn http_get(
         .await
         .map_err(|e| fail(&e))?;
     tokio::spawn(connection);
-    let mut request = hyper::Request::get(path).header("host", format!("{address}:{port}"));
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", format!("{address}:{port}"));
     for (k, v) in headers {
         request = request.header(k, v);
     }
     let request = request.body(Empty::<bytes::Bytes>::new()).map_err(|e| fail(&e))?;
     let response = sender.send_request(request).await.map_err(|e| fail(&e))?;
-    let status = response.status();
-    if status.is_success() || status.is_redirection() {
-        Ok(())
-    } else {
-        Err(format!("GET http://{address}:{port}{path}: {status}"))
-    }
+    Ok(response.status())
 }
 
 #[cfg(test)]

@@ -65,6 +65,19 @@ pub struct PlanOptions {
     pub prune: bool,
 }
 
+impl Step {
+    /// `replace p-web-0 (env.LOG_LEVEL, memory)`: the action, the container and the
+    /// fields that cause it.
+    pub fn summary(&self) -> String {
+        let fields: Vec<&str> = self.changes.iter().map(|c| c.path.as_str()).collect();
+        if fields.is_empty() {
+            format!("{} {}", self.action.name(), self.name)
+        } else {
+            format!("{} {} ({})", self.action.name(), self.name, fields.join(", "))
+        }
+    }
+}
+
 impl Plan {
     /// Nothing to do.
     pub fn is_empty(&self) -> bool {

@@ -39,6 +39,17 @@ pub fn is_url(location: &str) -> bool {
     location.contains("://") || location.starts_with("git@")
 }
 
+/// The git directory of a local repository (the repository itself when bare, else its
+/// `.git`): where its refs change.
+pub fn git_dir(location: &str) -> Result<PathBuf, GitError> {
+    Repository::open(location)
+        .map(|repo| repo.path().to_path_buf())
+        .map_err(|e| GitError::Open {
+            location: location.into(),
+            cause: e.message().to_string(),
+        })
+}
+
 impl GitTree {
     /// Opens `location` (a local repository, bare or not, or a URL mirrored into
     /// `mirrors`) at `reference` (a branch, tag or commit id; default: HEAD, which for a
