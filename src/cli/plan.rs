@@ -119,8 +119,11 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
 
 /// Why nothing was planned: never from a partial picture.
 pub enum Unplanned {
-    /// The configuration has errors, each with its place.
-    Invalid(Vec<Problem>),
+    /// The configuration has errors, each with its place; read at `commit` with --repo.
+    Invalid {
+        problems: Vec<Problem>,
+        commit: Option<String>,
+    },
     /// The configuration cannot be planned for another reason (no image, a bad lint
     /// level, an unknown target).
     Refused(miette::Report),
@@ -140,7 +143,7 @@ impl Unplanned {
     /// Prints it; the command's exit.
     pub fn exit(self) -> miette::Result<ExitCode> {
         match self {
-            Unplanned::Invalid(problems) => {
+            Unplanned::Invalid { problems, .. } => {
                 for p in &problems {
                     eprint!("{}", render(p, colour()));
                 }
@@ -187,7 +190,10 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         .map(|s| s.name.as_str())
         .collect();
     if !errors.is_empty() {
-        return Err(Unplanned::Invalid(errors));
+        return Err(Unplanned::Invalid {
+            problems: errors,
+            commit: loaded.commit().map(String::from),
+        });
     }
     if !without_image.is_empty() {
         return Err(Unplanned::Refused(miette::miette!(

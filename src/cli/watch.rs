@@ -579,12 +579,16 @@ impl Reconciler {
                 (self.converge(planned, shared), commit)
             }
             Err(unplanned) => {
+                let commit = match &unplanned {
+                    Unplanned::Invalid { commit, .. } => commit.clone(),
+                    _ => None,
+                };
                 let failure = failure(unplanned);
                 let outcome = match failure {
                     Failure::Permanent(_) => "invalid",
                     Failure::Transient(_) => "failed",
                 };
-                (self.failed(failure, outcome), None)
+                (self.failed(failure, outcome), commit)
             }
         };
         let seconds = started.elapsed().as_secs_f64();
@@ -617,7 +621,7 @@ impl Reconciler {
                 started: time.clone(),
                 seconds,
                 outcome: ending.outcome,
-                commit: commit.or_else(|| s.desired_commit.clone()),
+                commit,
                 done: ending.done.clone(),
             });
             match &ending.failure {
@@ -888,8 +892,11 @@ impl Reconciler {
 /// Sorts why nothing was planned by what makes it pass.
 fn failure(unplanned: Unplanned) -> Failure {
     match unplanned {
-        Unplanned::Invalid(problems) => Failure::Permanent(format!(
-            "the configuration has {} error(s): {}",
+        Unplanned::Invalid { problems, commit } => Failure::Permanent(format!(
+            "the configuration{} has {} error(s): {}",
+            commit
+                .map(|c| format!(" at commit {}", &c[..c.len().min(7)]))
+                .unwrap_or_default(),
             problems.len(),
             problems
                 .iter()

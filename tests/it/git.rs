@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::engine::{Project, label};
 use crate::output;
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let (stdout, stderr, status) = output(
         Command::new("git")
             .current_dir(dir)

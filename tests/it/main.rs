@@ -14,6 +14,7 @@ mod lint_rules;
 mod model;
 mod pre_commit;
 mod tidy;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,0 +1,621 @@
+//! `berth watch` and `berth hook` end to end: a real watcher process reading real git
+//! repositories (pushed to with the git command line), reconciling the real engine, and
+//! answering real HTTP. Each test's watcher is killed when the test ends, and its
+//! project's containers removed.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::engine::{IMAGE, Project, docker, free_port, label};
+use crate::git::git;
+
+/// A Sesam service running the test image, with LOG_LEVEL `level`.
+fn service(id: &str, level: &str) -> String {
+    format!(
+        r#"{{ "_id": "{id}", "type": "system:microservice",
+  "docker": {{ "image": "{IMAGE}", "port": 8080, "skip_pull": true, "environment": {{ "LOG_LEVEL": "{level}" }} }} }}
+"#
+    )
+}
+
+/// A work repository that pushes to a bare one.
+struct Repos {
+    work: tempfile::TempDir,
+    bare: tempfile::TempDir,
+}
+
+impl Repos {
+    /// berth.yaml (`project` plus `extra`) and `services` at LOG_LEVEL info, pushed.
+    fn new(project: &str, extra: &str, services: &[&str]) -> Repos {
+        let r = Repos {
+            work: tempfile::tempdir().unwrap(),
+            bare: tempfile::tempdir().unwrap(),
+        };
+        git(r.bare.path(), &["init", "--bare", "-q"]);
+        git(r.work.path(), &["init", "-q"]);
+        r.write("berth.yaml", &format!("project: {project}\n{extra}"));
+        for s in services {
+            r.write(&format!("{s}.conf.json"), &service(s, "info"));
+        }
+        r.commit("first");
+        r
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        std::fs::write(self.work.path().join(path), text).unwrap();
+    }
+
+    /// Commits everything and pushes main; the new commit.
+    fn commit(&self, message: &str) -> String {
+        git(self.work.path(), &["add", "-A"]);
+        git(self.work.path(), &["commit", "-q", "-m", message]);
+        git(self.work.path(), &["push", "-q", &self.bare(), "main"]);
+        git(self.work.path(), &["rev-parse", "HEAD"])
+    }
+
+    fn bare(&self) -> String {
+        self.bare.path().display().to_string()
+    }
+}
+
+/// A running `berth watch`, killed on drop; its log in a file.
+struct Watcher {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Watcher {
+    /// `berth watch --listen` with `args`, from the project's folder and state.
+    fn start(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Watcher {
+        Watcher::start_on(free_port(), p, args, env)
+    }
+
+    fn start_on(port: u16, p: &Project, args: &[&str], env: &[(&str, &str)]) -> Watcher {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("watch.log");
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = crate::berth();
+        command
+            .current_dir(p.repo.path())
+            .env("BERTH_STATE_DIR", p.state.path())
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .args(["watch", "--listen", &listen])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        if !args.contains(&"--stable-for") {
+            command.args(["--stable-for", "1s"]);
+        }
+        let mut w = Watcher {
+            child: command.spawn().unwrap(),
+            port,
+            log,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while http(port, "GET", "/healthz", &[], b"").is_none_or(|(code, _)| code != 200) {
+            if let Some(exit) = w.child.try_wait().unwrap() {
+                panic!("the watcher exited ({exit}):\n{}", w.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the watcher does not answer:\n{}",
+                w.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        w
+    }
+
+    fn status(&self) -> Value {
+        let (code, body) = http(self.port, "GET", "/status", &[], b"").expect("/status answers");
+        assert_eq!(code, 200);
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The value of one sample of /metrics (0 when absent).
+    fn metric(&self, sample: &str) -> f64 {
+        let (_, text) = http(self.port, "GET", "/metrics", &[], b"").expect("/metrics answers");
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    fn reconciles(&self) -> u64 {
+        self.status()["reconciles"].as_u64().unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for `done`, failing with the watcher's log after `limit`.
+    fn until(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < limit,
+                "timed out waiting until {what}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until a reconcile found the engine matching the repository and none runs.
+    fn in_sync(&self) {
+        self.until("in sync", Duration::from_secs(60), || {
+            let s = self.status();
+            s["last_reconcile"]["outcome"] == "in_sync" && s["reconciling"] == false
+        });
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-s", signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on loopback; the status code and body, `None` when nothing
+/// answers.
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request += &format!("{k}: {v}\r\n");
+    }
+    request += "\r\n";
+    stream.write_all(request.as_bytes()).ok()?;
+    // A refused body may be cut off by the server; the answer still counts.
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let code = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((code, body))
+}
+
+fn id(container: &str) -> String {
+    docker(&["inspect", "-f", "{{.Id}}", container])
+        .0
+        .trim()
+        .to_string()
+}
+
+fn state(container: &str) -> String {
+    docker(&["inspect", "-f", "{{.State.Status}}", container])
+        .0
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_push_replaces_the_changed_service_and_a_broken_push_changes_nothing() {
+    let p = Project::new("berth-it-watch-push");
+    let r = Repos::new(p.name, "", &["web", "api", "db"]);
+    let w = Watcher::start(&p, &["--repo", &r.bare(), "--ref", "main"], &[]);
+    w.in_sync();
+    let [web, api, db] = ["web", "api", "db"].map(|s| p.container(s));
+    let before: Vec<String> = [&web, &api, &db].map(|c| id(c)).to_vec();
+
+    // One service changes: only it is replaced, from the new commit, and it is up.
+    r.write("web.conf.json", &service("web", "debug"));
+    let second = r.commit("web: debug");
+    w.until("web runs the new commit", Duration::from_secs(30), || {
+        label(&web, "berth.commit") == second && state(&web) == "running"
+    });
+    w.in_sync();
+    assert_ne!(id(&web), before[0], "web was replaced");
+    assert_eq!(
+        [id(&api), id(&db)],
+        [before[1].clone(), before[2].clone()],
+        "the others untouched"
+    );
+    assert_eq!(
+        p.containers(),
+        [api.clone(), db.clone(), web.clone()],
+        "no -next left"
+    );
+    assert_eq!(w.status()["desired_commit"], second.as_str());
+
+    // A broken configuration: nothing changes; the error is in /status and the log.
+    let running: Vec<String> = [&web, &api, &db].map(|c| id(c)).to_vec();
+    r.write(
+        "api.conf.json",
+        "{ \"_id\": \"api\", \"type\": \"system:microservice\", \"docker\": ",
+    );
+    let broken = r.commit("api: broken");
+    w.until("the error is reported", Duration::from_secs(30), || {
+        w.status()["last_error"]["permanent"] == true
+    });
+    let status = w.status();
+    let message = status["last_error"]["message"].as_str().unwrap();
+    assert!(message.contains("api.conf.json:1:"), "{message}");
+    assert!(message.contains(&broken[..7]), "names the commit: {message}");
+    assert_eq!(status["last_reconcile"]["outcome"], "invalid");
+    assert_eq!(status["last_reconcile"]["commit"], broken.as_str());
+    assert!(w.log().contains("api.conf.json:1:"), "{}", w.log());
+    assert_eq!(w.metric("berth_reconciles_total{outcome=\"invalid\"}"), 1.0);
+    assert_eq!(
+        [&web, &api, &db].map(|c| id(c)).to_vec(),
+        running,
+        "the last good state keeps running"
+    );
+
+    // The next good push converges.
+    r.write("api.conf.json", &service("api", "warn"));
+    let fixed = r.commit("api: fixed");
+    w.until("api runs the fixed commit", Duration::from_secs(30), || {
+        label(&api, "berth.commit") == fixed
+    });
+    w.in_sync();
+    assert!(w.status()["last_error"].is_null());
+    assert_eq!(id(&db), before[2], "db never changed");
+    assert_eq!(p.containers(), [api, db, web]);
+}
+
+#[test]
+fn drift_is_healed_or_only_reported() {
+    // heal, watching a local bare repository.
+    let p = Project::new("berth-it-watch-heal");
+    let r = Repos::new(p.name, "drift: heal\n", &["web", "api"]);
+    let w = Watcher::start(&p, &["--repo", &r.bare()], &[]);
+    w.in_sync();
+    let (web, api) = (p.container("web"), p.container("api"));
+    let api_id = id(&api);
+    docker(&["stop", "-t", "1", &web]);
+    w.until("web is started again", Duration::from_secs(30), || {
+        state(&web) == "running"
+    });
+    w.in_sync();
+    assert_eq!(
+        w.metric("berth_drift_total{action=\"start\",handling=\"healed\"}"),
+        1.0
+    );
+    assert!(
+        w.log()
+            .contains("drift: start berth-it-watch-heal-web-0; healing"),
+        "{}",
+        w.log()
+    );
+    // Removed by hand: made again.
+    docker(&["rm", "-f", &web]);
+    w.until("web is made again", Duration::from_secs(30), || {
+        state(&web) == "running"
+    });
+    assert_eq!(id(&api), api_id, "the other service untouched");
+    drop(w);
+
+    // warn, watching a plain folder (no git): reported, left stopped.
+    let p = Project::new("berth-it-watch-warn");
+    p.service("web", "info", 64);
+    let w = Watcher::start(&p, &["--drift", "warn"], &[]);
+    w.in_sync();
+    let web = p.container("web");
+    docker(&["stop", "-t", "1", &web]);
+    w.until("the drift is reported", Duration::from_secs(30), || {
+        let s = w.status();
+        s["last_reconcile"]["outcome"] == "drift_reported" && s["services"][0]["state"] == "drifted"
+    });
+    assert_eq!(w.status()["services"][0]["drift"][0], format!("start {web}"));
+    assert_eq!(
+        w.metric("berth_drift_total{action=\"start\",handling=\"reported\"}"),
+        1.0
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(state(&web), "exited", "left as it is");
+    // A change to the folder is a new desired state: applied whole, drift included.
+    p.service("web", "debug", 64);
+    w.until("web is replaced and running", Duration::from_secs(30), || {
+        state(&web) == "running" && w.status()["services"][0]["state"] == "in_sync"
+    });
+}
+
+#[test]
+fn webhooks_are_authenticated_and_a_burst_costs_at_most_two_reconciles() {
+    let p = Project::new("berth-it-watch-hooks");
+    let config = "webhooks:\n  github: GH\n  gitea: GT\n  gitlab: GL\n  generic: GEN\nsecrets:\n  providers:\n    - type: env\n      prefix: IT_HOOK_\n";
+    let r = Repos::new(p.name, config, &["web"]);
+    // A URL: no file watching, and an interval long enough that only webhooks trigger.
+    let url = format!("file://{}", r.bare());
+    let env = [
+        ("IT_HOOK_GH", "gh-secret"),
+        ("IT_HOOK_GT", "gt-secret"),
+        ("IT_HOOK_GL", "gl-secret"),
+        ("IT_HOOK_GEN", "gen-secret"),
+    ];
+    let w = Watcher::start(&p, &["--repo", &url, "--interval", "1h"], &env);
+    w.in_sync();
+    let web = p.container("web");
+    r.write("web.conf.json", &service("web", "debug"));
+    let second = r.commit("web: debug");
+
+    let body = br#"{"ref":"refs/heads/main","after":"0000000000000000000000000000000000000000"}"#;
+    let signature = berth::watch::webhook::github_signature(body, b"gh-secret");
+    let forged = berth::watch::webhook::github_signature(body, b"guess");
+    let reconciles = w.reconciles();
+    for headers in [vec![], vec![("X-Hub-Signature-256", forged.as_str())]] {
+        let (code, text) = http(w.port, "POST", "/hooks/github", &headers, body).unwrap();
+        assert_eq!(code, 401, "{text}");
+    }
+    let (code, _) = http(
+        w.port,
+        "POST",
+        "/hooks/gitlab",
+        &[("X-Gitlab-Token", "gl-secreT")],
+        body,
+    )
+    .unwrap();
+    assert_eq!(code, 401);
+    let (code, _) = http(w.port, "POST", "/hooks/generic", &[], body).unwrap();
+    assert_eq!(code, 401);
+    let (code, _) = http(w.port, "POST", "/hooks/nope", &[], body).unwrap();
+    assert_eq!(code, 404);
+    let big = vec![b' '; 1024 * 1024 + 1];
+    let (code, _) = http(
+        w.port,
+        "POST",
+        "/hooks/github",
+        &[("X-Hub-Signature-256", &signature)],
+        &big,
+    )
+    .unwrap();
+    assert_eq!(code, 413);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(w.reconciles(), reconciles, "refused deliveries trigger nothing");
+    assert_ne!(label(&web, "berth.commit"), second, "the push is not applied yet");
+    assert_eq!(
+        w.metric("berth_webhook_deliveries_total{endpoint=\"github\",result=\"unauthorized\"}"),
+        2.0
+    );
+
+    // A signed delivery: 202 at once, then the configured branch is fetched and applied.
+    let (code, _) = http(
+        w.port,
+        "POST",
+        "/hooks/github",
+        &[("X-Hub-Signature-256", &signature)],
+        body,
+    )
+    .unwrap();
+    assert_eq!(code, 202);
+    w.until("the push is applied", Duration::from_secs(30), || {
+        label(&web, "berth.commit") == second
+    });
+    w.in_sync();
+
+    // The other forges' ways of proving the secret.
+    let gitea = &berth::watch::webhook::github_signature(body, b"gt-secret")[7..];
+    for (endpoint, header, value) in [
+        ("gitea", "X-Gitea-Signature", gitea.to_string()),
+        ("gitlab", "X-Gitlab-Token", "gl-secret".to_string()),
+        ("generic", "Authorization", "Bearer gen-secret".to_string()),
+    ] {
+        let (code, text) = http(
+            w.port,
+            "POST",
+            &format!("/hooks/{endpoint}"),
+            &[(header, &value)],
+            body,
+        )
+        .unwrap();
+        assert_eq!(code, 202, "{endpoint}: {text}");
+    }
+    w.in_sync();
+
+    // Twenty deliveries at once: folded into at most two reconciles.
+    let reconciles = w.reconciles();
+    let senders: Vec<_> = (0..20)
+        .map(|_| {
+            let (port, signature) = (w.port, signature.clone());
+            std::thread::spawn(move || {
+                http(
+                    port,
+                    "POST",
+                    "/hooks/github",
+                    &[("X-Hub-Signature-256", &signature)],
+                    body,
+                )
+            })
+        })
+        .collect();
+    for s in senders {
+        assert_eq!(s.join().unwrap().unwrap().0, 202);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    w.in_sync();
+    let ran = w.reconciles() - reconciles;
+    assert!((1..=2).contains(&ran), "{ran} reconciles for a burst of 20");
+}
+
+#[test]
+fn a_watcher_stopped_or_killed_mid_apply_converges_when_started_again() {
+    let p = Project::new("berth-it-watch-kill");
+    let names = ["s1", "s2", "s3", "s4"];
+    let r = Repos::new(p.name, "", &names);
+    let slow = ["--repo", &r.bare(), "--parallelism", "1", "--stable-for", "2s"];
+    let w = Watcher::start(&p, &slow, &[]);
+    w.in_sync();
+    for s in names {
+        r.write(&format!("{s}.conf.json"), &service(s, "debug"));
+    }
+    let second = r.commit("everyone: debug");
+    let at_second = |p: &Project| {
+        names
+            .iter()
+            .filter(|s| label(&p.container(s), "berth.commit") == second)
+            .count()
+    };
+
+    // SIGTERM while the first replace is in flight: it finishes, nothing else starts,
+    // and the watcher exits 0, releasing the lock.
+    w.until("an apply is under way", Duration::from_secs(30), || {
+        w.status()["reconciling"] == true
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    w.signal("TERM");
+    let mut w = w;
+    let status = w.child.wait().unwrap();
+    assert!(status.success(), "exit {status:?}; log:\n{}", w.log());
+    assert!(
+        w.log().contains("stopping: letting the steps in flight finish"),
+        "{}",
+        w.log()
+    );
+    let done = at_second(&p);
+    assert!(
+        (1..names.len()).contains(&done),
+        "{done} of 4 replaced; log:\n{}",
+        w.log()
+    );
+    assert!(
+        p.containers().iter().all(|c| !c.ends_with("-next")),
+        "{:?}",
+        p.containers()
+    );
+
+    // Started again (so the lock was released), then SIGKILLed mid-apply.
+    let w = Watcher::start(&p, &slow, &[]);
+    w.until("the next replace is under way", Duration::from_secs(30), || {
+        p.containers().iter().any(|c| c.ends_with("-next"))
+    });
+    w.signal("KILL");
+    drop(w);
+
+    // A third watcher converges: every service at the new commit, no leftovers.
+    let w = Watcher::start(&p, &slow, &[]);
+    w.until(
+        "every service runs the new commit",
+        Duration::from_secs(90),
+        || at_second(&p) == names.len(),
+    );
+    w.in_sync();
+    let mut expected: Vec<String> = names.iter().map(|s| p.container(s)).collect();
+    expected.sort();
+    assert_eq!(p.containers(), expected);
+}
+
+/// Runs `git push` from the work repository with berth's state folder in the
+/// environment the hook inherits; git's output (hook lines are prefixed `remote:`).
+fn push(r: &Repos, p: &Project) -> String {
+    let output = Command::new("git")
+        .current_dir(r.work.path())
+        .env("BERTH_STATE_DIR", p.state.path())
+        .env("NO_COLOR", "1")
+        .args(["push", &r.bare(), "main"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout)
+}
+
+fn commit_only(r: &Repos, message: &str) -> String {
+    git(r.work.path(), &["commit", "-q", "-am", message]);
+    git(r.work.path(), &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn the_post_receive_hook_pokes_the_watcher_or_applies_by_itself() {
+    let p = Project::new("berth-it-watch-hook");
+    let r = Repos::new(p.name, "", &["web"]);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let install = |repo: &Path| {
+        p.berth(&[
+            "hook",
+            "install",
+            "--post-receive",
+            &repo.display().to_string(),
+            "--listen",
+            &listen,
+            "--ref",
+            "main",
+        ])
+    };
+    let (stdout, stderr, code) = install(r.bare.path());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("Installed"), "{stdout}");
+    let hook = r.bare.path().join("hooks/post-receive");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&hook).unwrap().permissions());
+    assert_eq!(mode & 0o111, 0o111, "executable");
+    let (stdout, _, code) = install(r.bare.path());
+    assert_eq!(
+        (code, stdout.contains("already installed")),
+        (0, true),
+        "{stdout}"
+    );
+
+    // Someone else's hook is left alone.
+    let other = tempfile::tempdir().unwrap();
+    git(other.path(), &["init", "--bare", "-q"]);
+    std::fs::write(other.path().join("hooks/post-receive"), "#!/bin/sh\necho mine\n").unwrap();
+    let (_, stderr, code) = install(other.path());
+    assert_eq!(code, 1);
+    assert!(stderr.contains("was not written by berth"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("hooks/post-receive")).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+
+    // No watcher: the push applies by itself.
+    r.write("web.conf.json", &service("web", "debug"));
+    let second = commit_only(&r, "web: debug");
+    let said = push(&r, &p);
+    assert!(said.contains("no watcher answered"), "{said}");
+    assert!(said.contains("Apply complete"), "{said}");
+    let web = p.container("web");
+    assert_eq!(label(&web, "berth.commit"), second);
+
+    // With a watcher (reading a URL, so only the hook can tell it): the push pokes it.
+    let url = format!("file://{}", r.bare());
+    let w = Watcher::start_on(port, &p, &["--repo", &url, "--interval", "1h"], &[]);
+    w.in_sync();
+    r.write("web.conf.json", &service("web", "warn"));
+    let third = commit_only(&r, "web: warn");
+    let said = push(&r, &p);
+    assert!(said.contains("will reconcile"), "{said}");
+    w.until("the watcher applies the push", Duration::from_secs(30), || {
+        label(&web, "berth.commit") == third
+    });
+    assert!(
+        w.log().contains("webhook accepted endpoint=\"local\""),
+        "{}",
+        w.log()
+    );
+    // A forged poke is refused.
+    let (code, _) = http(
+        port,
+        "POST",
+        "/hooks/local",
+        &[("Authorization", "Bearer guess")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(code, 401);
+}
