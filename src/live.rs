@@ -48,6 +48,9 @@ pub struct Container {
     pub id: String,
     pub name: String,
     pub state: RunState,
+    /// How many times the engine restarted it under its restart policy (0 when not
+    /// known). Not part of the fingerprint: no plan depends on it.
+    pub restarts: u32,
     /// `None` for a container berth does not own.
     pub owner: Option<Owner>,
 }

@@ -541,6 +541,10 @@ struct Reconciler {
     reported: BTreeSet<String>,
     /// Service → why its last step failed.
     errors: BTreeMap<String, String>,
+    /// Container ID → how many times the engine had restarted it at the last look.
+    restarts: BTreeMap<String, u32>,
+    /// Services the engine was restarting again and again at the last look.
+    crashing: BTreeSet<String>,
 }
 
 /// What one reconcile came to.
@@ -560,6 +564,8 @@ impl Reconciler {
             logged: None,
             reported: BTreeSet::new(),
             errors: BTreeMap::new(),
+            restarts: BTreeMap::new(),
+            crashing: BTreeSet::new(),
         }
     }
 
@@ -851,14 +857,41 @@ impl Reconciler {
     }
 
     /// Publishes every service's state, as of the plan (before any apply).
-    fn publish(&self, planned: &Planned, held: &BTreeSet<&str>, drifted: &BTreeSet<&str>, shared: &Shared) {
+    fn publish(
+        &mut self,
+        planned: &Planned,
+        held: &BTreeSet<&str>,
+        drifted: &BTreeSet<&str>,
+        shared: &Shared,
+    ) {
+        // Crash-looping: restarting now, or restarted by the engine since the last look.
+        // The engine's restart policy (with its own backoff) restarts it; berth reports.
+        let mut crashing = BTreeSet::new();
+        for c in &planned.live.containers {
+            let Some(owner) = &c.owner else { continue };
+            let restarted = self
+                .restarts
+                .get(&c.id)
+                .is_some_and(|before| c.restarts > *before);
+            if c.state == RunState::Restarting || restarted {
+                crashing.insert(owner.service.clone());
+            }
+        }
+        for service in crashing.difference(&self.crashing) {
+            warn!(%service, "crash-looping: the engine keeps restarting it (see `docker logs`); berth reports it and leaves the restarts to the engine");
+        }
+        self.restarts = planned
+            .live
+            .containers
+            .iter()
+            .map(|c| (c.id.clone(), c.restarts))
+            .collect();
+        self.crashing = crashing;
         let watched = services(planned)
             .into_iter()
             .map(|status| {
                 let name = status.name.as_str();
-                let restarting = planned.live.containers.iter().any(|c| {
-                    c.state == RunState::Restarting && c.owner.as_ref().is_some_and(|o| o.service == name)
-                });
+                let restarting = self.crashing.contains(name);
                 let error = self.errors.get(name).cloned();
                 let state = if error.is_some() {
                     "failing"

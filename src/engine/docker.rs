@@ -170,12 +170,16 @@ impl Docker {
         {
             return None;
         }
-        let code = state.and_then(|s| s.exit_code).unwrap_or_default();
         let restarts = c.restart_count.unwrap_or(0);
-        Some(format!(
-            "it exited (code {code}, {restarts} restart(s)){}",
-            self.last_lines(id).await
-        ))
+        // Restarted by its restart policy and running again, the engine has already
+        // reset the exit code: only the logs still say why it exited.
+        let what = if state.and_then(|s| s.running) == Some(true) {
+            format!("it exited and the engine restarted it {restarts} time(s)")
+        } else {
+            let code = state.and_then(|s| s.exit_code).unwrap_or_default();
+            format!("it exited (code {code}, {restarts} restart(s))")
+        };
+        Some(format!("{what}{}", self.last_lines(id).await))
     }
 
     /// One run of a probe against a running container.
@@ -331,6 +335,7 @@ impl Observe for Docker {
                 id: id.clone(),
                 name: name.trim_start_matches('/').to_string(),
                 state: RunState::Created,
+                restarts: 0,
                 owner: None,
             });
         }
@@ -360,6 +365,9 @@ fn owned_container(identity: &super::Identity, c: ContainerInspectResponse) -> O
         id: c.id?,
         name: c.name?.trim_start_matches('/').to_string(),
         state,
+        restarts: c
+            .restart_count
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         owner: Some(owner),
     })
 }

@@ -58,6 +58,7 @@ impl FakeEngine {
                     } else {
                         RunState::Created
                     },
+                    restarts: 0,
                     owner: Some(Owner {
                         project: self.project.clone(),
                         service: step.service.clone(),
@@ -186,6 +187,7 @@ impl Engine for FakeDocker {
             id: id.clone(),
             name: c.name.clone(),
             state: RunState::Created,
+            restarts: 0,
             owner: identity.owner(&labels, &image_id, c.resources.clone()),
         });
         self.env

@@ -288,6 +288,7 @@ mod tests {
                 id: "theirs".into(),
                 name: "p-a-0".into(),
                 state: RunState::Running,
+                restarts: 0,
                 owner: None,
             }],
             ..LiveState::default()

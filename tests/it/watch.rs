@@ -310,6 +310,30 @@ fn drift_is_healed_or_only_reported() {
         state(&web) == "running"
     });
     assert_eq!(id(&api), api_id, "the other service untouched");
+    // Its process killed from outside (a crash): the engine restarts it; berth reports
+    // it and does nothing itself.
+    w.in_sync();
+    let web_id = id(&web);
+    let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &web])
+        .0
+        .trim()
+        .to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    w.until("the crash is reported", Duration::from_secs(30), || {
+        w.status()["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "web" && s["state"] == "crash_looping")
+    });
+    assert!(w.log().contains("crash-looping"), "{}", w.log());
+    assert_eq!(id(&web), web_id, "restarted by the engine, not replaced");
     drop(w);
 
     // warn, watching a plain folder (no git): reported, left stopped.
@@ -350,7 +374,11 @@ fn webhooks_are_authenticated_and_a_burst_costs_at_most_two_reconciles() {
         ("IT_HOOK_GL", "gl-secret"),
         ("IT_HOOK_GEN", "gen-secret"),
     ];
-    let w = Watcher::start(&p, &["--repo", &url, "--interval", "1h"], &env);
+    let w = Watcher::start(
+        &p,
+        &["--repo", &url, "--interval", "1h", "--log-format", "json"],
+        &env,
+    );
     w.in_sync();
     let web = p.container("web");
     r.write("web.conf.json", &service("web", "debug"));
@@ -452,6 +480,25 @@ fn webhooks_are_authenticated_and_a_burst_costs_at_most_two_reconciles() {
     w.in_sync();
     let ran = w.reconciles() - reconciles;
     assert!((1..=2).contains(&ran), "{ran} reconciles for a burst of 20");
+
+    // --log-format json: one object per line.
+    let log = w.log();
+    for line in log.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            entry["level"].is_string() && entry["message"].is_string(),
+            "{line}"
+        );
+    }
+    let refused = log
+        .lines()
+        .filter(|l| {
+            l.contains(
+                r#""message":"webhook refused: X-Hub-Signature-256 does not match the configured secret""#,
+            )
+        })
+        .count();
+    assert_eq!(refused, 1, "{log}");
 }
 
 #[test]
