@@ -181,11 +181,14 @@ impl Drop for Project {
 
 pub fn schema() -> &'static jsonschema::Validator {
     static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/plan.schema.json");
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        jsonschema::validator_for(&schema).expect("the plan schema is a valid JSON Schema")
-    })
+    SCHEMA.get_or_init(|| compile_schema("plan.schema.json"))
+}
+
+/// One of `schemas/`, compiled.
+pub fn compile_schema(file: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(file);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{file} is not a valid JSON Schema: {e}"))
 }
 
 pub fn actions(plan: &Value) -> Vec<(String, String)> {

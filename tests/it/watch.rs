@@ -7,11 +7,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::engine::{IMAGE, Project, docker, free_port, label};
+use crate::engine::{IMAGE, Project, compile_schema, docker, free_port, label};
 use crate::git::git;
 
 /// A Sesam service running the test image, with LOG_LEVEL `level`.
@@ -115,10 +116,14 @@ impl Watcher {
         w
     }
 
+    /// `GET /status`, checked against schemas/watch-status.schema.json.
     fn status(&self) -> Value {
         let (code, body) = http(self.port, "GET", "/status", &[], b"").expect("/status answers");
         assert_eq!(code, 200);
-        serde_json::from_str(&body).unwrap()
+        let status: Value = serde_json::from_str(&body).unwrap();
+        let errors: Vec<String> = status_schema().iter_errors(&status).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}\n{status:#}");
+        status
     }
 
     /// The value of one sample of /metrics (0 when absent).
@@ -199,6 +204,11 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u
     let code = answer.split(' ').nth(1)?.parse().ok()?;
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
     Some((code, body))
+}
+
+fn status_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    SCHEMA.get_or_init(|| compile_schema("watch-status.schema.json"))
 }
 
 fn id(container: &str) -> String {
