@@ -449,7 +449,7 @@ struct Progress {
 
 impl Observer for Progress {
     fn event(&self, event: Event<'_>) {
-        Progress::event(self, event);
+        self.show(event);
     }
 
     fn note(&self, warning: bool, line: &str) {
@@ -475,7 +475,8 @@ impl Progress {
         }
     }
 
-    fn event(&self, event: Event<'_>) {
+    /// A spinner while a step runs; a line when it ends.
+    fn show(&self, event: Event<'_>) {
         let Ok(mut running) = self.running.lock() else {
             return;
         };

@@ -121,7 +121,10 @@ impl Watcher {
         let (code, body) = http(self.port, "GET", "/status", &[], b"").expect("/status answers");
         assert_eq!(code, 200);
         let status: Value = serde_json::from_str(&body).unwrap();
-        let errors: Vec<String> = status_schema().iter_errors(&status).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = status_schema()
+            .iter_errors(&status)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{errors:?}\n{status:#}");
         status
     }
