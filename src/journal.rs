@@ -1,6 +1,8 @@
 //! A small journal of applies in berth's state directory (`journal/<project>.jsonl`, the
 //! last 100 per project): when each ran, from which commit, and how it ended. `berth
 //! status` shows the last one. Kept out of labels, which cannot change after creation.
+//! Beside it, `journal/<project>.converged`: the desired state `berth watch` last saw the
+//! engine match, so that a watcher started again can still tell drift from a new commit.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,27 @@ pub fn record(state: &Path, project: &str, entry: &Entry) -> std::io::Result<()>
     std::fs::rename(temporary, path)
 }
 
+fn converged_path(state: &Path, project: &str) -> PathBuf {
+    state
+        .join("journal")
+        .join(format!("{}.converged", crate::diff::clean(project)))
+}
+
+/// The desired-state digest the engine was last seen matching.
+pub fn converged(state: &Path, project: &str) -> Option<String> {
+    let text = std::fs::read_to_string(converged_path(state, project)).ok()?;
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// Records that the engine matches the desired state with this digest.
+pub fn set_converged(state: &Path, project: &str, digest: &str) -> std::io::Result<()> {
+    let path = converged_path(state, project);
+    std::fs::create_dir_all(path.parent().unwrap_or(state))?;
+    let temporary = path.with_extension("converged.tmp");
+    std::fs::write(&temporary, format!("{digest}\n"))?;
+    std::fs::rename(temporary, path)
+}
+
 /// The last entry, if any.
 pub fn last(state: &Path, project: &str) -> Option<Entry> {
     let text = std::fs::read_to_string(path(state, project)).ok()?;
@@ -89,5 +112,15 @@ mod tests {
             .count();
         assert_eq!(lines, KEEP);
         assert!(last(dir.path(), "other").is_none());
+    }
+
+    #[test]
+    fn the_converged_digest_is_kept_per_project() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(converged(dir.path(), "p"), None);
+        set_converged(dir.path(), "p", "sha256:1").unwrap();
+        set_converged(dir.path(), "p", "sha256:2").unwrap();
+        assert_eq!(converged(dir.path(), "p").as_deref(), Some("sha256:2"));
+        assert_eq!(converged(dir.path(), "q"), None);
     }
 }

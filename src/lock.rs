@@ -7,6 +7,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use miette::{IntoDiagnostic, WrapErr};
@@ -82,13 +83,15 @@ fn read_holder(file: &mut File) -> Option<Holder> {
     serde_json::from_str(&text).ok()
 }
 
-/// Takes the lock of `project` on `engine`, waiting up to `timeout` for its holder.
+/// Takes the lock of `project` on `engine`, waiting up to `timeout` for its holder, or
+/// until `stopping` is set.
 pub fn acquire(
     state: &Path,
     project: &str,
     engine: &str,
     commit: Option<&str>,
     timeout: Duration,
+    stopping: Option<&AtomicBool>,
 ) -> miette::Result<Lock> {
     std::fs::create_dir_all(locks_dir(state)).into_diagnostic()?;
     let path = lock_path(state, project, engine);
@@ -131,6 +134,9 @@ pub fn acquire(
                 return Ok(Lock { file, path, holder });
             }
             Err(TryLockError::WouldBlock) => {
+                if stopping.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                    miette::bail!("stopped while waiting for the lock of project `{project}` on {engine}");
+                }
                 if started.elapsed() >= timeout {
                     let who =
                         read_holder(&mut file).map_or_else(|| "another berth".to_string(), |h| h.to_string());
@@ -202,23 +208,42 @@ mod tests {
     #[test]
     fn a_second_holder_waits_then_fails_naming_the_first() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire(dir.path(), "p", "unix:///s", Some("abc"), Duration::ZERO).unwrap();
-        let err = acquire(dir.path(), "p", "unix:///s", None, Duration::from_millis(300))
-            .err()
-            .unwrap();
+        let first = acquire(dir.path(), "p", "unix:///s", Some("abc"), Duration::ZERO, None).unwrap();
+        let err = acquire(
+            dir.path(),
+            "p",
+            "unix:///s",
+            None,
+            Duration::from_millis(300),
+            None,
+        )
+        .err()
+        .unwrap();
         let text = format!("{err}");
         assert!(
             text.contains(&first.holder.id) && text.contains("commit abc"),
             "{text}"
         );
         // Another project, or the same one on another engine, is independent.
-        let _other = acquire(dir.path(), "q", "unix:///s", None, Duration::ZERO).unwrap();
-        let _elsewhere = acquire(dir.path(), "p", "tcp://h:1", None, Duration::ZERO).unwrap();
+        let _other = acquire(dir.path(), "q", "unix:///s", None, Duration::ZERO, None).unwrap();
+        let _elsewhere = acquire(dir.path(), "p", "tcp://h:1", None, Duration::ZERO, None).unwrap();
         assert!(
             unlock(dir.path(), &first.holder.id).is_err(),
             "a live holder is not unlocked"
         );
         drop(first);
-        acquire(dir.path(), "p", "unix:///s", None, Duration::ZERO).expect("free again");
+        acquire(dir.path(), "p", "unix:///s", None, Duration::ZERO, None).expect("free again");
+    }
+
+    #[test]
+    fn waiting_for_the_lock_ends_when_berth_is_stopping() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = acquire(dir.path(), "p", "unix:///s", None, Duration::ZERO, None).unwrap();
+        let stopping = AtomicBool::new(true);
+        let long = Duration::from_secs(3600);
+        let err = acquire(dir.path(), "p", "unix:///s", None, long, Some(&stopping))
+            .err()
+            .unwrap();
+        assert!(format!("{err}").starts_with("stopped while waiting"), "{err}");
     }
 }

@@ -64,6 +64,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         targets: &targets,
         prune,
         lock: Some(args.lock_timeout),
+        stopping: None,
     };
     let planned = match make(&request) {
         Ok(planned) => planned,

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -82,6 +83,8 @@ pub struct Request<'a> {
     pub prune: bool,
     /// For an apply: take the project's lock first, waiting this long for it.
     pub lock: Option<Duration>,
+    /// Set when berth is asked to stop: waiting for the lock ends.
+    pub stopping: Option<&'a AtomicBool>,
 }
 
 pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
@@ -90,6 +93,7 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
         targets: &args.targets,
         prune: args.prune,
         lock: None,
+        stopping: None,
     };
     let planned = match make(&request) {
         Ok(planned) => planned,
@@ -169,6 +173,7 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         targets,
         prune,
         lock,
+        stopping,
     } = *request;
     let loaded = load(inputs)?;
     let levels = Levels::from_config(&loaded.config.lint).map_err(|e| {
@@ -231,6 +236,7 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
             &address.host,
             loaded.commit(),
             timeout,
+            stopping,
         )?),
         None => None,
     };

@@ -66,6 +66,7 @@ pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
         targets: &[],
         prune: false,
         lock: None,
+        stopping: None,
     };
     let planned = match make(&request) {
         Ok(planned) => planned,

@@ -545,6 +545,8 @@ struct Reconciler {
     restarts: BTreeMap<String, u32>,
     /// Services the engine was restarting again and again at the last look.
     crashing: BTreeSet<String>,
+    /// The project whose last convergence was read back from the state directory.
+    resumed: Option<String>,
 }
 
 /// What one reconcile came to.
@@ -566,6 +568,7 @@ impl Reconciler {
             errors: BTreeMap::new(),
             restarts: BTreeMap::new(),
             crashing: BTreeSet::new(),
+            resumed: None,
         }
     }
 
@@ -578,6 +581,7 @@ impl Reconciler {
             targets: &[],
             prune: self.args.prune,
             lock: Some(self.args.lock_timeout),
+            stopping: Some(&shared.stopping),
         };
         let (ending, commit) = match make(&request) {
             Ok(planned) => {
@@ -670,9 +674,21 @@ impl Reconciler {
         if !planned.plan.errors.is_empty() {
             return self.failed(Failure::Permanent(planned.plan.errors.join("; ")), "invalid");
         }
+        let project = &planned.identity.project;
+        // A watcher started again remembers what the engine last matched, so that a
+        // change made by hand meanwhile is still drift, not a reason to apply.
+        if self.resumed.as_ref() != Some(project) {
+            self.resumed = Some(project.clone());
+            if let Some(digest) = journal::converged(&planned.state_dir, project) {
+                self.memory.converged(&digest);
+            }
+        }
         let desired = planned.view.desired_digest.clone();
-        if planned.plan.is_empty() {
-            self.memory.converged(&desired);
+        if planned.plan.is_empty()
+            && self.memory.converged(&desired)
+            && let Err(e) = journal::set_converged(&planned.state_dir, project, &desired)
+        {
+            warn!("cannot record the converged state in the journal: {e}");
         }
         let decision = self
             .memory

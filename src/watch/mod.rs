@@ -201,8 +201,11 @@ impl Memory {
 
     /// Records that the engine was seen matching `desired` (an empty plan). Until then,
     /// every reconcile applies the whole plan: an apply that failed is retried whole.
-    pub fn converged(&mut self, desired: &str) {
+    /// Whether this is news, worth keeping.
+    pub fn converged(&mut self, desired: &str) -> bool {
+        let news = self.converged.as_deref() != Some(desired);
         self.converged = Some(desired.to_string());
+        news
     }
 }
 

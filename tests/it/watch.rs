@@ -367,6 +367,13 @@ fn drift_is_healed_or_only_reported() {
     );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(state(&web), "exited", "left as it is");
+    // A watcher started again remembers the converged state: still drift, still left.
+    drop(w);
+    let w = Watcher::start(&p, &["--drift", "warn"], &[]);
+    w.until("the drift is reported again", Duration::from_secs(30), || {
+        w.status()["last_reconcile"]["outcome"] == "drift_reported"
+    });
+    assert_eq!(state(&web), "exited", "not applied by the new watcher");
     // A change to the folder is a new desired state: applied whole, drift included.
     p.service("web", "debug", 64);
     w.until("web is replaced and running", Duration::from_secs(30), || {
