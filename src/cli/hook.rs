@@ -16,6 +16,7 @@ use miette::{IntoDiagnostic, WrapErr};
 use super::plan::runtime;
 use super::watch::local_token;
 use crate::engine::docker::http_request;
+use crate::repo::git::hooks_dir;
 use crate::state::State;
 
 /// The line that marks a hook as written by berth.
@@ -79,7 +80,7 @@ fn install(args: &InstallArgs) -> miette::Result<ExitCode> {
             repo.display()
         );
     }
-    let hooks = repo.join("hooks");
+    let hooks = hooks_dir(&repo.to_string_lossy()).map_err(|e| miette::miette!("{e}"))?;
     std::fs::create_dir_all(&hooks).into_diagnostic()?;
     let path = hooks.join("post-receive");
     let existing = std::fs::read_to_string(&path).ok();

@@ -50,6 +50,22 @@ pub fn git_dir(location: &str) -> Result<PathBuf, GitError> {
         })
 }
 
+/// Where git looks for a repository's hooks: `core.hooksPath` when set (relative to the
+/// repository, as git reads it in a bare one), else `<git dir>/hooks`.
+pub fn hooks_dir(location: &str) -> Result<PathBuf, GitError> {
+    let open = |e: git2::Error| GitError::Open {
+        location: location.into(),
+        cause: e.message().to_string(),
+    };
+    let repo = Repository::open(location).map_err(open)?;
+    let configured = repo.config().map_err(open)?.get_path("core.hooksPath").ok();
+    let base = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    Ok(match configured {
+        Some(path) => base.join(path),
+        None => repo.path().join("hooks"),
+    })
+}
+
 impl GitTree {
     /// Opens `location` (a local repository, bare or not, or a URL mirrored into
     /// `mirrors`) at `reference` (a branch, tag or commit id; default: HEAD, which for a

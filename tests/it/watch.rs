@@ -522,6 +522,23 @@ fn webhooks_are_authenticated_and_a_burst_costs_at_most_two_reconciles() {
 }
 
 #[test]
+fn a_remote_repository_is_fetched_every_interval() {
+    let p = Project::new("berth-it-watch-poll");
+    let r = Repos::new(p.name, "", &["web"]);
+    let url = format!("file://{}", r.bare());
+    let w = Watcher::start(&p, &["--repo", &url, "--interval", "2s"], &[]);
+    w.in_sync();
+    r.write("web.conf.json", &service("web", "debug"));
+    let second = r.commit("web: debug");
+    // No webhook, no file watch (a URL): the interval's fetch finds the push.
+    w.until("the push is applied", Duration::from_secs(30), || {
+        label(&p.container("web"), "berth.commit") == second
+    });
+    w.in_sync();
+    assert_eq!(w.status()["desired_commit"], second.as_str());
+}
+
+#[test]
 fn a_watcher_stopped_or_killed_mid_apply_converges_when_started_again() {
     let p = Project::new("berth-it-watch-kill");
     let names = ["s1", "s2", "s3", "s4"];
@@ -637,6 +654,15 @@ fn the_post_receive_hook_pokes_the_watcher_or_applies_by_itself() {
         (0, true),
         "{stdout}"
     );
+
+    // core.hooksPath is where git looks, so that is where the hook goes.
+    let elsewhere = tempfile::tempdir().unwrap();
+    git(elsewhere.path(), &["init", "--bare", "-q"]);
+    git(elsewhere.path(), &["config", "core.hooksPath", "custom-hooks"]);
+    let (stdout, stderr, code) = install(elsewhere.path());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(elsewhere.path().join("custom-hooks/post-receive").is_file());
+    assert!(!elsewhere.path().join("hooks/post-receive").exists());
 
     // Someone else's hook is left alone.
     let other = tempfile::tempdir().unwrap();
