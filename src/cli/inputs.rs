@@ -251,6 +251,11 @@ impl InputArgs {
         self.reference.as_deref()
     }
 
+    /// `--offline`.
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
     /// The inputs as a saved plan records them: paths on disk made absolute, and with
     /// --repo the commit that was read, so that applying the plan reads it again.
     pub fn to_view(

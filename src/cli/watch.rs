@@ -205,6 +205,12 @@ struct WatchedService {
 }
 
 async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
+    if args.inputs.offline() {
+        miette::bail!(
+            help = "drop --offline: the watcher fetches the remote on every reconcile, which is how it sees pushes",
+            "berth watch cannot follow a repository --offline"
+        );
+    }
     let state = BerthState::open(&BerthState::default_dir()?)?;
     let (target, target_rx) = watch::channel(None);
     let source = match args.inputs.repo() {

@@ -712,3 +712,13 @@ fn the_post_receive_hook_pokes_the_watcher_or_applies_by_itself() {
     .unwrap();
     assert_eq!(code, 401);
 }
+
+#[test]
+fn a_watcher_refuses_to_follow_a_repository_offline() {
+    let (_, stderr, code) = crate::run(&["watch", "--repo", "file:///nowhere.git", "--offline"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("cannot follow a repository --offline"),
+        "{stderr}"
+    );
+}
