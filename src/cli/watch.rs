@@ -49,7 +49,7 @@ use crate::watch::metrics::Metrics;
 use crate::watch::webhook::{Forge, MAX_BODY, verify};
 use crate::watch::{Backoff, Failure, Memory, Next, retry_backoff};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
     inputs: InputArgs,
@@ -268,7 +268,7 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
     info!(%source, interval = %humantime::format_duration(args.interval), "watching");
 
     let interval = args.interval;
-    let mut reconciler = Reconciler::new(args);
+    let mut reconciler = Reconciler::new(args.clone());
     let mut next = Next::Requeue(Duration::ZERO);
     loop {
         let wait = match next {
@@ -299,7 +299,19 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
                 task.await
             }
         };
-        (reconciler, next) = joined.into_diagnostic()?;
+        (reconciler, next) = match joined {
+            Ok(done) => done,
+            // A bug in berth, not a fault of the fleet: the watcher goes on, with a fresh
+            // memory (the lock went with the unwinding), after a pause.
+            Err(e) => {
+                error!(
+                    "a reconcile failed unexpectedly ({e}); starting afresh in {}",
+                    humantime::format_duration(interval)
+                );
+                shared.status(|s| s.reconciling = false);
+                (Reconciler::new(args.clone()), Next::Requeue(interval))
+            }
+        };
         if shared.stopping.load(Ordering::SeqCst) {
             break;
         }
@@ -309,7 +321,8 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
 }
 
 /// SIGTERM or SIGINT: no new reconcile or step starts; the loop ends after the steps in
-/// flight.
+/// flight. A second one ends berth at once; the next reconcile (of any berth) finishes
+/// what was in flight.
 async fn signals(shared: Arc<Shared>, stop: watch::Sender<bool>) {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => term,
@@ -324,6 +337,12 @@ async fn signals(shared: Arc<Shared>, stop: watch::Sender<bool>) {
     }
     shared.stopping.store(true, Ordering::SeqCst);
     let _ = stop.send(true);
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    warn!("a second signal: stopping now, with steps in flight; the next reconcile finishes them");
+    std::process::exit(1);
 }
 
 /// Watches a local repository's refs (or, without --repo, the configuration's folders);

@@ -541,7 +541,7 @@ fn a_remote_repository_is_fetched_every_interval() {
 #[test]
 fn a_watcher_stopped_or_killed_mid_apply_converges_when_started_again() {
     let p = Project::new("berth-it-watch-kill");
-    let names = ["s1", "s2", "s3", "s4"];
+    let names = ["s1", "s2", "s3", "s4", "s5", "s6"];
     let r = Repos::new(p.name, "", &names);
     let slow = ["--repo", &r.bare(), "--parallelism", "1", "--stable-for", "2s"];
     let w = Watcher::start(&p, &slow, &[]);
@@ -575,7 +575,7 @@ fn a_watcher_stopped_or_killed_mid_apply_converges_when_started_again() {
     let done = at_second(&p);
     assert!(
         (1..names.len()).contains(&done),
-        "{done} of 4 replaced; log:\n{}",
+        "{done} of 6 replaced; log:\n{}",
         w.log()
     );
     assert!(
@@ -584,7 +584,21 @@ fn a_watcher_stopped_or_killed_mid_apply_converges_when_started_again() {
         p.containers()
     );
 
-    // Started again (so the lock was released), then SIGKILLed mid-apply.
+    // Started again (so the lock was released); two SIGTERMs end it at once, in the
+    // middle of a replace.
+    let mut w = Watcher::start(&p, &slow, &[]);
+    w.until("a replace is under way", Duration::from_secs(30), || {
+        p.containers().iter().any(|c| c.ends_with("-next"))
+    });
+    w.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    w.signal("TERM");
+    let status = w.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "log:\n{}", w.log());
+    assert!(w.log().contains("a second signal"), "{}", w.log());
+    drop(w);
+
+    // Started again, then SIGKILLed mid-apply.
     let w = Watcher::start(&p, &slow, &[]);
     w.until("the next replace is under way", Duration::from_secs(30), || {
         p.containers().iter().any(|c| c.ends_with("-next"))
