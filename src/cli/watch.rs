@@ -628,12 +628,15 @@ impl Reconciler {
         };
         let seconds = started.elapsed().as_secs_f64();
         shared.metrics.reconciled(ending.outcome, seconds);
+        // Only a reconcile that found nothing to do saw the engine match the repository
+        // (after an apply, the next reconcile looks).
+        let matched = ending.outcome == "in_sync";
+        if matched {
+            shared.metrics.succeeded(unix_now());
+        }
         match &ending.failure {
             None => {
                 self.logged = None;
-                if ending.outcome != "applied" {
-                    shared.metrics.succeeded(unix_now());
-                }
                 debug!(outcome = ending.outcome, seconds, "reconciled");
             }
             Some(failure) if self.logged.as_deref() != Some(failure.message()) => {
@@ -659,11 +662,10 @@ impl Reconciler {
                 commit,
                 done: ending.done.clone(),
             });
+            if matched {
+                s.last_success = Some(time.clone());
+            }
             match &ending.failure {
-                None if ending.outcome != "applied" => {
-                    s.last_success = Some(time.clone());
-                    s.last_error = None;
-                }
                 None => s.last_error = None,
                 Some(f) => {
                     s.last_error = Some(LastError {
@@ -753,10 +755,14 @@ impl Reconciler {
             .map(|s| s.service.as_str())
             .collect();
         if decision.apply.is_empty() {
-            let outcome = if drifted.is_empty() {
+            let outcome = if planned.plan.is_empty() {
                 "in_sync"
-            } else {
+            } else if !drifted.is_empty() {
                 "drift_reported"
+            } else if !held.is_empty() {
+                "drift_held"
+            } else {
+                "drift_ignored"
             };
             self.backoff.reset();
             self.errors

@@ -36,7 +36,7 @@ impl Default for Metrics {
         let webhooks = Family::<Labels, Counter>::default();
         registry.register(
             "reconciles",
-            "Reconciles by outcome: in_sync, applied, drift_reported, incomplete, invalid, failed",
+            "Reconciles by outcome: in_sync, applied, drift_reported, drift_held, drift_ignored, incomplete, invalid, failed",
             reconciles.clone(),
         );
         registry.register(

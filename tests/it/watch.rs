@@ -379,6 +379,22 @@ fn drift_is_healed_or_only_reported() {
     w.until("web is replaced and running", Duration::from_secs(30), || {
         state(&web) == "running" && w.status()["services"][0]["state"] == "in_sync"
     });
+    drop(w);
+
+    // off: engine events are counted but trigger nothing, and nothing is healed.
+    let p = Project::new("berth-it-watch-off");
+    p.service("web", "info", 64);
+    let w = Watcher::start(&p, &["--drift", "off"], &[]);
+    w.in_sync();
+    let reconciles = w.reconciles();
+    let web = p.container("web");
+    docker(&["stop", "-t", "1", &web]);
+    w.until("the event is seen", Duration::from_secs(30), || {
+        w.metric("berth_docker_events_total{action=\"die\"}") >= 1.0
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(w.reconciles(), reconciles, "no reconcile for an event");
+    assert_eq!(state(&web), "exited");
 }
 
 #[test]
