@@ -170,10 +170,26 @@ impl Docker {
         {
             return None;
         }
+        // Restarted by its restart policy and running again, the engine has reset the
+        // exit code. A crash loop exits again soon: wait briefly for that exit, whose
+        // code and last lines say why.
+        let mut c = c.clone();
+        for _ in 0..20 {
+            let state = c.state.as_ref();
+            if state.and_then(|s| s.running) != Some(true) || state.and_then(|s| s.restarting) == Some(true) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match self.inspect(id).await {
+                Ok(Some(again)) => c = again,
+                _ => break,
+            }
+        }
+        let state = c.state.as_ref();
         let restarts = c.restart_count.unwrap_or(0);
-        // Restarted by its restart policy and running again, the engine has already
-        // reset the exit code: only the logs still say why it exited.
-        let what = if state.and_then(|s| s.running) == Some(true) {
+        let what = if state.and_then(|s| s.running) == Some(true)
+            && state.and_then(|s| s.restarting) != Some(true)
+        {
             format!("it exited and the engine restarted it {restarts} time(s)")
         } else {
             let code = state.and_then(|s| s.exit_code).unwrap_or_default();
