@@ -163,38 +163,27 @@ impl Memory {
         let mut services: Vec<&str> = steps.iter().map(|s| s.service.as_str()).collect();
         services.dedup();
         for service in services {
-            match self.heals.get_mut(service) {
-                Some(heals) if now < heals.until => decision.held.push(Held {
+            // A service never healed before may be healed now.
+            let heals = self.heals.entry(service.to_string()).or_insert_with(|| Heals {
+                backoff: Backoff::new(HEAL_FIRST, HEAL_MAX),
+                last: now,
+                count: 0,
+                until: now,
+            });
+            if now < heals.until {
+                decision.held.push(Held {
                     service: service.to_string(),
                     heals: heals.count,
                     wait: heals.until - now,
-                }),
-                Some(heals) => {
-                    let wait = heals.backoff.next().unwrap_or(HEAL_MAX);
-                    heals.last = now;
-                    heals.count += 1;
-                    heals.until = now + wait;
-                    decision
-                        .apply
-                        .extend(steps.iter().filter(|s| s.service == service).cloned());
-                }
-                None => {
-                    let mut backoff = Backoff::new(HEAL_FIRST, HEAL_MAX);
-                    let wait = backoff.next().unwrap_or(HEAL_FIRST);
-                    self.heals.insert(
-                        service.to_string(),
-                        Heals {
-                            backoff,
-                            last: now,
-                            count: 1,
-                            until: now + wait,
-                        },
-                    );
-                    decision
-                        .apply
-                        .extend(steps.iter().filter(|s| s.service == service).cloned());
-                }
+                });
+                continue;
             }
+            heals.last = now;
+            heals.count += 1;
+            heals.until = now + heals.backoff.next().unwrap_or(HEAL_MAX);
+            decision
+                .apply
+                .extend(steps.iter().filter(|s| s.service == service).cloned());
         }
         decision
     }
