@@ -36,10 +36,64 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(from = "EngineForm")]
 pub struct Engine {
     pub host: Option<String>,
     pub tls: Option<Tls>,
+    pub mode: Mode,
+}
+
+/// What berth makes of each service on the engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// One container per instance on one Docker engine.
+    #[default]
+    Docker,
+    /// One Swarm service per service, through a swarm manager.
+    Swarm,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Docker => "docker",
+            Mode::Swarm => "swarm",
+        }
+    }
+}
+
+/// `engine: swarm` is short for `engine: { mode: swarm }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EngineForm {
+    Mode(Mode),
+    Full(EngineFields),
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct EngineFields {
+    host: Option<String>,
+    tls: Option<Tls>,
+    mode: Mode,
+}
+
+impl From<EngineForm> for Engine {
+    fn from(form: EngineForm) -> Engine {
+        let f = match form {
+            EngineForm::Mode(mode) => EngineFields {
+                mode,
+                ..EngineFields::default()
+            },
+            EngineForm::Full(f) => f,
+        };
+        Engine {
+            host: f.host,
+            tls: f.tls,
+            mode: f.mode,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -265,6 +319,21 @@ drift: heal
         );
         assert_eq!(c.images[0].build.as_ref().unwrap().dockerfile, "Dockerfile");
         assert_eq!(c.drift, Drift::Heal);
+        assert_eq!(c.engine.mode, Mode::Docker);
+    }
+
+    #[test]
+    fn the_engine_mode_reads_short_and_long() {
+        let mode = |text: &str| read_str(text).0.map(|c| c.engine.mode);
+        assert_eq!(mode("engine: swarm\n"), Some(Mode::Swarm));
+        assert_eq!(
+            mode("engine: { mode: swarm, host: \"tcp://m:2376\" }\n"),
+            Some(Mode::Swarm)
+        );
+        assert_eq!(mode("engine: { host: \"tcp://m:2376\" }\n"), Some(Mode::Docker));
+        let (config, problems) = read_str("engine: kubernetes\n");
+        assert!(config.is_none() && problems.len() == 1, "{problems:?}");
+        assert_eq!(problems[0].location().unwrap().to_string(), "berth.yaml:1:9");
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct LiveState {
     pub images: BTreeMap<String, String>,
     /// Whether the project's network exists.
     pub network: bool,
+    /// Swarm: the nodes work can be placed on (ready and active), by their labels.
+    pub nodes: Vec<BTreeMap<String, String>>,
 }
 
 impl LiveState {
@@ -32,6 +34,10 @@ impl LiveState {
             if let Some(o) = &c.owner {
                 let _ = write!(text, "\0{}\0{}\0{:?}", o.spec_hash, o.image_id, o.resources);
             }
+            // A Swarm service's version index moves with every change made to it.
+            if let Some(s) = &c.swarm {
+                let _ = write!(text, "\0{}\0{}", s.version, s.replicas);
+            }
             text.push('\n');
         }
         for (reference, id) in &self.images {
@@ -42,7 +48,7 @@ impl LiveState {
     }
 }
 
-/// One container.
+/// One container; on a swarm, one service (its instance is 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
     pub id: String,
@@ -53,6 +59,25 @@ pub struct Container {
     pub restarts: u32,
     /// `None` for a container berth does not own.
     pub owner: Option<Owner>,
+    /// What only a Swarm service has.
+    pub swarm: Option<SwarmService>,
+}
+
+/// A Swarm service's facts beyond its labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwarmService {
+    /// The version index, Swarm's optimistic concurrency: an update names the version it
+    /// was planned from and is refused when the service has changed since.
+    pub version: u64,
+    /// Desired tasks (0 for a stopped service).
+    pub replicas: u32,
+    /// Tasks of the current spec that are running (and healthy, with a health check).
+    pub running: u32,
+    /// Tasks of the current spec that failed or were rejected, each as `slot N: error`.
+    pub failing: Vec<String>,
+    /// The state of the last rolling update (`completed`, `rollback_completed`, …) with
+    /// Swarm's message; `None` before any.
+    pub update: Option<String>,
 }
 
 /// What berth's labels say about a container it created.

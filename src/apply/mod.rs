@@ -87,27 +87,54 @@ pub async fn execute<E: Engine>(
     if let Some((name, labels)) = network {
         engine.create_network(name, labels).await?;
     }
-    // Steps of one service run in order (a leftover goes before its replacement comes,
-    // replicas are replaced one at a time); services run side by side.
-    let mut groups: BTreeMap<&str, Vec<&Job>> = BTreeMap::new();
+    Ok(schedule(
+        jobs,
+        |job| &job.step,
+        parallelism,
+        stopping,
+        progress,
+        |job| run(engine, job),
+    )
+    .await)
+}
+
+/// Runs `jobs` with `run`: the steps of one service in order (a leftover goes before
+/// its replacement comes, replicas are replaced one at a time), services side by side,
+/// at most `parallelism` at once. Once `stopping` is set, no new step starts. One outcome
+/// per job, sorted by name. Shared by containers and Swarm services.
+pub async fn schedule<'a, J, F, R>(
+    jobs: &'a [J],
+    step_of: impl Fn(&'a J) -> &'a Step,
+    parallelism: usize,
+    stopping: &AtomicBool,
+    progress: &(dyn Fn(Event<'_>) + Sync),
+    run: R,
+) -> Vec<Outcome>
+where
+    R: Fn(&'a J) -> F,
+    F: Future<Output = Result<(), String>>,
+{
+    let mut groups: BTreeMap<&str, Vec<&J>> = BTreeMap::new();
     for job in jobs {
-        groups.entry(job.step.service.as_str()).or_default().push(job);
+        groups.entry(step_of(job).service.as_str()).or_default().push(job);
     }
+    let (step_of, run) = (&step_of, &run);
     let outcomes: Vec<Vec<Outcome>> = stream::iter(groups.into_values())
         .map(|group| async move {
             let mut outcomes = Vec::new();
             for job in group {
+                let step = step_of(job);
                 let result = if stopping.load(Ordering::SeqCst) {
                     Err(STOPPED.to_string())
                 } else {
-                    progress(Event::Started(&job.step));
-                    let result = run(engine, job).await;
-                    progress(Event::Finished(&job.step, &result));
+                    progress(Event::Started(step));
+                    let result = run(job).await;
+                    progress(Event::Finished(step, &result));
                     result
                 };
                 outcomes.push(Outcome {
-                    name: job.step.name.clone(),
-                    action: job.step.action,
+                    name: step.name.clone(),
+                    action: step.action,
                     result,
                 });
             }
@@ -118,7 +145,7 @@ pub async fn execute<E: Engine>(
         .await;
     let mut outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
     outcomes.sort_by(|a, b| (&a.name, a.action).cmp(&(&b.name, b.action)));
-    Ok(outcomes)
+    outcomes
 }
 
 fn text(e: EngineError) -> String {
@@ -209,6 +236,7 @@ async fn restore<E: Engine>(engine: &E, job: &Job, old: &str, error: String) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Mode;
     use crate::diff::{DiffOptions, diff, network_name};
     use crate::engine::fake::FakeDocker;
     use crate::engine::{Identity, Observe, Query};
@@ -251,14 +279,20 @@ mod tests {
         let live = block_on(engine.observe(&Query {
             identity: &id,
             images: Vec::new(),
+            mode: Mode::Docker,
         }))
         .unwrap();
         let options = DiffOptions {
             project: "p",
             default_image: "none",
             digests: &FakeDigests,
+            mode: Mode::Docker,
         };
-        plan(&diff(model, &live, &options), &PlanOptions { prune: true })
+        let plan_options = PlanOptions {
+            prune: true,
+            mode: Mode::Docker,
+        };
+        plan(&diff(model, &live, &options), &plan_options)
     }
 
     /// Plans and executes `model`, with jobs as the CLI makes them (secrets aside).
@@ -293,7 +327,7 @@ mod tests {
                         spec,
                         spec.env.clone(),
                         labels,
-                        &network_name("p"),
+                        &network_name("p", Mode::Docker),
                         &step.service,
                     )
                 }),

@@ -18,11 +18,13 @@ use super::inputs::InputArgs;
 use super::plan::{Planned, Request, engine_problem, make, runtime};
 use super::report::{colour_stdout, stdout};
 use crate::apply::{Event, File, Job, Outcome, Readiness, execute};
+use crate::config::Mode;
 use crate::diff::network_name;
 use crate::engine::docker::Docker;
-use crate::engine::{Create, Engine, EngineError, ImageSource, Observe};
+use crate::engine::swarm::{ServiceJob, ServiceRequest, SwarmSecret, secret_name};
+use crate::engine::{Create, Engine, EngineError, ImageSource, Observe, labels};
 use crate::journal;
-use crate::model::{PullPolicy, SecretDelivery, Service};
+use crate::model::{DesiredState, PullPolicy, SecretDelivery, Service};
 use crate::plan::view::{PlanView, human};
 use crate::plan::{Action, Step};
 
@@ -143,7 +145,29 @@ pub async fn carry_out(
     observer: &dyn Observer,
 ) -> Result<Vec<Outcome>, EngineError> {
     let images = provide_images(docker, planned, observer).await;
-    let (jobs, mut outcomes) = jobs(planned, &images, settings.stable_for, observer);
+    if planned.mode == Mode::Swarm {
+        let (jobs, mut outcomes) = jobs(planned, |step| service_job(planned, step, &images), observer);
+        let (mut done, notes) = docker
+            .execute_swarm(
+                &planned.identity,
+                planned.plan.network.as_deref(),
+                &jobs,
+                settings.parallelism,
+                stopping,
+                &|e| observer.event(e),
+            )
+            .await?;
+        for note in notes {
+            observer.note(true, &note);
+        }
+        outcomes.append(&mut done);
+        return Ok(outcomes);
+    }
+    let (jobs, mut outcomes) = jobs(
+        planned,
+        |step| job(planned, step, &images, settings.stable_for),
+        observer,
+    );
     let labels = planned.identity.base();
     let network = planned.plan.network.as_deref().map(|n| (n, &labels));
     let mut done = execute(docker, network, &jobs, settings.parallelism, stopping, &|e| {
@@ -234,12 +258,11 @@ async fn provide_images(
     observer: &dyn Observer,
 ) -> BTreeMap<String, Result<String, String>> {
     let mut needed: BTreeMap<&str, &Service> = BTreeMap::new();
-    for step in planned
-        .plan
-        .steps
-        .iter()
-        .filter(|s| matches!(s.action, Action::Create | Action::Replace))
-    {
+    // A Swarm service's update may name a new image; a container's never does.
+    let swarm = planned.mode == Mode::Swarm;
+    for step in planned.plan.steps.iter().filter(|s| {
+        matches!(s.action, Action::Create | Action::Replace) || swarm && s.action == Action::Update
+    }) {
         if let (Some(spec), Some(service)) = (&step.spec, service(planned, &step.service)) {
             needed.entry(spec.image.as_str()).or_insert(service);
         }
@@ -355,17 +378,17 @@ fn service<'a>(planned: &'a Planned, name: &str) -> Option<&'a Service> {
     planned.model.services.iter().find(|s| s.name == name)
 }
 
-/// The jobs for the plan's steps; steps that cannot run (no image, no secret) fail here.
-fn jobs(
+/// The jobs for the plan's steps, made by `make`; steps that cannot run (no image, no
+/// secret) fail here.
+fn jobs<J>(
     planned: &Planned,
-    images: &BTreeMap<String, Result<String, String>>,
-    stable_for: Duration,
+    make: impl Fn(&Step) -> Result<J, String>,
     observer: &dyn Observer,
-) -> (Vec<Job>, Vec<Outcome>) {
+) -> (Vec<J>, Vec<Outcome>) {
     let mut jobs = Vec::new();
     let mut failed = Vec::new();
     for step in &planned.plan.steps {
-        match job(planned, step, images, stable_for) {
+        match make(step) {
             Ok(job) => jobs.push(job),
             Err(e) => {
                 observer.note(
@@ -381,6 +404,82 @@ fn jobs(
         }
     }
     (jobs, failed)
+}
+
+/// The image ID a new or updated object's hash names: it may have just arrived.
+fn image_id(
+    images: &BTreeMap<String, Result<String, String>>,
+    spec: &crate::model::canonical::Spec,
+) -> Result<String, String> {
+    images
+        .get(&spec.image)
+        .cloned()
+        .unwrap_or_else(|| Err("no image".into()))
+}
+
+/// A Swarm step with real values: secret files become Swarm secrets named after their
+/// value's digest, secrets in variables stay variables (Swarm has no other way to set
+/// one).
+fn service_job(
+    planned: &Planned,
+    step: &Step,
+    images: &BTreeMap<String, Result<String, String>>,
+) -> Result<ServiceJob, String> {
+    let mut job = ServiceJob {
+        step: step.clone(),
+        request: None,
+    };
+    let (Action::Create | Action::Update, Some(spec), Some(service)) =
+        (step.action, &step.spec, service(planned, &step.service))
+    else {
+        return Ok(job);
+    };
+    let image_id = image_id(images, spec)?;
+    let hash = spec.hash(Some(&image_id));
+    let env = planned
+        .secrets
+        .environment(service)
+        .map_err(|name| format!("secret `{name}` has no value"))?;
+    let identity = &planned.identity;
+    let mut secrets = Vec::new();
+    for secret in &service.secrets {
+        if let SecretDelivery::File { path } = &secret.delivery {
+            let value = planned
+                .secrets
+                .require(&secret.name)
+                .map_err(|name| format!("secret `{name}` has no value"))?;
+            let digest = spec.secret_files.get(path).map_or("", String::as_str);
+            let mut labels = identity.base();
+            labels.remove(labels::COMMIT);
+            labels.insert(labels::SECRET.to_string(), secret.name.clone());
+            secrets.push(SwarmSecret {
+                name: secret_name(&identity.project, &secret.name, digest),
+                labels,
+                value: value.as_bytes().to_vec(),
+                target: path.clone(),
+            });
+        }
+    }
+    let mut labels = identity.container(&step.service, 0, spec, &hash, step.origin.as_ref());
+    labels.insert(labels::IMAGE_ID.to_string(), image_id);
+    let mut container_labels = spec.labels.clone();
+    container_labels.insert(labels::SPEC_HASH.to_string(), hash);
+    job.request = Some(ServiceRequest {
+        name: step.name.clone(),
+        spec: spec.clone(),
+        env,
+        replicas: if service.state == DesiredState::Running {
+            service.replicas
+        } else {
+            0
+        },
+        labels,
+        container_labels,
+        network: network_name(&identity.project, Mode::Swarm),
+        alias: step.service.clone(),
+        secrets,
+    });
+    Ok(job)
 }
 
 fn job(
@@ -404,12 +503,7 @@ fn job(
     else {
         return Ok(job);
     };
-    // The hash names the image the container really runs, which may have just arrived.
-    let image_id = images
-        .get(&spec.image)
-        .cloned()
-        .unwrap_or_else(|| Err("no image".into()))?;
-    let hash = spec.hash(Some(&image_id));
+    let hash = spec.hash(Some(&image_id(images, spec)?));
     let env = planned
         .secrets
         .environment(service)
@@ -433,7 +527,7 @@ fn job(
         spec,
         env,
         labels,
-        &network_name(&identity.project),
+        &network_name(&identity.project, Mode::Docker),
         &step.service,
     ));
     // A host port the old container holds cannot be taken by the new one beside it.

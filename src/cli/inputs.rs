@@ -13,7 +13,7 @@ use miette::{IntoDiagnostic, WrapErr};
 use crate::compile::cosmos::install::InstallOptions;
 use crate::compile::sesam;
 use crate::compile::{self, Compiled, Project, Source};
-use crate::config::{self, Config};
+use crate::config::{self, Config, Mode};
 use crate::lint::PluginTree;
 use crate::parse::{examples, json};
 use crate::problem::Problem;
@@ -55,6 +55,9 @@ pub struct InputArgs {
     /// agent; also BERTH_SSH_KEY].
     #[arg(long, value_name = "FILE", requires = "repo")]
     ssh_key: Option<PathBuf>,
+    /// Containers on one engine, or Swarm services [default: berth.yaml's engine.mode].
+    #[arg(long, value_enum, value_name = "MODE")]
+    engine: Option<Mode>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -256,6 +259,11 @@ impl InputArgs {
         self.offline
     }
 
+    /// The engine mode: `--engine`, else berth.yaml's.
+    pub fn mode(&self, config: &Config) -> Mode {
+        self.engine.unwrap_or(config.engine.mode)
+    }
+
     /// The inputs as a saved plan records them: paths on disk made absolute, and with
     /// --repo the commit that was read, so that applying the plan reads it again.
     pub fn to_view(
@@ -286,6 +294,7 @@ impl InputArgs {
             prune,
             repo,
             commit: commit.map(String::from),
+            engine: self.engine,
         }
     }
 
@@ -300,6 +309,7 @@ impl InputArgs {
             reference: view.commit.clone(),
             offline: false,
             ssh_key: None,
+            engine: view.engine,
         }
     }
 

@@ -12,7 +12,7 @@ use miette::{IntoDiagnostic, WrapErr};
 
 use super::inputs::{InputArgs, Loaded, load};
 use super::report::{colour, colour_stdout, json, render, stdout};
-use crate::config;
+use crate::config::{self, Mode};
 use crate::diff::{DiffOptions, diff};
 use crate::engine::docker::{Address, DEFAULT_HOST, Docker, TlsFiles};
 use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
@@ -68,6 +68,8 @@ pub struct Planned {
     pub identity: Identity,
     pub secrets: Secrets,
     pub address: Address,
+    /// Containers, or Swarm services.
+    pub mode: Mode,
     pub live: LiveState,
     /// berth's state directory.
     pub state_dir: PathBuf,
@@ -243,9 +245,11 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
     let mut images: Vec<String> = model.services.iter().filter_map(|s| s.image.clone()).collect();
     images.sort();
     images.dedup();
+    let mode = inputs.mode(&loaded.config);
     let query = Query {
         identity: &identity,
         images,
+        mode,
     };
     let live = runtime()?.block_on(async {
         let docker = Docker::connect(&address).await?;
@@ -261,12 +265,14 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
             project: &identity.project,
             default_image: "",
             digests: &secrets,
+            mode,
         },
     );
     let mut plan = plan(
         &diff,
         &PlanOptions {
             prune: prune || loaded.config.prune,
+            mode,
         },
     );
     for name in secrets.missing() {
@@ -304,6 +310,7 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         identity,
         secrets,
         address,
+        mode,
         live,
         state_dir,
         lock,

@@ -51,6 +51,17 @@ pub struct ServiceStatus {
     pub instances: Vec<InstanceStatus>,
     /// What a plan would do, `replace (env.LOG_LEVEL)`; empty when in sync.
     pub drift: Vec<String>,
+    /// On a swarm: tasks that are not running, and the last rolling update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwarmStatus {
+    /// Task slots of the current spec without a running task, with their last error.
+    pub failing: Vec<String>,
+    /// The last rolling update's state and Swarm's message (`rollback_completed: …`).
+    pub update: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,11 +106,15 @@ pub fn services(planned: &Planned) -> Vec<ServiceStatus> {
         .services
         .iter()
         .map(|s| {
-            let mut instances: Vec<InstanceStatus> = planned
+            let ours: Vec<&crate::live::Container> = planned
                 .live
                 .containers
                 .iter()
                 .filter(|c| c.owner.as_ref().is_some_and(|o| o.service == s.name))
+                .collect();
+            let swarm = ours.iter().find_map(|c| c.swarm.as_ref());
+            let mut instances: Vec<InstanceStatus> = ours
+                .iter()
                 .map(|c| InstanceStatus {
                     container: c.name.clone(),
                     state: format!("{:?}", c.state).to_lowercase(),
@@ -121,9 +136,17 @@ pub fn services(planned: &Planned) -> Vec<ServiceStatus> {
                     crate::model::DesiredState::Running => "running",
                     crate::model::DesiredState::Stopped => "stopped",
                 },
-                running: instances.iter().filter(|i| i.state == "running").count(),
+                // A Swarm service's running tasks; else its running containers.
+                running: match swarm {
+                    Some(t) => t.running as usize,
+                    None => instances.iter().filter(|i| i.state == "running").count(),
+                },
                 instances,
                 drift,
+                swarm: swarm.map(|t| SwarmStatus {
+                    failing: t.failing.clone(),
+                    update: t.update.clone(),
+                }),
             }
         })
         .collect()
@@ -196,6 +219,18 @@ fn human(status: &Status) -> String {
             w1 = widths[1],
             w2 = widths[2]
         );
+    }
+    for (name, swarm) in status
+        .services
+        .iter()
+        .filter_map(|s| Some((&s.name, s.swarm.as_ref()?)))
+    {
+        for failing in &swarm.failing {
+            let _ = writeln!(out, "  {name}: failing task {failing}");
+        }
+        if let Some(update) = swarm.update.as_deref().filter(|u| !u.starts_with("completed")) {
+            let _ = writeln!(out, "  {name}: last update {update}");
+        }
     }
     if !status.kept.is_empty() {
         let _ = writeln!(out, "\nNo longer configured, kept: {}", status.kept.join(", "));

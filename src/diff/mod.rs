@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::config::Mode;
 use crate::live::{Container, LiveState, RunState};
 use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
 use crate::model::{DesiredState, Model, Origin, Service};
@@ -15,6 +16,8 @@ pub struct DiffOptions<'a> {
     /// The image for services that name none (COSMOS blocks without CONTAINER).
     pub default_image: &'a str,
     pub digests: &'a dyn Digests,
+    /// Containers per instance, or one Swarm service per service.
+    pub mode: Mode,
 }
 
 /// The difference for a whole project.
@@ -31,6 +34,9 @@ pub struct Diff {
     pub clashes: Vec<Clash>,
     /// The project network, when it does not exist yet.
     pub missing_network: Option<String>,
+    /// What the engine cannot do for the desired state (a placement no node satisfies,
+    /// a field Swarm does not have), each a sentence naming the service.
+    pub refusals: Vec<String>,
 }
 
 /// One desired container and what is there for it.
@@ -49,11 +55,13 @@ pub struct Instance {
     pub live: Option<Present>,
 }
 
-/// The container that exists for a desired instance.
+/// The container (or Swarm service) that exists for a desired instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Present {
     pub id: String,
     pub state: RunState,
+    /// A Swarm service's version index, which its update must name.
+    pub version: Option<u64>,
     /// Fields whose desired value differs from the one the container was created with.
     pub changes: Vec<Change>,
 }
@@ -96,9 +104,26 @@ pub fn container_name(project: &str, service: &str, instance: u32) -> String {
     format!("{}-{}-{instance}", clean(project), clean(service))
 }
 
-/// The project's network, on which services reach each other by name.
-pub fn network_name(project: &str) -> String {
-    format!("{}-net", clean(project))
+/// The engine name of a Swarm service: `<project>-<service>`, cleaned as container names.
+pub fn service_name(project: &str, service: &str) -> String {
+    format!("{}-{}", clean(project), clean(service))
+}
+
+/// The name of a desired instance's object on the engine.
+fn object_name(mode: Mode, project: &str, service: &str, instance: u32) -> String {
+    match mode {
+        Mode::Docker => container_name(project, service, instance),
+        Mode::Swarm => service_name(project, service),
+    }
+}
+
+/// The project's network, on which services reach each other by name: a bridge on one
+/// engine, an overlay on a swarm (named apart, since one engine can hold both).
+pub fn network_name(project: &str, mode: Mode) -> String {
+    match mode {
+        Mode::Docker => format!("{}-net", clean(project)),
+        Mode::Swarm => format!("{}-overlay", clean(project)),
+    }
 }
 
 /// `s` with every character Docker does not allow in names made `-`.
@@ -118,12 +143,20 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     let ours = |c: &&Container| c.owner.as_ref().is_some_and(|o| o.project == options.project);
     let mut instances = Vec::new();
     let mut clashes = Vec::new();
+    let mut refusals = Vec::new();
+    let swarm = options.mode == Mode::Swarm;
     for service in &model.services {
-        let spec = canonical(service, options.default_image, options.digests);
+        let mut spec = canonical(service, options.default_image, options.digests);
+        if swarm {
+            spec.placement = service.placement.clone();
+            refusals.extend(swarm_refusals(service, &spec, &live.nodes));
+        }
         let image_id = live.images.get(&spec.image).map(String::as_str);
         let hash = spec.hash(image_id);
-        for instance in 0..service.replicas {
-            let name = container_name(options.project, &service.name, instance);
+        // A Swarm service is one object, whatever its replica count.
+        let count = if swarm { 1 } else { service.replicas };
+        for instance in 0..count {
+            let name = object_name(options.mode, options.project, &service.name, instance);
             // Only the container with the instance's own name is it; any other that
             // claims the instance is left over from an interrupted apply.
             let existing = live.containers.iter().filter(ours).find(|c| {
@@ -143,10 +176,20 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
                     name: name.clone(),
                 });
             }
-            let live = existing.map(|c| Present {
-                id: c.id.clone(),
-                state: c.state,
-                changes: changes(service, &spec, &hash, c, image_id),
+            let live = existing.map(|c| {
+                let mut changes = changes(service, &spec, &hash, c, image_id, options.mode);
+                changes.extend(replica_change(service, c));
+                Present {
+                    id: c.id.clone(),
+                    // A Swarm service runs or stops by its replica count, compared above.
+                    state: match (swarm, service.state) {
+                        (false, _) => c.state,
+                        (true, DesiredState::Running) => RunState::Running,
+                        (true, DesiredState::Stopped) => RunState::Exited,
+                    },
+                    version: c.swarm.as_ref().map(|s| s.version),
+                    changes,
+                }
             });
             instances.push(Instance {
                 service: service.name.clone(),
@@ -164,7 +207,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         model
             .services
             .iter()
-            .any(|s| s.name == service && instance < s.replicas)
+            .any(|s| s.name == service && (instance < s.replicas || swarm && instance == 0))
     };
     let mut orphans = Vec::new();
     let mut leftovers = Vec::new();
@@ -172,19 +215,21 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         let Some(o) = &c.owner else { continue };
         if !wanted(&o.service, o.instance) {
             orphans.push(c.clone());
-        } else if c.name != container_name(options.project, &o.service, o.instance) {
+        } else if c.name != object_name(options.mode, options.project, &o.service, o.instance) {
             leftovers.push(c.clone());
         }
     }
     orphans.sort_by(|a, b| a.name.cmp(&b.name));
     leftovers.sort_by(|a, b| a.name.cmp(&b.name));
-    let missing_network = (!live.network && !instances.is_empty()).then(|| network_name(options.project));
+    let missing_network =
+        (!live.network && !instances.is_empty()).then(|| network_name(options.project, options.mode));
     Diff {
         instances,
         orphans,
         leftovers,
         clashes,
         missing_network,
+        refusals,
     }
 }
 
@@ -194,6 +239,7 @@ fn changes(
     hash: &str,
     container: &Container,
     image_id: Option<&str>,
+    mode: Mode,
 ) -> Vec<Change> {
     let Some(owner) = &container.owner else {
         return Vec::new();
@@ -206,7 +252,7 @@ fn changes(
             path: "spec".into(),
             from: Value::Null,
             to: Value::String(hash.to_string()),
-            in_place: false,
+            in_place: mode == Mode::Swarm,
             source: service.origin.clone(),
             provenance: None,
         }];
@@ -221,8 +267,9 @@ fn changes(
         .differences(&live_spec)
         .into_iter()
         .map(|(path, to, from)| Change {
-            // Docker can change a limit in place but not lift one.
-            in_place: updatable_in_place(&path) && !to.is_null(),
+            // Docker can change a limit in place but not lift one; a Swarm service takes
+            // any change as a rolling update.
+            in_place: mode == Mode::Swarm || updatable_in_place(&path) && !to.is_null(),
             source: source_of(service, &path),
             provenance: None,
             path,
@@ -238,10 +285,62 @@ fn changes(
             path: "image-id".into(),
             from: Value::String(owner.image_id.clone()),
             to: Value::String(id.to_string()),
-            in_place: false,
+            in_place: mode == Mode::Swarm,
             source: source_of(service, "image"),
             provenance: None,
         });
+    }
+    out
+}
+
+/// A Swarm service's replica count against the desired one (0 for a stopped service).
+fn replica_change(service: &Service, container: &Container) -> Option<Change> {
+    let live = container.swarm.as_ref()?.replicas;
+    let running = service.state == DesiredState::Running;
+    let desired = if running { service.replicas } else { 0 };
+    (live != desired).then(|| Change {
+        path: "replicas".into(),
+        from: live.into(),
+        to: desired.into(),
+        in_place: true,
+        source: source_of(service, if running { "replicas" } else { "state" }),
+        provenance: None,
+    })
+}
+
+/// Why a swarm cannot run `service` as specified: a placement constraint no ready,
+/// active node satisfies (only `node.labels.K==V` is checked), a field Swarm lacks.
+fn swarm_refusals(
+    service: &Service,
+    spec: &Spec,
+    nodes: &[std::collections::BTreeMap<String, String>],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for constraint in &spec.placement {
+        let Some((key, value)) = constraint
+            .strip_prefix("node.labels.")
+            .and_then(|c| c.split_once("=="))
+        else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if !nodes
+            .iter()
+            .any(|labels| labels.get(key).is_some_and(|v| v == value))
+        {
+            out.push(format!(
+                "`{}` cannot be placed: no ready, active node has the label {key}={value} ({constraint}, from {}); label one with `docker node update --label-add {key}={value} NODE`",
+                service.name,
+                source_of(service, "placement")
+            ));
+        }
+    }
+    if spec.resources.cpuset.is_some() {
+        out.push(format!(
+            "`{}` sets cpuset ({}), which a Swarm service cannot have; remove it or use engine mode docker",
+            service.name,
+            source_of(service, "resources.cpuset")
+        ));
     }
     out
 }

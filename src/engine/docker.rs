@@ -28,6 +28,7 @@ use hyper_util::rt::TokioIo;
 use super::labels::PROJECT;
 use super::{Create, Engine, EngineError, ImageSource, Observe, Query};
 use crate::apply::Readiness;
+use crate::config::Mode;
 use crate::diff::{clean, network_name};
 use crate::live::{Container, LiveState, RunState};
 use crate::model::{Probe, ProbeAction, Resources};
@@ -36,7 +37,7 @@ use crate::model::{Probe, ProbeAction, Resources};
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// How many inspects run at once.
-const CONCURRENCY: usize = 32;
+pub(super) const CONCURRENCY: usize = 32;
 
 /// Seconds a stopping container gets before it is killed.
 const STOP_GRACE_SECONDS: i32 = 10;
@@ -59,7 +60,7 @@ pub struct TlsFiles {
 
 /// A connected Docker engine.
 pub struct Docker {
-    client: bollard::Docker,
+    pub(super) client: bollard::Docker,
     address: String,
 }
 
@@ -92,7 +93,7 @@ impl Docker {
         })
     }
 
-    fn error(&self, what: impl Into<String>, cause: bollard::errors::Error) -> EngineError {
+    pub(super) fn error(&self, what: impl Into<String>, cause: bollard::errors::Error) -> EngineError {
         EngineError {
             address: self.address.clone(),
             what: what.into(),
@@ -101,7 +102,7 @@ impl Docker {
     }
 
     /// Lists containers (stopped ones too) matching one filter.
-    async fn list(
+    pub(super) async fn list(
         &self,
         key: &str,
         value: String,
@@ -137,7 +138,7 @@ impl Docker {
             .collect())
     }
 
-    async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+    pub(super) async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
         Ok(!self.networks_named(name).await?.is_empty())
     }
 
@@ -275,7 +276,7 @@ impl Docker {
 
 /// An error with its causes, `outer: inner: innermost`: hyper's outer message alone
 /// ("client error (Connect)") does not say that the connection was refused.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -310,18 +311,16 @@ impl Observe for Docker {
     }
 
     async fn observe(&self, query: &Query<'_>) -> Result<LiveState, EngineError> {
+        if query.mode == Mode::Swarm {
+            return self.observe_swarm(query).await;
+        }
         let identity = query.identity;
         let project = clean(&identity.project);
         // Ours by label; anything else only by a name that could clash with ours.
         let ours = self.list("label", format!("{PROJECT}={}", identity.project));
         let named = self.list("name", format!("^/{}-", project.replace('.', "\\.")));
-        let images = stream::iter(query.images.iter())
-            .map(|reference| async move {
-                Ok::<_, EngineError>((reference.clone(), self.image_id(reference).await?))
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<_>>();
-        let network_name = network_name(&identity.project);
+        let images = self.images(&query.images);
+        let network_name = network_name(&identity.project, Mode::Docker);
         let network = self.network_exists(&network_name);
         let (ours, named, images, network) = futures_util::try_join!(ours, named, images, network)?;
 
@@ -353,14 +352,33 @@ impl Observe for Docker {
                 state: RunState::Created,
                 restarts: 0,
                 owner: None,
+                swarm: None,
             });
         }
         containers.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(LiveState {
             containers,
-            images: images.into_iter().filter_map(|(r, id)| Some((r, id?))).collect(),
+            images,
             network,
+            nodes: Vec::new(),
         })
+    }
+}
+
+impl Docker {
+    /// The image IDs of the references present.
+    pub(super) async fn images(
+        &self,
+        references: &[String],
+    ) -> Result<BTreeMap<String, String>, EngineError> {
+        let found: Vec<(String, Option<String>)> = stream::iter(references)
+            .map(|reference| async move {
+                Ok::<_, EngineError>((reference.clone(), self.image_id(reference).await?))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().filter_map(|(r, id)| Some((r, id?))).collect())
     }
 }
 
@@ -385,6 +403,7 @@ fn owned_container(identity: &super::Identity, c: ContainerInspectResponse) -> O
             .restart_count
             .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         owner: Some(owner),
+        swarm: None,
     })
 }
 
@@ -419,7 +438,7 @@ fn update_body(r: &Resources) -> ContainerUpdateBody {
 
 /// A Docker health check for probes Docker can run itself: `exec` ones. HTTP and TCP
 /// probes are run by berth from outside, since images need not ship a client.
-fn healthcheck(probe: &Probe) -> Option<HealthConfig> {
+pub(super) fn healthcheck(probe: &Probe) -> Option<HealthConfig> {
     let ProbeAction::Exec { command } = &probe.action else {
         return None;
     };
@@ -564,6 +583,45 @@ impl Docker {
     }
 }
 
+impl Docker {
+    /// Creates a network with `driver` (`bridge`; `overlay`, attachable, on a swarm).
+    pub(super) async fn create_network_of(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        driver: &str,
+    ) -> Result<(), EngineError> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some(driver.into()),
+            attachable: (driver == "overlay").then_some(true),
+            labels: Some(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            ..Default::default()
+        };
+
+        self.client
+            .create_network(request)
+            .await
+            .map_err(|e| self.error(format!("cannot create network `{name}`"), e))?;
+        // Engines before API 1.44 allow two networks of one name, and a killed apply's
+        // request can still be creating one: keep one of ours (the same one whoever
+        // looks: the smallest ID), so that containers can name it unambiguously.
+        let mut ours: Vec<String> = self
+            .networks_named(name)
+            .await?
+            .into_iter()
+            .filter(|(_, l)| l.get(super::labels::MANAGED_BY) == labels.get(super::labels::MANAGED_BY))
+            .map(|(id, _)| id)
+            .collect();
+        ours.sort();
+        for extra in ours.iter().skip(1) {
+            // Already gone, or in use by a container of the other creator: both fine.
+            let _ = self.client.remove_network(extra).await;
+        }
+        Ok(())
+    }
+}
+
 impl Engine for Docker {
     async fn provide_image(&self, source: &ImageSource) -> Result<(), EngineError> {
         let io = |what: String, e: std::io::Error| EngineError {
@@ -638,32 +696,7 @@ impl Engine for Docker {
     }
 
     async fn create_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
-        let request = NetworkCreateRequest {
-            name: name.to_string(),
-            driver: Some("bridge".into()),
-            labels: Some(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-            ..Default::default()
-        };
-        self.client
-            .create_network(request)
-            .await
-            .map_err(|e| self.error(format!("cannot create network `{name}`"), e))?;
-        // Engines before API 1.44 allow two networks of one name, and a killed apply's
-        // request can still be creating one: keep one of ours (the same one whoever
-        // looks: the smallest ID), so that containers can name it unambiguously.
-        let mut ours: Vec<String> = self
-            .networks_named(name)
-            .await?
-            .into_iter()
-            .filter(|(_, l)| l.get(super::labels::MANAGED_BY) == labels.get(super::labels::MANAGED_BY))
-            .map(|(id, _)| id)
-            .collect();
-        ours.sort();
-        for extra in ours.iter().skip(1) {
-            // Already gone, or in use by a container of the other creator: both fine.
-            let _ = self.client.remove_network(extra).await;
-        }
-        Ok(())
+        self.create_network_of(name, labels, "bridge").await
     }
 
     async fn create_container(&self, create: &Create) -> Result<String, EngineError> {

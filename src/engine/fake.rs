@@ -69,6 +69,7 @@ impl FakeEngine {
                         commit: None,
                         resources: spec.resources.clone(),
                     }),
+                    swarm: None,
                 });
             }
             Action::Update => {
@@ -189,6 +190,7 @@ impl Engine for FakeDocker {
             state: RunState::Created,
             restarts: 0,
             owner: identity.owner(&labels, &image_id, c.resources.clone()),
+            swarm: None,
         });
         self.env
             .lock()

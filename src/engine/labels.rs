@@ -15,6 +15,10 @@ pub const SOURCE: &str = "berth.source";
 pub const SPEC_HASH: &str = "berth.spec-hash";
 pub const SPEC: &str = "berth.spec";
 pub const COMMIT: &str = "berth.commit";
+/// On a Swarm service: the image ID its tasks are made from (a container has its own).
+pub const IMAGE_ID: &str = "berth.image-id";
+/// On a Swarm secret: the name of the secret in berth's configuration.
+pub const SECRET: &str = "berth.secret";
 
 /// Who is creating: this berth installation, for which project, from which commit.
 #[derive(Debug, Clone, PartialEq, Eq)]

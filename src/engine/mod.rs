@@ -7,12 +7,15 @@
 pub mod docker;
 pub mod fake;
 pub mod labels;
+#[allow(clippy::disallowed_methods)] // the edge: waiting for Swarm to converge
+pub mod swarm;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 
 use crate::apply::Readiness;
+use crate::config::Mode;
 use crate::live::LiveState;
 use crate::model::canonical::Spec;
 use crate::model::{Port, Probe, Resources};
@@ -35,6 +38,8 @@ pub struct Query<'a> {
     pub identity: &'a Identity,
     /// Image references the model names, each resolved to an image ID if present.
     pub images: Vec<String>,
+    /// Containers, or Swarm services (with the swarm's nodes).
+    pub mode: Mode,
 }
 
 /// Reading an engine. `plan` gets only this, so it cannot change anything.

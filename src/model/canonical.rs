@@ -37,6 +37,10 @@ pub struct Spec {
     pub resources: Resources,
     /// The liveness probe, which becomes the container's health check.
     pub healthcheck: Option<Probe>,
+    /// Swarm placement constraints; always empty on a single engine, so its specs and
+    /// hashes are the same as before Swarm existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement: Vec<String>,
 }
 
 /// Keyed digests of secret values, computed at the edge where the values and the key
@@ -82,6 +86,7 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         labels: service.labels.clone(),
         resources: service.resources.clone(),
         healthcheck: service.probes.liveness.clone(),
+        placement: Vec::new(),
     }
 }
 

@@ -45,6 +45,10 @@ pub struct Service {
     pub replicas: u32,
     pub resources: Resources,
     pub probes: Probes,
+    /// Placement constraints for an engine of several nodes (Swarm): a COSMOS `SHARD n`
+    /// is `node.labels.berth.shard==n`. A single engine has one node and ignores them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement: Vec<String>,
     /// Extra `/etc/hosts` entries: host name → address.
     pub extra_hosts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
@@ -83,6 +87,7 @@ impl Service {
             replicas: 1,
             resources: Resources::default(),
             probes: Probes::default(),
+            placement: Vec::new(),
             extra_hosts: BTreeMap::new(),
             labels: BTreeMap::new(),
             pull: Pull::default(),

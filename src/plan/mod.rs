@@ -6,6 +6,7 @@ pub mod view;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::config::Mode;
 use crate::diff::{Change, Diff};
 use crate::live::Container;
 use crate::model::Origin;
@@ -45,6 +46,9 @@ pub struct Step {
     pub origin: Option<Origin>,
     /// A `Remove` of a container left over from an interrupted apply.
     pub leftover: bool,
+    /// A Swarm service's version index when planned: its update names it, and Swarm
+    /// refuses the update when the service has changed since.
+    pub version: Option<u64>,
 }
 
 /// What apply will do, and what stops it.
@@ -57,12 +61,15 @@ pub struct Plan {
     pub errors: Vec<String>,
     /// Managed containers nothing asks for, left alone because prune is off.
     pub kept: Vec<String>,
+    /// Whether steps are about containers or Swarm services.
+    pub mode: Mode,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
     /// Remove managed containers that left the desired state.
     pub prune: bool,
+    pub mode: Mode,
 }
 
 impl Step {
@@ -128,6 +135,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             changes,
             origin: Some(i.origin.clone()),
             leftover: false,
+            version: i.live.as_ref().and_then(|l| l.version),
         };
         let Some(live) = &i.live else {
             if !diff.clashes.iter().any(|c| c.name == i.name) {
@@ -164,6 +172,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             changes: Vec::new(),
             origin: None,
             leftover,
+            version: c.swarm.as_ref().map(|s| s.version),
         })
     };
     steps.extend(diff.leftovers.iter().filter_map(|c| remove(c, true)));
@@ -176,16 +185,22 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
         }
     }
     steps.sort_by(|a, b| (&a.service, a.instance, a.action).cmp(&(&b.service, b.instance, b.action)));
+    let object = match options.mode {
+        Mode::Docker => "container",
+        Mode::Swarm => "service",
+    };
     let errors = diff
         .clashes
         .iter()
-        .map(|c| format!("the container name `{}` for `{}` is taken by a container berth does not manage; berth will not touch it", c.name, c.service))
+        .map(|c| format!("the {object} name `{}` for `{}` is taken by a {object} berth does not manage; berth will not touch it", c.name, c.service))
+        .chain(diff.refusals.iter().cloned())
         .collect();
     Plan {
         network: diff.missing_network.clone(),
         steps,
         errors,
         kept,
+        mode: options.mode,
     }
 }
 
@@ -196,7 +211,10 @@ mod tests {
     use super::*;
     use crate::diff::{DiffOptions, diff};
     use crate::engine::fake::FakeEngine;
-    use crate::live::{Container, LiveState, RunState};
+    use std::collections::BTreeMap;
+
+    use crate::live::{Container, LiveState, Owner, RunState, SwarmService};
+    use crate::model::canonical::canonical;
     use crate::model::fixtures::{self, FakeDigests};
     use crate::model::{DesiredState, Model, Service, Text};
 
@@ -214,12 +232,17 @@ mod tests {
     }
 
     fn plan_for(model: &Model, live: &LiveState, prune: bool) -> Plan {
-        let options = DiffOptions {
+        let options_diff = DiffOptions {
             project: "p",
             default_image: "none",
             digests: &FakeDigests,
+            mode: Mode::Docker,
         };
-        plan(&diff(model, live, &options), &PlanOptions { prune })
+        let options = PlanOptions {
+            prune,
+            mode: Mode::Docker,
+        };
+        plan(&diff(model, live, &options_diff), &options)
     }
 
     fn converge(model: &Model, engine: &mut FakeEngine) -> Plan {
@@ -290,6 +313,7 @@ mod tests {
                 state: RunState::Running,
                 restarts: 0,
                 owner: None,
+                swarm: None,
             }],
             ..LiveState::default()
         };
@@ -310,6 +334,114 @@ mod tests {
         let p = plan_for(&model, &engine.state, true);
         assert_eq!(actions(&p), [(Action::Replace, "p-a-0")]);
         assert_eq!(p.steps[0].changes[0].path, "image-id");
+    }
+
+    /// The plan for a swarm whose one service `a` was created from `created` with
+    /// `replicas`, on nodes with `nodes` labels.
+    fn swarm_plan(
+        model: &Model,
+        created: &Service,
+        replicas: u32,
+        nodes: Vec<BTreeMap<String, String>>,
+    ) -> Plan {
+        let diff_options = |mode| DiffOptions {
+            project: "p",
+            default_image: "none",
+            digests: &FakeDigests,
+            mode,
+        };
+        let mut spec = canonical(created, "none", &FakeDigests);
+        spec.placement = created.placement.clone();
+        let live = LiveState {
+            containers: vec![Container {
+                id: "svc1".into(),
+                name: "p-a".into(),
+                state: RunState::Running,
+                restarts: 0,
+                owner: Some(Owner {
+                    project: "p".into(),
+                    service: "a".into(),
+                    instance: 0,
+                    spec_hash: spec.hash(None),
+                    resources: spec.resources.clone(),
+                    spec: Some(spec),
+                    image_id: String::new(),
+                    commit: None,
+                }),
+                swarm: Some(SwarmService {
+                    version: 7,
+                    replicas,
+                    ..SwarmService::default()
+                }),
+            }],
+            nodes,
+            network: true,
+            images: BTreeMap::new(),
+        };
+        let options = PlanOptions {
+            prune: true,
+            mode: Mode::Swarm,
+        };
+        plan(&diff(model, &live, &diff_options(Mode::Swarm)), &options)
+    }
+
+    #[test]
+    fn a_swarm_service_is_one_object_updated_in_place_at_its_version() {
+        let a = service("a", "info", 100, 2, true);
+        let model = Model {
+            services: vec![a.clone()],
+        };
+        assert!(swarm_plan(&model, &a, 2, vec![]).is_empty(), "converged");
+
+        // Any change is a rolling update of the one service, naming the version planned.
+        let mut changed = model.clone();
+        changed.services[0]
+            .env
+            .insert("LOG".into(), Text::literal("debug"));
+        changed.services[0].replicas = 3;
+        let p = swarm_plan(&changed, &a, 2, vec![]);
+        assert_eq!(actions(&p), [(Action::Update, "p-a")]);
+        assert_eq!(p.steps[0].version, Some(7));
+        let paths: Vec<&str> = p.steps[0].changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["env.LOG", "replicas"]);
+        assert!(p.steps[0].changes.iter().all(|c| c.in_place));
+
+        // Stopped is no replicas, not a stop step.
+        let mut stopped = model.clone();
+        stopped.services[0].state = DesiredState::Stopped;
+        let p = swarm_plan(&stopped, &a, 2, vec![]);
+        assert_eq!(actions(&p), [(Action::Update, "p-a")]);
+        assert_eq!(
+            (
+                p.steps[0].changes[0].from.clone(),
+                p.steps[0].changes[0].to.clone()
+            ),
+            (2.into(), 0.into())
+        );
+
+        // Gone from the model: the service is removed.
+        assert_eq!(
+            actions(&swarm_plan(&Model::default(), &a, 2, vec![])),
+            [(Action::Remove, "p-a")]
+        );
+    }
+
+    #[test]
+    fn a_shard_no_node_carries_is_an_error() {
+        let mut a = service("a", "info", 100, 1, true);
+        a.placement = vec!["node.labels.berth.shard==1".into()];
+        let model = Model {
+            services: vec![a.clone()],
+        };
+        let shard = |n: &str| BTreeMap::from([("berth.shard".to_string(), n.to_string())]);
+        let p = swarm_plan(&model, &a, 1, vec![shard("0")]);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert!(p.errors[0].contains("berth.shard=1"), "{}", p.errors[0]);
+        assert!(
+            swarm_plan(&model, &a, 1, vec![shard("0"), shard("1")])
+                .errors
+                .is_empty()
+        );
     }
 
     fn arb_model() -> impl Strategy<Value = Model> {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Action, Plan, Step};
+use crate::config::Mode;
 use crate::diff::{Change, Provenance};
 
 /// The version of the JSON document.
@@ -21,6 +22,9 @@ pub struct PlanView {
     pub project: String,
     /// The engine address the plan was made against.
     pub engine: String,
+    /// Containers, or Swarm services.
+    #[serde(default)]
+    pub mode: crate::config::Mode,
     /// The digest of the desired state the plan was made from.
     pub desired_digest: String,
     /// The fingerprint of the engine state the plan was made against; `apply` of a saved
@@ -52,6 +56,9 @@ pub struct Inputs {
     /// The git repository read (`--repo`), and the commit.
     pub repo: Option<String>,
     pub commit: Option<String>,
+    /// `--engine`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::config::Mode>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +86,9 @@ pub struct StepView {
     pub changes: Vec<ChangeView>,
     /// A `remove` of a container left over from an interrupted apply.
     pub leftover: bool,
+    /// A Swarm service's version index when planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +196,7 @@ impl PlanView {
             format_version: FORMAT_VERSION.to_string(),
             project: project.to_string(),
             engine: engine.to_string(),
+            mode: plan.mode,
             desired_digest,
             observed_fingerprint,
             summary: Summary::of(plan),
@@ -209,6 +220,7 @@ fn step_view(step: &Step) -> StepView {
         hash: step.hash.clone(),
         changes: step.changes.iter().map(change_view).collect(),
         leftover: step.leftover,
+        version: step.version,
     }
 }
 
@@ -247,10 +259,17 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "  # network {network} will be created");
         let _ = writeln!(out, "{} network \"{network}\"\n", paint(GREEN, "  +"));
     }
+    let (object, updated) = match plan.mode {
+        Mode::Docker => ("container", "will be updated in place"),
+        Mode::Swarm => (
+            "service",
+            "will be updated (rolling, start-first; Swarm rolls back on failure)",
+        ),
+    };
     for step in &plan.steps {
         let what = match step.action {
             Action::Create => "will be created",
-            Action::Update => "will be updated in place",
+            Action::Update => updated,
             Action::Replace => "must be replaced",
             Action::Start => "will be started",
             Action::Stop => "will be stopped",
@@ -265,7 +284,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{} container \"{}\" {{ service = \"{}\", instance = {} }}{from}",
+            "{} {object} \"{}\" {{ service = \"{}\", instance = {} }}{from}",
             paint(step.action.colour(), step.action.sign()),
             step.name,
             step.service,

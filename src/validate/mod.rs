@@ -238,15 +238,17 @@ fn looks_secret(pointer: &str) -> bool {
 }
 
 /// The schema node that describes the instance at `pointer`, following `properties`,
-/// `items`, `additionalProperties` and local `$ref`s. Best effort: `None` when the path
-/// goes through combinators.
+/// `items`, `additionalProperties`, local `$ref`s and the `else` of a shorthand (`if` a
+/// string, `else` the object form). Best effort: `None` when the path goes through other
+/// combinators.
 fn schema_node<'a>(schema: &'a Value, pointer: &str) -> Option<&'a Value> {
     let resolve = |mut node: &'a Value| {
         // Local references only; bounded so a cyclic `$ref` cannot loop.
         for _ in 0..16 {
-            match node.get("$ref").and_then(Value::as_str) {
-                Some(r) => node = schema.pointer(r.strip_prefix('#')?)?,
-                None => return Some(node),
+            match (node.get("$ref").and_then(Value::as_str), node.get("else")) {
+                (Some(r), _) => node = schema.pointer(r.strip_prefix('#')?)?,
+                (None, Some(object_form)) => node = object_form,
+                (None, None) => return Some(node),
             }
         }
         None

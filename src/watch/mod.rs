@@ -217,6 +217,7 @@ mod tests {
             changes: Vec::new(),
             origin: None,
             leftover: false,
+            version: None,
         }
     }
 

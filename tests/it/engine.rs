@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard};
 
 use serde_json::Value;
 
@@ -37,6 +37,11 @@ pub fn docker(args: &[&str]) -> (String, String, i32) {
     output(Command::new("docker").args(args).output().expect("docker runs"))
 }
 
+/// The engine as a whole: every project holds it shared; a test that turns the engine
+/// into a swarm holds it alone, since joining and leaving a swarm disturbs other
+/// containers (leaving can drop standalone containers' published ports, moby#42877).
+pub static ENGINE: RwLock<()> = RwLock::new(());
+
 /// A configuration repository in a temp folder, its own state folder, and the engine
 /// objects of its project, which are removed when it is dropped.
 pub struct Project {
@@ -49,10 +54,19 @@ pub struct Project {
     pub tags: Vec<String>,
     /// The image the services run.
     pub image: String,
+    /// Held while the project lives; a test that panicked while holding it changed
+    /// nothing that needs protecting, hence `into_inner` on poison.
+    _engine: Option<RwLockReadGuard<'static, ()>>,
 }
 
 impl Project {
     pub fn new(name: &'static str) -> Project {
+        let engine = ENGINE.read().unwrap_or_else(|e| e.into_inner());
+        Project::holding(name, Some(engine))
+    }
+
+    /// A project for a test that holds the engine alone already.
+    pub fn holding(name: &'static str, engine: Option<RwLockReadGuard<'static, ()>>) -> Project {
         demo_image();
         let p = Project {
             name,
@@ -61,6 +75,7 @@ impl Project {
             others: Vec::new(),
             tags: Vec::new(),
             image: IMAGE.to_string(),
+            _engine: engine,
         };
         p.clean(); // leftovers of an earlier run that was killed
         p.write("berth.yaml", &format!("project: {name}\n"));
@@ -158,6 +173,13 @@ impl Project {
 
     pub fn clean(&self) {
         let label = format!("label=berth.project={}", self.name);
+        // Swarm objects first (these fail harmlessly when the engine is no swarm).
+        for kind in ["service", "secret"] {
+            let (ids, _, _) = docker(&[kind, "ls", "-q", "--filter", &label]);
+            for id in ids.lines() {
+                docker(&[kind, "rm", id]);
+            }
+        }
         let (ids, _, _) = docker(&["ps", "-aq", "--filter", &label]);
         for id in ids.lines().chain(self.others.iter().map(String::as_str)) {
             docker(&["rm", "-f", id]);
@@ -165,7 +187,13 @@ impl Project {
         // By label: an engine may hold two networks of one name.
         let (networks, _, _) = docker(&["network", "ls", "-q", "--filter", &label]);
         for id in networks.lines() {
-            docker(&["network", "rm", id]);
+            // A removed Swarm service's tasks leave its overlay network a moment later.
+            for _ in 0..40 {
+                if docker(&["network", "rm", id]).2 == 0 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
         }
         for tag in &self.tags {
             docker(&["rmi", tag]);

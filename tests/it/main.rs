@@ -13,6 +13,7 @@ mod lint_cli;
 mod lint_rules;
 mod model;
 mod pre_commit;
+mod swarm;
 mod tidy;
 mod watch;
 

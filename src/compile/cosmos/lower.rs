@@ -15,6 +15,9 @@ use crate::model::{
 use crate::parse::plugin_txt::Token;
 use crate::source::Span;
 
+/// The node label a COSMOS `SHARD n` is placed by: `node.labels.berth.shard==n`.
+pub const SHARD_LABEL: &str = "berth.shard";
+
 /// Where COSMOS images keep their Python interpreter (`$OPENC3_PYTHON_BIN`'s default).
 pub const PYTHON_BIN: &str = "/openc3/python/.venv/bin/python";
 
@@ -137,7 +140,13 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
             "TARGET_NAME" => cosmos.target_names.push(p[0].value.to_uppercase().into()),
             "OPTION" => cosmos.options.push(values(p)),
             "ROUTE_PREFIX" => cosmos.route_prefix = Some(p[0].value.to_string()),
-            "SHARD" => cosmos.shard = ruby_integer(&p[0].value).unwrap_or(cosmos.shard),
+            "SHARD" => {
+                cosmos.shard = ruby_integer(&p[0].value).unwrap_or(cosmos.shard);
+                // COSMOS runs a shard's microservices on that shard's operator; on a
+                // swarm, the nodes labelled with it.
+                sources.insert("placement".into(), here);
+                service.placement = vec![format!("node.labels.{SHARD_LABEL}=={}", cosmos.shard)];
+            }
             "DB_SHARD" => cosmos.db_shard = ruby_integer(&p[0].value).unwrap_or(cosmos.db_shard),
             "DISABLE_ERB" => cosmos.disable_erb.get_or_insert_with(Vec::new).extend(values(p)),
             _ => {}

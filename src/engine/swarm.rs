@@ -1,0 +1,769 @@
+//! Docker Swarm through bollard, on the same connection as `docker`: a project's Swarm
+//! services observed as one `Container` each (their labels read back into an `Owner`,
+//! their version index, replicas and tasks), the swarm's nodes for placement, and the
+//! writes a Swarm apply makes — the overlay network, versioned secrets, service create,
+//! update (rolling, start-first, rolled back by Swarm on failure) and remove — each
+//! waited on until Swarm has converged or says why not.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bollard::models::{
+    EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
+    Limit, NetworkAttachmentConfig, NodeSpecAvailabilityEnum, NodeState, ResourceObject, SecretSpec, Service,
+    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
+    TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,
+    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    TaskState,
+};
+use bollard::query_parameters::{
+    ListNodesOptions, ListSecretsOptionsBuilder, ListServicesOptionsBuilder, ListTasksOptionsBuilder,
+    UpdateServiceOptionsBuilder,
+};
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use super::docker::{CONCURRENCY, Docker, healthcheck};
+use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
+use super::{EngineError, Identity, Query};
+use crate::apply::{Event, Outcome, schedule};
+use crate::config::Mode;
+use crate::diff::{clean, network_name};
+use crate::live::{Container, LiveState, RunState, SwarmService};
+use crate::model::canonical::Spec;
+use crate::model::{Protocol, Resources};
+use crate::plan::{Action, Step};
+
+/// How long a create or update may take to converge before berth says why not.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often a converging service is looked at.
+const POLL: Duration = Duration::from_millis(250);
+/// Failed tasks of one slot under the current spec after which a service that Swarm
+/// cannot roll back (a new one) is reported as failing rather than waited on.
+const CRASH_LOOP: usize = 3;
+/// How long Swarm watches a new task for failure before the next one (its default).
+const MONITOR: Duration = Duration::from_secs(5);
+/// Swarm's limit on object names.
+const MAX_NAME: usize = 64;
+
+/// One Swarm service to create or update, with real values.
+#[derive(Debug, Clone)]
+pub struct ServiceRequest {
+    pub name: String,
+    pub spec: Spec,
+    /// Environment with real values (secrets delivered as variables included).
+    pub env: BTreeMap<String, String>,
+    pub replicas: u32,
+    /// The service's labels: berth's, read back into its `Owner`.
+    pub labels: BTreeMap<String, String>,
+    /// The task containers' labels: the service's own and the spec hash, so that a new
+    /// image behind the same tag still changes the task template and rolls the tasks.
+    pub container_labels: BTreeMap<String, String>,
+    pub network: String,
+    /// The name the tasks answer to on the network.
+    pub alias: String,
+    pub secrets: Vec<SwarmSecret>,
+}
+
+/// A secret file, as a Swarm secret named after its value's keyed digest: a new value
+/// is a new secret, which a rolling update swaps in.
+#[derive(Debug, Clone)]
+pub struct SwarmSecret {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: Vec<u8>,
+    /// The file's path in the container.
+    pub target: String,
+}
+
+/// A plan step on a swarm.
+#[derive(Debug, Clone)]
+pub struct ServiceJob {
+    pub step: Step,
+    /// For `Create` and `Update`.
+    pub request: Option<ServiceRequest>,
+}
+
+/// The Swarm secret for secret `name` with value digest `digest`:
+/// `<project>-<name>-<12 hex>`, shortened to fit Swarm's limit.
+pub fn secret_name(project: &str, name: &str, digest: &str) -> String {
+    let digest = digest.rsplit(':').next().unwrap_or_default();
+    let hex: String = digest.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+    let mut prefix = format!("{}-{}", clean(project), clean(name));
+    prefix.truncate(MAX_NAME - hex.len() - 1);
+    format!("{prefix}-{hex}")
+}
+
+impl Docker {
+    /// The swarm's view of a project; an error unless the engine is a swarm manager.
+    pub(super) async fn observe_swarm(&self, query: &Query<'_>) -> Result<LiveState, EngineError> {
+        self.client.inspect_swarm().await.map_err(|e| {
+            self.error(
+                "the engine is not a swarm manager (engine mode swarm: run `docker swarm init`, or point engine.host at a manager)",
+                e,
+            )
+        })?;
+        let identity = query.identity;
+        let ours = self.services("label", format!("{PROJECT}={}", identity.project));
+        // Swarm's name filter matches prefixes.
+        let named = self.services("name", format!("{}-", clean(&identity.project)));
+        let images = self.images(&query.images);
+        let network_name = network_name(&identity.project, Mode::Swarm);
+        let network = self.network_exists(&network_name);
+        let nodes = self.placeable_nodes();
+        let (ours, named, images, network, nodes) =
+            futures_util::try_join!(ours, named, images, network, nodes)?;
+        let mut containers: Vec<Container> = stream::iter(ours.iter().filter_map(|s| owned(identity, s)))
+            .map(|(service, owner)| self.service_container(service, owner))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        for s in ours.iter().chain(&named) {
+            let (Some(id), Some(name)) = (&s.id, s.spec.as_ref().and_then(|s| s.name.as_ref())) else {
+                continue;
+            };
+            if !containers.iter().any(|known| &known.id == id) {
+                containers.push(Container {
+                    id: id.clone(),
+                    name: name.clone(),
+                    state: RunState::Created,
+                    restarts: 0,
+                    owner: None,
+                    swarm: None,
+                });
+            }
+        }
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(LiveState {
+            containers,
+            images,
+            network,
+            nodes,
+        })
+    }
+
+    async fn services(&self, key: &str, value: String) -> Result<Vec<Service>, EngineError> {
+        let filters = HashMap::from([(key, vec![value])]);
+        let options = ListServicesOptionsBuilder::new().filters(&filters).build();
+        self.client
+            .list_services(Some(options))
+            .await
+            .map_err(|e| self.error("cannot list Swarm services", e))
+    }
+
+    /// The labels of the nodes Swarm can place tasks on: ready and active.
+    async fn placeable_nodes(&self) -> Result<Vec<BTreeMap<String, String>>, EngineError> {
+        let nodes = self
+            .client
+            .list_nodes(None::<ListNodesOptions>)
+            .await
+            .map_err(|e| self.error("cannot list Swarm nodes", e))?;
+        Ok(nodes
+            .into_iter()
+            .filter(|n| n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY))
+            .filter_map(|n| n.spec)
+            .filter(|s| s.availability == Some(NodeSpecAvailabilityEnum::ACTIVE))
+            .map(|s| s.labels.unwrap_or_default().into_iter().collect())
+            .collect())
+    }
+
+    /// A service this installation owns, with its tasks.
+    async fn service_container(
+        &self,
+        service: &Service,
+        owner: crate::live::Owner,
+    ) -> Result<Container, EngineError> {
+        let id = service.id.clone().unwrap_or_default();
+        let spec = service.spec.clone().unwrap_or_default();
+        let replicas = replicas_of(&spec);
+        let tasks = self.tasks(&id, &owner.spec_hash).await?;
+        let update = service.update_status.as_ref().and_then(|u| {
+            let state = format!("{:?}", u.state?).to_lowercase();
+            Some(match &u.message {
+                Some(m) if !m.is_empty() => format!("{state}: {m}"),
+                _ => state,
+            })
+        });
+        Ok(Container {
+            id,
+            name: spec.name.unwrap_or_default(),
+            state: if replicas > 0 {
+                RunState::Running
+            } else {
+                RunState::Exited
+            },
+            restarts: 0,
+            owner: Some(owner),
+            swarm: Some(SwarmService {
+                version: service.version.as_ref().and_then(|v| v.index).unwrap_or_default(),
+                replicas,
+                running: tasks.running,
+                failing: tasks.failing,
+                update,
+            }),
+        })
+    }
+
+    /// The tasks of a service made from the spec with hash `hash`.
+    async fn tasks(&self, service: &str, hash: &str) -> Result<Tasks, EngineError> {
+        let filters = HashMap::from([("service", vec![service.to_string()])]);
+        let options = ListTasksOptionsBuilder::new().filters(&filters).build();
+        let tasks = self
+            .client
+            .list_tasks(Some(options))
+            .await
+            .map_err(|e| self.error("cannot list Swarm tasks", e))?;
+        // By slot, oldest first (the version index grows with every change).
+        let mut slots: BTreeMap<i64, Vec<(u64, TaskState, String)>> = BTreeMap::new();
+        for t in tasks {
+            let current = t
+                .spec
+                .as_ref()
+                .and_then(|s| s.container_spec.as_ref()?.labels.as_ref()?.get(SPEC_HASH))
+                .is_some_and(|h| h == hash);
+            let Some(status) = t.status.filter(|_| current) else {
+                continue;
+            };
+            // Swarm's error (`task: non-zero exit (3)`), not its last word (`shutdown`).
+            let error = status.err.unwrap_or_default();
+            slots.entry(t.slot.unwrap_or_default()).or_default().push((
+                t.version.and_then(|v| v.index).unwrap_or_default(),
+                status.state.unwrap_or(TaskState::NEW),
+                error,
+            ));
+        }
+        let mut out = Tasks::default();
+        for (slot, mut tasks) in slots {
+            tasks.sort();
+            let failed = tasks
+                .iter()
+                .filter(|(_, s, _)| matches!(s, TaskState::FAILED | TaskState::REJECTED))
+                .count();
+            if tasks.iter().any(|(_, s, _)| *s == TaskState::RUNNING) {
+                out.running += 1;
+            } else if let Some((_, _, error)) = tasks.iter().rev().find(|(_, _, e)| !e.is_empty()) {
+                out.failing.push(format!("slot {slot}: {error}"));
+            }
+            out.crash_looping |=
+                failed >= CRASH_LOOP && !tasks.iter().any(|(_, s, _)| *s == TaskState::RUNNING);
+        }
+        Ok(out)
+    }
+
+    /// Carries out a Swarm plan: the overlay network, then the services (side by side,
+    /// at most `parallelism` at once), then the removal of berth's secrets of this
+    /// project that no service uses any more.
+    pub async fn execute_swarm(
+        &self,
+        identity: &Identity,
+        network: Option<&str>,
+        jobs: &[ServiceJob],
+        parallelism: usize,
+        stopping: &AtomicBool,
+        progress: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<(Vec<Outcome>, Vec<String>), EngineError> {
+        if let Some(name) = network {
+            self.create_network_of(name, &identity.base(), "overlay").await?;
+        }
+        let outcomes = schedule(
+            jobs,
+            |j| &j.step,
+            parallelism,
+            stopping,
+            progress,
+            |job| self.run(job),
+        )
+        .await;
+        let notes = self.remove_unused_secrets(identity).await;
+        Ok((outcomes, notes))
+    }
+
+    async fn run(&self, job: &ServiceJob) -> Result<(), String> {
+        let step = &job.step;
+        let id = step.id.as_deref().unwrap_or_default();
+        match (step.action, &job.request) {
+            (Action::Create, Some(request)) => {
+                let spec = self.service_spec(request).await?;
+                let created = self
+                    .client
+                    .create_service(spec, None)
+                    .await
+                    .map_err(|e| text(self.error("cannot create the service", e)))?;
+                let id = created.id.unwrap_or_default();
+                self.converge(&id, request).await
+            }
+            (Action::Update, Some(request)) => {
+                let spec = self.service_spec(request).await?;
+                // The version the plan was made from: Swarm refuses the update if anyone
+                // changed the service since.
+                let version = step.version.unwrap_or_default();
+                let options = UpdateServiceOptionsBuilder::new()
+                    .version(i32::try_from(version).unwrap_or(i32::MAX))
+                    .build();
+                match self.client.update_service(id, spec, options, None).await {
+                    Ok(_) => self.converge(id, request).await,
+                    Err(e) if chain_of(&e).contains("out of sequence") => Err(format!(
+                        "the service changed since it was planned (its version index is no longer {version}); nothing was changed: plan again"
+                    )),
+                    Err(e) => Err(text(self.error("cannot update the service", e))),
+                }
+            }
+            (Action::Remove, _) => {
+                self.client
+                    .delete_service(id)
+                    .await
+                    .map_err(|e| text(self.error("cannot remove the service", e)))?;
+                self.gone(id).await
+            }
+            (action, _) => Err(format!("`{}` is not a step of a Swarm service", action.name())),
+        }
+    }
+
+    /// The service spec, with its secrets created if they do not exist yet.
+    async fn service_spec(&self, request: &ServiceRequest) -> Result<ServiceSpec, String> {
+        let mut refs = Vec::new();
+        for secret in &request.secrets {
+            let id = self.secret(secret).await.map_err(text)?;
+            refs.push(TaskSpecContainerSpecSecrets {
+                file: Some(TaskSpecContainerSpecFile {
+                    name: Some(secret.target.clone()),
+                    // Read-only, owned by root, as a secret file on one engine.
+                    uid: Some("0".into()),
+                    gid: Some("0".into()),
+                    mode: Some(0o444),
+                }),
+                secret_id: Some(id),
+                secret_name: Some(secret.name.clone()),
+            });
+        }
+        Ok(service_spec(request, refs))
+    }
+
+    /// The ID of the Swarm secret, created when missing.
+    async fn secret(&self, secret: &SwarmSecret) -> Result<String, EngineError> {
+        let existing = || async {
+            let filters = HashMap::from([("name", vec![secret.name.clone()])]);
+            let options = ListSecretsOptionsBuilder::new().filters(&filters).build();
+            let found = self
+                .client
+                .list_secrets(Some(options))
+                .await
+                .map_err(|e| self.error("cannot list Swarm secrets", e))?;
+            Ok::<_, EngineError>(
+                found
+                    .into_iter()
+                    .find(|s| s.spec.as_ref().and_then(|s| s.name.as_ref()) == Some(&secret.name))
+                    .and_then(|s| s.id),
+            )
+        };
+        if let Some(id) = existing().await? {
+            return Ok(id);
+        }
+        let spec = SecretSpec {
+            name: Some(secret.name.clone()),
+            labels: Some(secret.labels.clone().into_iter().collect()),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(&secret.value)),
+            ..Default::default()
+        };
+        match self.client.create_secret(spec).await {
+            Ok(created) => Ok(created.id),
+            // Created meanwhile by another service's step of this apply.
+            Err(e) if chain_of(&e).contains("already exists") => existing()
+                .await?
+                .ok_or_else(|| self.error(format!("cannot create Swarm secret `{}`", secret.name), e)),
+            Err(e) => Err(self.error(format!("cannot create Swarm secret `{}`", secret.name), e)),
+        }
+    }
+
+    /// Waits until Swarm has converged on the service: no rollout under way, and as many
+    /// running tasks of the requested spec as replicas. A rolled back or paused update,
+    /// a new service whose tasks keep failing, or the timeout is an error saying why.
+    async fn converge(&self, id: &str, request: &ServiceRequest) -> Result<(), String> {
+        let hash = request.labels.get(SPEC_HASH).cloned().unwrap_or_default();
+        let started = Instant::now();
+        loop {
+            let service = self
+                .client
+                .inspect_service(id, None)
+                .await
+                .map_err(|e| text(self.error("cannot inspect the service", e)))?;
+            let tasks = self.tasks(id, &hash).await.map_err(text)?;
+            let failing = || {
+                if tasks.failing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; failing tasks: {}", tasks.failing.join("; "))
+                }
+            };
+            let status = service.update_status.as_ref();
+            let message = status.and_then(|s| s.message.clone()).unwrap_or_default();
+            match status.and_then(|s| s.state) {
+                Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED) => {
+                    return Err(format!(
+                        "the update failed and Swarm rolled the service back to its previous spec: {message}{}",
+                        failing()
+                    ));
+                }
+                Some(
+                    ServiceUpdateStatusStateEnum::PAUSED | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED,
+                ) => {
+                    return Err(format!("Swarm paused the update: {message}{}", failing()));
+                }
+                Some(
+                    ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED,
+                ) => {}
+                _ if tasks.running == request.replicas && tasks.failing.is_empty() => return Ok(()),
+                _ if tasks.crash_looping => {
+                    return Err(format!(
+                        "{} of {} tasks running; Swarm keeps restarting the others{}",
+                        tasks.running,
+                        request.replicas,
+                        failing()
+                    ));
+                }
+                _ => {}
+            }
+            if started.elapsed() > CONVERGE_TIMEOUT {
+                return Err(format!(
+                    "{} of {} tasks running after {}s{}",
+                    tasks.running,
+                    request.replicas,
+                    CONVERGE_TIMEOUT.as_secs(),
+                    failing()
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until a removed service's containers on this engine are gone (Swarm
+    /// forgets the service at once; its nodes stop and remove the tasks after).
+    async fn gone(&self, id: &str) -> Result<(), String> {
+        let started = Instant::now();
+        while started.elapsed() < CONVERGE_TIMEOUT {
+            let left = self
+                .list("label", format!("com.docker.swarm.service.id={id}"))
+                .await
+                .map_err(text)?;
+            if left.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Err(format!(
+            "the service's tasks were still there after {}s",
+            CONVERGE_TIMEOUT.as_secs()
+        ))
+    }
+
+    /// Removes this installation's secrets of the project that no service uses; notes
+    /// on what could not be removed.
+    async fn remove_unused_secrets(&self, identity: &Identity) -> Vec<String> {
+        let filters = HashMap::from([("label", vec![format!("{PROJECT}={}", identity.project)])]);
+        let options = ListSecretsOptionsBuilder::new().filters(&filters).build();
+        let (secrets, services) = match futures_util::join!(
+            self.client.list_secrets(Some(options)),
+            self.services("label", format!("{PROJECT}={}", identity.project))
+        ) {
+            (Ok(secrets), Ok(services)) => (secrets, services),
+            (Err(e), _) => return vec![text(self.error("cannot list Swarm secrets", e))],
+            (_, Err(e)) => return vec![text(e)],
+        };
+        let used: Vec<String> = services
+            .iter()
+            .filter_map(|s| {
+                s.spec
+                    .as_ref()?
+                    .task_template
+                    .as_ref()?
+                    .container_spec
+                    .as_ref()?
+                    .secrets
+                    .clone()
+            })
+            .flatten()
+            .filter_map(|r| r.secret_id)
+            .collect();
+        let mut notes = Vec::new();
+        for secret in secrets {
+            let labels = secret
+                .spec
+                .as_ref()
+                .and_then(|s| s.labels.clone())
+                .unwrap_or_default();
+            let (Some(id), true) = (secret.id, identity.owns(&labels)) else {
+                continue;
+            };
+            if used.contains(&id) {
+                continue;
+            }
+            if let Err(e) = self.client.delete_secret(&id).await {
+                notes.push(text(self.error("cannot remove an unused Swarm secret", e)));
+            }
+        }
+        notes
+    }
+}
+
+/// What a service's tasks of one spec are doing.
+#[derive(Debug, Default)]
+struct Tasks {
+    /// Slots with a running task.
+    running: u32,
+    /// Slots without one, with their last error.
+    failing: Vec<String>,
+    /// A slot without a running task has failed again and again.
+    crash_looping: bool,
+}
+
+/// A listed service this installation owns, with what its labels say.
+fn owned<'a>(identity: &Identity, service: &'a Service) -> Option<(&'a Service, crate::live::Owner)> {
+    let spec = service.spec.as_ref()?;
+    let labels = spec.labels.as_ref()?;
+    let image_id = labels.get(IMAGE_ID).cloned().unwrap_or_default();
+    let resources = spec
+        .task_template
+        .as_ref()
+        .and_then(|t| t.resources.as_ref())
+        .map(resources_of)
+        .unwrap_or_default();
+    Some((service, identity.owner(labels, &image_id, resources)?))
+}
+
+fn replicas_of(spec: &ServiceSpec) -> u32 {
+    spec.mode
+        .as_ref()
+        .and_then(|m| m.replicated.as_ref()?.replicas)
+        .map_or(0, |r| u32::try_from(r).unwrap_or(0))
+}
+
+const NANOS_PER_MILLI_CPU: i64 = 1_000_000;
+
+/// The resources a service's tasks get, in the model's units.
+fn resources_of(r: &TaskSpecResources) -> Resources {
+    let positive = |v: Option<i64>| v.filter(|v| *v > 0).map(|v| v as u64);
+    let limits = r.limits.as_ref();
+    let reservations = r.reservations.as_ref();
+    Resources {
+        cpu_limit_millis: positive(limits.and_then(|l| l.nano_cpus)).map(|n| n / NANOS_PER_MILLI_CPU as u64),
+        memory_limit_bytes: positive(limits.and_then(|l| l.memory_bytes)),
+        cpu_reservation_millis: positive(reservations.and_then(|l| l.nano_cpus))
+            .map(|n| n / NANOS_PER_MILLI_CPU as u64),
+        memory_reservation_bytes: positive(reservations.and_then(|l| l.memory_bytes)),
+        cpuset: None,
+    }
+}
+
+/// The Swarm service spec of a request, with its secrets' references.
+pub fn service_spec(request: &ServiceRequest, secrets: Vec<TaskSpecContainerSpecSecrets>) -> ServiceSpec {
+    let spec = &request.spec;
+    let signed = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+    let cpus = |m: Option<u64>| signed(m).map(|m| m.saturating_mul(NANOS_PER_MILLI_CPU));
+    let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    let r = &spec.resources;
+    let ports: Vec<EndpointPortConfig> = spec
+        .ports
+        .iter()
+        .filter_map(|p| {
+            Some(EndpointPortConfig {
+                protocol: Some(match p.protocol {
+                    Protocol::Tcp => EndpointPortConfigProtocolEnum::TCP,
+                    Protocol::Udp => EndpointPortConfigProtocolEnum::UDP,
+                    Protocol::Sctp => EndpointPortConfigProtocolEnum::SCTP,
+                }),
+                target_port: Some(i64::from(p.number)),
+                published_port: Some(i64::from(p.host?)),
+                // The routing mesh: the port answers on every node, and a start-first
+                // update can start the new task beside the old one.
+                publish_mode: Some(EndpointPortConfigPublishModeEnum::INGRESS),
+                ..Default::default()
+            })
+        })
+        .collect();
+    ServiceSpec {
+        name: Some(request.name.clone()),
+        labels: Some(request.labels.clone().into_iter().collect()),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(spec.image.clone()),
+                labels: Some(request.container_labels.clone().into_iter().collect()),
+                args: (!spec.command.is_empty()).then(|| spec.command.clone()),
+                // As on one engine: only an absolute working directory means something
+                // in another image than COSMOS's own.
+                dir: spec.working_dir.clone().filter(|w| w.starts_with('/')),
+                env: Some(request.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+                hosts: (!spec.extra_hosts.is_empty())
+                    .then(|| spec.extra_hosts.iter().map(|(h, a)| format!("{a} {h}")).collect()),
+                health_check: spec.healthcheck.as_ref().and_then(healthcheck),
+                secrets: (!secrets.is_empty()).then_some(secrets),
+                stop_grace_period: Some(nanos(Duration::from_secs(10))),
+                ..Default::default()
+            }),
+            resources: Some(TaskSpecResources {
+                limits: Some(Limit {
+                    nano_cpus: cpus(r.cpu_limit_millis),
+                    memory_bytes: signed(r.memory_limit_bytes),
+                    ..Default::default()
+                }),
+                reservations: Some(ResourceObject {
+                    nano_cpus: cpus(r.cpu_reservation_millis),
+                    memory_bytes: signed(r.memory_reservation_bytes),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            restart_policy: Some(TaskSpecRestartPolicy {
+                condition: Some(TaskSpecRestartPolicyConditionEnum::ANY),
+                delay: Some(nanos(MONITOR)),
+                max_attempts: Some(0),
+                ..Default::default()
+            }),
+            placement: (!spec.placement.is_empty()).then(|| TaskSpecPlacement {
+                constraints: Some(spec.placement.clone()),
+                ..Default::default()
+            }),
+            networks: Some(vec![NetworkAttachmentConfig {
+                target: Some(request.network.clone()),
+                aliases: Some(vec![request.alias.clone()]),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        mode: Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated {
+                replicas: Some(i64::from(request.replicas)),
+            }),
+            ..Default::default()
+        }),
+        // One task at a time, the new one started (and healthy) before the old one
+        // stops; any failure rolls the whole service back.
+        update_config: Some(ServiceSpecUpdateConfig {
+            parallelism: Some(1),
+            delay: Some(0),
+            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
+            monitor: Some(nanos(MONITOR)),
+            max_failure_ratio: Some(0.0),
+            order: Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST),
+        }),
+        rollback_config: Some(ServiceSpecRollbackConfig {
+            parallelism: Some(1),
+            delay: Some(0),
+            failure_action: Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
+            monitor: Some(nanos(MONITOR)),
+            max_failure_ratio: Some(0.0),
+            order: Some(ServiceSpecRollbackConfigOrderEnum::START_FIRST),
+        }),
+        endpoint_spec: Some(EndpointSpec {
+            ports: (!ports.is_empty()).then_some(ports),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn chain_of(e: &bollard::errors::Error) -> String {
+    super::docker::chain(e)
+}
+
+fn text(e: EngineError) -> String {
+    format!("{}: {}", e.what, e.cause)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::canonical::canonical;
+    use crate::model::fixtures::{self, FakeDigests};
+    use crate::model::{Port, Probe, ProbeAction};
+
+    fn request() -> ServiceRequest {
+        let mut service = fixtures::service("web");
+        service.ports.push(Port {
+            number: 8080,
+            protocol: Protocol::Tcp,
+            host: Some(18080),
+        });
+        service.ports.push(Port {
+            number: 9090,
+            protocol: Protocol::Udp,
+            host: None,
+        });
+        service.resources.memory_limit_bytes = Some(64 << 20);
+        service.resources.cpu_reservation_millis = Some(250);
+        service.probes.liveness = Some(Probe {
+            action: ProbeAction::Exec {
+                command: vec!["/berth-demo".into(), "--check".into()],
+            },
+            initial_delay_seconds: 0,
+            period_seconds: 1,
+            timeout_seconds: 1,
+            success_threshold: 1,
+            failure_threshold: 3,
+        });
+        service.extra_hosts.insert("db".into(), "10.0.0.5".into());
+        let mut spec = canonical(&service, "img", &FakeDigests);
+        spec.placement = vec!["node.labels.berth.shard==1".into()];
+        ServiceRequest {
+            name: "p-web".into(),
+            spec,
+            env: BTreeMap::from([("A".into(), "1".into())]),
+            replicas: 2,
+            labels: BTreeMap::from([(SPEC_HASH.into(), "v1:x".into())]),
+            container_labels: BTreeMap::from([(SPEC_HASH.into(), "v1:x".into())]),
+            network: "p-overlay".into(),
+            alias: "web".into(),
+            secrets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_request_becomes_a_rolling_start_first_service() {
+        let spec = service_spec(&request(), Vec::new());
+        let task = spec.task_template.as_ref().unwrap();
+        let container = task.container_spec.as_ref().unwrap();
+        assert_eq!(container.env.as_deref(), Some(&["A=1".to_string()][..]));
+        assert_eq!(container.hosts.as_deref(), Some(&["10.0.0.5 db".to_string()][..]));
+        assert_eq!(
+            container.health_check.as_ref().unwrap().test.as_deref(),
+            Some(&["CMD".to_string(), "/berth-demo".into(), "--check".into()][..])
+        );
+        let resources = task.resources.as_ref().unwrap();
+        assert_eq!(resources.limits.as_ref().unwrap().memory_bytes, Some(64 << 20));
+        assert_eq!(
+            resources.reservations.as_ref().unwrap().nano_cpus,
+            Some(250_000_000)
+        );
+        assert_eq!(
+            resources_of(resources).cpu_reservation_millis,
+            Some(250),
+            "reads back as written"
+        );
+        assert_eq!(
+            task.placement.as_ref().unwrap().constraints.as_deref(),
+            Some(&["node.labels.berth.shard==1".to_string()][..])
+        );
+        let update = spec.update_config.as_ref().unwrap();
+        assert_eq!(update.order, Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST));
+        assert_eq!(
+            update.failure_action,
+            Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK)
+        );
+        assert_eq!(replicas_of(&spec), 2);
+        // Only ports with a host port are published.
+        let ports = spec.endpoint_spec.unwrap().ports.unwrap();
+        assert_eq!((ports.len(), ports[0].published_port), (1, Some(18080)));
+    }
+
+    #[test]
+    fn secret_names_are_versioned_and_fit_swarm() {
+        let a = secret_name("p", "db_password", "sha256:0123456789abcdef");
+        assert_eq!(a, "p-db_password-0123456789ab");
+        assert_ne!(a, secret_name("p", "db_password", "sha256:fedcba9876543210"));
+        let long = secret_name(&"x".repeat(80), "s", "abcdefabcdefabcdef");
+        assert_eq!(long.len(), MAX_NAME);
+        assert!(long.ends_with("-abcdefabcdef"), "{long}");
+    }
+}
