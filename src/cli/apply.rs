@@ -417,6 +417,25 @@ fn image_id(
         .unwrap_or_else(|| Err("no image".into()))
 }
 
+/// What a service gets with real values: its environment (secrets in variables filled
+/// in), and its secret files as (secret, path, value).
+#[allow(clippy::type_complexity)] // a pair said once, taken apart at once by both callers
+fn real_values<'a>(
+    planned: &Planned,
+    service: &'a Service,
+) -> Result<(BTreeMap<String, String>, Vec<(&'a str, &'a str, Vec<u8>)>), String> {
+    let missing = |name: &str| format!("secret `{name}` has no value");
+    let env = planned.secrets.environment(service).map_err(|n| missing(&n))?;
+    let mut files = Vec::new();
+    for secret in &service.secrets {
+        if let SecretDelivery::File { path } = &secret.delivery {
+            let value = planned.secrets.require(&secret.name).map_err(|n| missing(&n))?;
+            files.push((secret.name.as_str(), path.as_str(), value.as_bytes().to_vec()));
+        }
+    }
+    Ok((env, files))
+}
+
 /// A Swarm step with real values: secret files become Swarm secrets named after their
 /// value's digest, secrets in variables stay variables (Swarm has no other way to set
 /// one).
@@ -436,29 +455,20 @@ fn service_job(
     };
     let image_id = image_id(images, spec)?;
     let hash = spec.hash(Some(&image_id));
-    let env = planned
-        .secrets
-        .environment(service)
-        .map_err(|name| format!("secret `{name}` has no value"))?;
+    let (env, files) = real_values(planned, service)?;
     let identity = &planned.identity;
     let mut secrets = Vec::new();
-    for secret in &service.secrets {
-        if let SecretDelivery::File { path } = &secret.delivery {
-            let value = planned
-                .secrets
-                .require(&secret.name)
-                .map_err(|name| format!("secret `{name}` has no value"))?;
-            let digest = spec.secret_files.get(path).map_or("", String::as_str);
-            let mut labels = identity.base();
-            labels.remove(labels::COMMIT);
-            labels.insert(labels::SECRET.to_string(), secret.name.clone());
-            secrets.push(SwarmSecret {
-                name: secret_name(&identity.project, &secret.name, digest),
-                labels,
-                value: value.as_bytes().to_vec(),
-                target: path.clone(),
-            });
-        }
+    for (name, path, value) in files {
+        let digest = spec.secret_files.get(path).map_or("", String::as_str);
+        let mut labels = identity.base();
+        labels.remove(labels::COMMIT);
+        labels.insert(labels::SECRET.to_string(), name.to_string());
+        secrets.push(SwarmSecret {
+            name: secret_name(&identity.project, name, digest),
+            labels,
+            value,
+            target: path.to_string(),
+        });
     }
     let mut labels = identity.container(&step.service, 0, spec, &hash, step.origin.as_ref());
     labels.insert(labels::IMAGE_ID.to_string(), image_id);
@@ -478,6 +488,10 @@ fn service_job(
         network: network_name(&identity.project, Mode::Swarm),
         alias: step.service.clone(),
         secrets,
+        credentials: match source(planned, &spec.image, service)? {
+            Some(ImageSource::Pull { credentials, .. }) => credentials,
+            _ => None,
+        },
     });
     Ok(job)
 }
@@ -504,22 +518,14 @@ fn job(
         return Ok(job);
     };
     let hash = spec.hash(Some(&image_id(images, spec)?));
-    let env = planned
-        .secrets
-        .environment(service)
-        .map_err(|name| format!("secret `{name}` has no value"))?;
-    for secret in &service.secrets {
-        if let SecretDelivery::File { path } = &secret.delivery {
-            let value = planned
-                .secrets
-                .require(&secret.name)
-                .map_err(|name| format!("secret `{name}` has no value"))?;
-            job.files.push(File {
-                path: path.clone(),
-                content: value.as_bytes().to_vec(),
-            });
-        }
-    }
+    let (env, files) = real_values(planned, service)?;
+    job.files = files
+        .into_iter()
+        .map(|(_, path, content)| File {
+            path: path.to_string(),
+            content,
+        })
+        .collect();
     let identity = &planned.identity;
     let labels = identity.container(&step.service, step.instance, spec, &hash, step.origin.as_ref());
     job.create = Some(Create::new(

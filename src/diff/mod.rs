@@ -105,7 +105,7 @@ pub fn container_name(project: &str, service: &str, instance: u32) -> String {
 }
 
 /// The engine name of a Swarm service: `<project>-<service>`, cleaned as container names.
-pub fn service_name(project: &str, service: &str) -> String {
+fn service_name(project: &str, service: &str) -> String {
     format!("{}-{}", clean(project), clean(service))
 }
 
@@ -204,10 +204,14 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         }
     }
     let wanted = |service: &str, instance: u32| {
-        model
-            .services
-            .iter()
-            .any(|s| s.name == service && (instance < s.replicas || swarm && instance == 0))
+        model.services.iter().any(|s| {
+            s.name == service
+                && if swarm {
+                    instance == 0
+                } else {
+                    instance < s.replicas
+                }
+        })
     };
     let mut orphans = Vec::new();
     let mut leftovers = Vec::new();

@@ -382,6 +382,15 @@ impl Docker {
     }
 }
 
+/// Registry credentials (user, password) as the engine takes them.
+pub(super) fn registry_auth((user, password): &(String, String)) -> DockerCredentials {
+    DockerCredentials {
+        username: Some(user.clone()),
+        password: Some(password.clone()),
+        ..Default::default()
+    }
+}
+
 /// An inspected container this installation owns; `None` if its labels are incomplete.
 fn owned_container(identity: &super::Identity, c: ContainerInspectResponse) -> Option<Container> {
     let labels = c.config.as_ref()?.labels.as_ref()?;
@@ -677,11 +686,7 @@ impl Engine for Docker {
                 credentials,
             } => {
                 let options = CreateImageOptionsBuilder::new().from_image(reference).build();
-                let credentials = credentials.as_ref().map(|(user, password)| DockerCredentials {
-                    username: Some(user.clone()),
-                    password: Some(password.clone()),
-                    ..Default::default()
-                });
+                let credentials = credentials.as_ref().map(registry_auth);
                 let error = |i: &bollard::models::CreateImageInfo| {
                     i.error_detail.as_ref().and_then(|d| d.message.clone())
                 };

@@ -26,7 +26,7 @@ use bollard::query_parameters::{
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::docker::{CONCURRENCY, Docker, healthcheck};
+use super::docker::{CONCURRENCY, Docker, healthcheck, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
 use super::{EngineError, Identity, Query};
 use crate::apply::{Event, Outcome, schedule};
@@ -66,6 +66,8 @@ pub struct ServiceRequest {
     /// The name the tasks answer to on the network.
     pub alias: String,
     pub secrets: Vec<SwarmSecret>,
+    /// Registry credentials (user, password), sent along so that every node can pull.
+    pub credentials: Option<(String, String)>,
 }
 
 /// A secret file, as a Swarm secret named after its value's keyed digest: a new value
@@ -289,7 +291,7 @@ impl Docker {
                 let spec = self.service_spec(request).await?;
                 let created = self
                     .client
-                    .create_service(spec, None)
+                    .create_service(spec, request.credentials.as_ref().map(registry_auth))
                     .await
                     .map_err(|e| text(self.error("cannot create the service", e)))?;
                 let id = created.id.unwrap_or_default();
@@ -303,7 +305,8 @@ impl Docker {
                 let options = UpdateServiceOptionsBuilder::new()
                     .version(i32::try_from(version).unwrap_or(i32::MAX))
                     .build();
-                match self.client.update_service(id, spec, options, None).await {
+                let auth = request.credentials.as_ref().map(registry_auth);
+                match self.client.update_service(id, spec, options, auth).await {
                     Ok(_) => self.converge(id, request).await,
                     Err(e) if chain_of(&e).contains("out of sequence") => Err(format!(
                         "the service changed since it was planned (its version index is no longer {version}); nothing was changed: plan again"
@@ -381,6 +384,8 @@ impl Docker {
     /// Waits until Swarm has converged on the service: no rollout under way, and as many
     /// running tasks of the requested spec as replicas. A rolled back or paused update,
     /// a new service whose tasks keep failing, or the timeout is an error saying why.
+    /// (Swarm clears the last rollout's status with every update of the spec, so a status
+    /// seen here is this change's.)
     async fn converge(&self, id: &str, request: &ServiceRequest) -> Result<(), String> {
         let hash = request.labels.get(SPEC_HASH).cloned().unwrap_or_default();
         let started = Instant::now();
@@ -716,6 +721,7 @@ mod tests {
             network: "p-overlay".into(),
             alias: "web".into(),
             secrets: Vec::new(),
+            credentials: None,
         }
     }
 

@@ -70,19 +70,21 @@ fn inspect(service: &str, format: &str) -> String {
         .to_string()
 }
 
-fn write_services(p: &Project, level: &str, exit: Option<&str>) {
-    let mut env = vec![("LOG_LEVEL", level)];
-    if let Some(code) = exit {
-        env.push(("BERTH_DEMO_EXIT", code));
-    }
-    p.sesam("web", 64, &env);
-    p.write(
-        "plugin/plugin.txt",
-        &format!(
-            "MICROSERVICE API api\n  CONTAINER {}\n  CMD /berth-demo\n  SECRET FILE cert /run/certs/cert.pem\n",
-            p.image
-        ),
+/// A Sesam service `web` with LOG_LEVEL `level`, and a COSMOS microservice `API` with a
+/// secret file, exiting at once with `exit` when given, STOPPED when `stopped`.
+fn write_services(p: &Project, level: &str, exit: Option<&str>, stopped: bool) {
+    p.sesam("web", 64, &[("LOG_LEVEL", level)]);
+    let mut plugin = format!(
+        "MICROSERVICE API api\n  CONTAINER {}\n  CMD /berth-demo\n  SECRET FILE cert /run/certs/cert.pem\n",
+        p.image
     );
+    if let Some(code) = exit {
+        plugin += &format!("  ENV BERTH_DEMO_EXIT {code}\n");
+    }
+    if stopped {
+        plugin += "  STOPPED\n";
+    }
+    p.write("plugin/plugin.txt", &plugin);
 }
 
 fn secrets(project: &str) -> Vec<String> {
@@ -107,7 +109,7 @@ fn swarm_services_through_their_life() {
         "project: it-swarm\nengine: swarm\nprune: true\nsecrets:\n  providers:\n    - { type: dir, path: secrets }\n",
     );
     p.write("secrets/cert", "first");
-    write_services(&p, "info", None);
+    write_services(&p, "info", None, false);
     let (web, api) = ("it-swarm-web", "it-swarm-DEFAULT__USER__API");
 
     // Create: one Swarm service per service, on the project's overlay network.
@@ -166,7 +168,7 @@ fn swarm_services_through_their_life() {
 
     // A rolling start-first update: the service is updated in place, its old task shut
     // down only once the new one runs.
-    write_services(&p, "debug", None);
+    write_services(&p, "debug", None, false);
     let (out, status) = p.plan(&[]);
     assert_eq!(status, 2, "{out}");
     assert!(out.contains("~ env.LOG_LEVEL: \"info\" → \"debug\""), "{out}");
@@ -196,13 +198,13 @@ fn swarm_services_through_their_life() {
 
     // A failing update: Swarm rolls it back, berth says so and exits 1; the plan still
     // wants the update.
-    write_services(&p, "debug", Some("3"));
+    write_services(&p, "debug", Some("3"), false);
     let (stdout, stderr, status) = p.berth(&["apply", "--auto-approve"]);
     assert_eq!(status, 1, "{stdout}{stderr}");
     assert!(stderr.contains("Swarm rolled the service back"), "{stderr}");
     assert!(stderr.contains("non-zero exit (3)"), "the task's error: {stderr}");
-    assert_eq!(inspect(web, "{{.UpdateStatus.State}}"), "rollback_completed");
-    assert!(!inspect(web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("BERTH_DEMO_EXIT"));
+    assert_eq!(inspect(api, "{{.UpdateStatus.State}}"), "rollback_completed");
+    assert!(!inspect(api, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("BERTH_DEMO_EXIT"));
     let (out, status) = p.plan(&[]);
     assert_eq!(status, 2, "{out}");
     assert!(out.contains("env.BERTH_DEMO_EXIT"), "{out}");
@@ -211,8 +213,18 @@ fn swarm_services_through_their_life() {
         status_out.contains("last update rollback_completed"),
         "{status_out}"
     );
-    write_services(&p, "debug", None);
+
+    // Stopped is a replica count of 0, changed without a rollout (and Swarm clears the
+    // rolled-back status with this update).
+    write_services(&p, "debug", None, true);
+    let (out, status) = p.plan(&[]);
+    assert_eq!(status, 2, "{out}");
+    assert!(out.contains("~ replicas: 1 → 0"), "{out}");
     p.apply(&[]);
+    assert_eq!(inspect(api, "{{.Spec.Mode.Replicated.Replicas}}"), "0");
+    write_services(&p, "debug", None, false);
+    p.apply(&[]);
+    assert_eq!(inspect(api, "{{.Spec.Mode.Replicated.Replicas}}"), "1");
 
     // Secret rotation: a new value is a new Swarm secret swapped in by an update; the old
     // one is removed once no service uses it.
@@ -250,7 +262,7 @@ fn swarm_services_through_their_life() {
     );
 
     // A saved plan is stale once anyone changes the service: its version index moved.
-    write_services(&p, "warn", None);
+    write_services(&p, "warn", None, false);
     p.write("plugin/plugin.txt", &shard);
     let saved = p.repo.path().join("plan.json");
     let (_, stderr, status) = p.berth(&["plan", "--out", saved.to_str().unwrap()]);
@@ -268,6 +280,45 @@ fn swarm_services_through_their_life() {
     assert!(stderr.contains("stale"), "{stderr}");
     assert!(!inspect(web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("LOG_LEVEL=warn"));
     p.apply(&[]);
+
+    // The same when the change comes while the apply runs: the update names the version
+    // planned, and Swarm refuses it (one service at a time: web waits while API rolls).
+    p.write("secrets/cert", "third");
+    write_services(&p, "error", None, false);
+    p.write("plugin/plugin.txt", &shard);
+    let apply = crate::berth()
+        .current_dir(p.repo.path())
+        .env("BERTH_STATE_DIR", p.state.path())
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while inspect(api, "{{.UpdateStatus.State}}") != "updating" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the API service never started rolling"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    docker(&[
+        "service",
+        "update",
+        "--detach",
+        "--label-add",
+        "someone=again",
+        web,
+    ]);
+    let (stdout, stderr, status) = crate::output(apply.wait_with_output().unwrap());
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("the service changed since it was planned"),
+        "{stderr}"
+    );
+    assert!(!inspect(web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("LOG_LEVEL=error"));
+    p.apply(&[]);
+    assert!(inspect(web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("LOG_LEVEL=error"));
 
     // Status: running and desired tasks per service, schema-valid.
     let (json, stderr, status) = p.berth(&["status", "--format", "json"]);
