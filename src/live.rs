@@ -80,6 +80,30 @@ pub struct SwarmService {
     pub update: Option<String>,
 }
 
+impl Container {
+    /// Adds the objects (ID, name) not already in `known` as ones berth does not own —
+    /// known by name only, for clashes — and sorts all by name.
+    pub fn with_others(
+        mut known: Vec<Container>,
+        others: impl IntoIterator<Item = (String, String)>,
+    ) -> Vec<Container> {
+        for (id, name) in others {
+            if !known.iter().any(|c| c.id == id) {
+                known.push(Container {
+                    id,
+                    name,
+                    state: RunState::Created,
+                    restarts: 0,
+                    owner: None,
+                    swarm: None,
+                });
+            }
+        }
+        known.sort_by(|a, b| a.name.cmp(&b.name));
+        known
+    }
+}
+
 /// What berth's labels say about a container it created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {

@@ -334,30 +334,17 @@ impl Observe for Docker {
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
-        let mut containers: Vec<Container> = inspected
+        let owned: Vec<Container> = inspected
             .into_iter()
             .flatten()
             .filter_map(|c| owned_container(identity, c))
             .collect();
-        for c in ours.iter().chain(&named) {
-            let (Some(id), Some(name)) = (&c.id, c.names.as_ref().and_then(|n| n.first())) else {
-                continue;
-            };
-            if containers.iter().any(|known| &known.id == id) {
-                continue;
-            }
-            containers.push(Container {
-                id: id.clone(),
-                name: name.trim_start_matches('/').to_string(),
-                state: RunState::Created,
-                restarts: 0,
-                owner: None,
-                swarm: None,
-            });
-        }
-        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        let others = ours.iter().chain(&named).filter_map(|c| {
+            let name = c.names.as_ref()?.first()?.trim_start_matches('/').to_string();
+            Some((c.id.clone()?, name))
+        });
         Ok(LiveState {
-            containers,
+            containers: Container::with_others(owned, others),
             images,
             network,
             nodes: Vec::new(),

@@ -118,29 +118,17 @@ impl Docker {
         let nodes = self.placeable_nodes();
         let (ours, named, images, network, nodes) =
             futures_util::try_join!(ours, named, images, network, nodes)?;
-        let mut containers: Vec<Container> = stream::iter(ours.iter().filter_map(|s| owned(identity, s)))
+        let owned: Vec<Container> = stream::iter(ours.iter().filter_map(|s| owned(identity, s)))
             .map(|(service, owner)| self.service_container(service, owner))
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
-        for s in ours.iter().chain(&named) {
-            let (Some(id), Some(name)) = (&s.id, s.spec.as_ref().and_then(|s| s.name.as_ref())) else {
-                continue;
-            };
-            if !containers.iter().any(|known| &known.id == id) {
-                containers.push(Container {
-                    id: id.clone(),
-                    name: name.clone(),
-                    state: RunState::Created,
-                    restarts: 0,
-                    owner: None,
-                    swarm: None,
-                });
-            }
-        }
-        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        let others = ours
+            .iter()
+            .chain(&named)
+            .filter_map(|s| Some((s.id.clone()?, s.spec.as_ref()?.name.clone()?)));
         Ok(LiveState {
-            containers,
+            containers: Container::with_others(owned, others),
             images,
             network,
             nodes,
@@ -154,6 +142,15 @@ impl Docker {
             .list_services(Some(options))
             .await
             .map_err(|e| self.error("cannot list Swarm services", e))
+    }
+
+    async fn secrets(&self, key: &str, value: String) -> Result<Vec<bollard::models::Secret>, EngineError> {
+        let filters = HashMap::from([(key, vec![value])]);
+        let options = ListSecretsOptionsBuilder::new().filters(&filters).build();
+        self.client
+            .list_secrets(Some(options))
+            .await
+            .map_err(|e| self.error("cannot list Swarm secrets", e))
     }
 
     /// The labels of the nodes Swarm can place tasks on: ready and active.
@@ -347,14 +344,9 @@ impl Docker {
 
     /// The ID of the Swarm secret, created when missing.
     async fn secret(&self, secret: &SwarmSecret) -> Result<String, EngineError> {
+        // The name filter matches prefixes.
         let existing = || async {
-            let filters = HashMap::from([("name", vec![secret.name.clone()])]);
-            let options = ListSecretsOptionsBuilder::new().filters(&filters).build();
-            let found = self
-                .client
-                .list_secrets(Some(options))
-                .await
-                .map_err(|e| self.error("cannot list Swarm secrets", e))?;
+            let found = self.secrets("name", secret.name.clone()).await?;
             Ok::<_, EngineError>(
                 found
                     .into_iter()
@@ -467,15 +459,13 @@ impl Docker {
     /// Removes this installation's secrets of the project that no service uses; notes
     /// on what could not be removed.
     async fn remove_unused_secrets(&self, identity: &Identity) -> Vec<String> {
-        let filters = HashMap::from([("label", vec![format!("{PROJECT}={}", identity.project)])]);
-        let options = ListSecretsOptionsBuilder::new().filters(&filters).build();
-        let (secrets, services) = match futures_util::join!(
-            self.client.list_secrets(Some(options)),
-            self.services("label", format!("{PROJECT}={}", identity.project))
+        let label = format!("{PROJECT}={}", identity.project);
+        let (secrets, services) = match futures_util::try_join!(
+            self.secrets("label", label.clone()),
+            self.services("label", label)
         ) {
-            (Ok(secrets), Ok(services)) => (secrets, services),
-            (Err(e), _) => return vec![text(self.error("cannot list Swarm secrets", e))],
-            (_, Err(e)) => return vec![text(e)],
+            Ok(both) => both,
+            Err(e) => return vec![text(e)],
         };
         let used: Vec<String> = services
             .iter()

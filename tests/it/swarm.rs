@@ -54,8 +54,12 @@ impl Drop for Swarm {
     fn drop(&mut self) {
         if self.made {
             docker(&["swarm", "leave", "--force"]);
-            if !self.gwbridge_before {
-                docker(&["network", "rm", "docker_gwbridge"]);
+            // The bridge Swarm made stays in use for a moment after leaving.
+            for _ in 0..50 {
+                if self.gwbridge_before || docker(&["network", "rm", "docker_gwbridge"]).2 == 0 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
             }
         } else {
             docker(&["node", "update", "--label-rm", "berth.shard", &Swarm::node()]);
