@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::config::Mode;
 use crate::live::{Container, LiveState, RunState};
 use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
-use crate::model::{DesiredState, Model, Origin, Service};
+use crate::model::{DesiredState, Model, Origin, SecretDelivery, Service};
 
 /// What `diff` needs besides the model and the live state.
 pub struct DiffOptions<'a> {
@@ -349,9 +349,19 @@ fn swarm_refusals(
     out
 }
 
-/// The line behind a changed field: the field's own source, else its nearest recorded
-/// parent (`resources` for `resources.memory_limit_bytes`), else the declaration.
+/// The line behind a changed field: a delivered secret's line, else the field's own
+/// source, else its nearest recorded parent (`resources` for
+/// `resources.memory_limit_bytes`), else the declaration.
 fn source_of(service: &Service, path: &str) -> Origin {
+    // A delivered secret is recorded by its place among the secrets (`secrets[1]`), and
+    // appears in the spec by its file or variable.
+    let delivered = service.secrets.iter().position(|s| match &s.delivery {
+        SecretDelivery::File { path: file } => path.strip_prefix("secret_files.") == Some(file.as_str()),
+        SecretDelivery::Env { variable } => path.strip_prefix("env.") == Some(variable.as_str()),
+    });
+    if let Some(origin) = delivered.and_then(|i| service.sources.get(&format!("secrets[{i}]"))) {
+        return origin.clone();
+    }
     let mut key = path;
     loop {
         if let Some(origin) = service.sources.get(key) {

@@ -235,7 +235,10 @@ fn swarm_services_through_their_life() {
     p.write("secrets/cert", "second");
     let (out, status) = p.plan(&[]);
     assert_eq!(status, 2, "{out}");
-    assert!(out.contains("secret_files./run/certs/cert.pem"), "{out}");
+    assert!(
+        out.contains("secret_files./run/certs/cert.pem") && out.contains("(plugin/plugin.txt:4:3)"),
+        "the change points at the SECRET line: {out}"
+    );
     p.apply(&[]);
     let rotated = secrets("it-swarm");
     assert_eq!(rotated.len(), 1, "{rotated:?}");
