@@ -47,7 +47,8 @@ pub struct ApplyArgs {
     /// How long to wait for another apply of the project to finish.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     lock_timeout: Duration,
-    /// A container without probes is ready when it has stayed up this long.
+    /// A container without probes is ready when it has stayed up this long; a Swarm
+    /// service when all its tasks have.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     stable_for: Duration,
 }
@@ -123,7 +124,8 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
 pub struct Settings {
     /// How many services change at once.
     pub parallelism: usize,
-    /// A container without probes is ready when it has stayed up this long.
+    /// A container without probes is ready when it has stayed up this long; a Swarm
+    /// service when all its tasks have.
     pub stable_for: Duration,
 }
 
@@ -146,7 +148,11 @@ pub async fn carry_out(
 ) -> Result<Vec<Outcome>, EngineError> {
     let images = provide_images(docker, planned, observer).await;
     if planned.mode == Mode::Swarm {
-        let (jobs, mut outcomes) = jobs(planned, |step| service_job(planned, step, &images), observer);
+        let (jobs, mut outcomes) = jobs(
+            planned,
+            |step| service_job(planned, step, &images, settings.stable_for),
+            observer,
+        );
         let (mut done, notes) = docker
             .execute_swarm(
                 &planned.identity,
@@ -443,10 +449,12 @@ fn service_job(
     planned: &Planned,
     step: &Step,
     images: &BTreeMap<String, Result<String, String>>,
+    stable_for: Duration,
 ) -> Result<ServiceJob, String> {
     let mut job = ServiceJob {
         step: step.clone(),
         request: None,
+        stable_for,
     };
     let (Action::Create | Action::Update, Some(spec), Some(service)) =
         (step.action, &step.spec, service(planned, &step.service))

@@ -87,6 +87,9 @@ pub struct ServiceJob {
     pub step: Step,
     /// For `Create` and `Update`.
     pub request: Option<ServiceRequest>,
+    /// How long every task must run, the same tasks throughout, before the service
+    /// counts as converged: a task that crashes right after it starts is not.
+    pub stable_for: Duration,
 }
 
 /// The Swarm secret for secret `name` with value digest `digest`:
@@ -216,7 +219,7 @@ impl Docker {
             .await
             .map_err(|e| self.error("cannot list Swarm tasks", e))?;
         // By slot, oldest first (the version index grows with every change).
-        let mut slots: BTreeMap<i64, Vec<(u64, TaskState, String)>> = BTreeMap::new();
+        let mut slots: BTreeMap<i64, Vec<(u64, TaskState, String, String)>> = BTreeMap::new();
         for t in tasks {
             let current = t
                 .spec
@@ -232,6 +235,7 @@ impl Docker {
                 t.version.and_then(|v| v.index).unwrap_or_default(),
                 status.state.unwrap_or(TaskState::NEW),
                 error,
+                t.id.unwrap_or_default(),
             ));
         }
         let mut out = Tasks::default();
@@ -239,16 +243,24 @@ impl Docker {
             tasks.sort();
             let failed = tasks
                 .iter()
-                .filter(|(_, s, _)| matches!(s, TaskState::FAILED | TaskState::REJECTED))
+                .filter(|(_, s, _, _)| matches!(s, TaskState::FAILED | TaskState::REJECTED))
                 .count();
-            if tasks.iter().any(|(_, s, _)| *s == TaskState::RUNNING) {
+            let running: Vec<&String> = tasks
+                .iter()
+                .filter(|(_, s, _, _)| *s == TaskState::RUNNING)
+                .map(|(_, _, _, id)| id)
+                .collect();
+            if !running.is_empty() {
                 out.running += 1;
-            } else if let Some((_, _, error)) = tasks.iter().rev().find(|(_, _, e)| !e.is_empty()) {
-                out.failing.push(format!("slot {slot}: {error}"));
+                out.running_ids.extend(running.into_iter().cloned());
+            } else {
+                if let Some((_, _, error, _)) = tasks.iter().rev().find(|(_, _, e, _)| !e.is_empty()) {
+                    out.failing.push(format!("slot {slot}: {error}"));
+                }
+                out.crash_looping |= failed >= CRASH_LOOP;
             }
-            out.crash_looping |=
-                failed >= CRASH_LOOP && !tasks.iter().any(|(_, s, _)| *s == TaskState::RUNNING);
         }
+        out.running_ids.sort();
         Ok(out)
     }
 
@@ -292,7 +304,7 @@ impl Docker {
                     .await
                     .map_err(|e| text(self.error("cannot create the service", e)))?;
                 let id = created.id.unwrap_or_default();
-                self.converge(&id, request).await
+                self.converge(&id, request, job.stable_for).await
             }
             (Action::Update, Some(request)) => {
                 let spec = self.service_spec(request).await?;
@@ -304,7 +316,7 @@ impl Docker {
                     .build();
                 let auth = request.credentials.as_ref().map(registry_auth);
                 match self.client.update_service(id, spec, options, auth).await {
-                    Ok(_) => self.converge(id, request).await,
+                    Ok(_) => self.converge(id, request, job.stable_for).await,
                     Err(e) if chain_of(&e).contains("out of sequence") => Err(format!(
                         "the service changed since it was planned (its version index is no longer {version}); nothing was changed: plan again"
                     )),
@@ -378,9 +390,11 @@ impl Docker {
     /// a new service whose tasks keep failing, or the timeout is an error saying why.
     /// (Swarm clears the last rollout's status with every update of the spec, so a status
     /// seen here is this change's.)
-    async fn converge(&self, id: &str, request: &ServiceRequest) -> Result<(), String> {
+    async fn converge(&self, id: &str, request: &ServiceRequest, stable_for: Duration) -> Result<(), String> {
         let hash = request.labels.get(SPEC_HASH).cloned().unwrap_or_default();
         let started = Instant::now();
+        // Since when the same tasks have been running, one in every slot.
+        let mut steady: Option<(Instant, Vec<String>)> = None;
         loop {
             let service = self
                 .client
@@ -411,8 +425,17 @@ impl Docker {
                 }
                 Some(
                     ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED,
-                ) => {}
-                _ if tasks.running == request.replicas && tasks.failing.is_empty() => return Ok(()),
+                ) => steady = None,
+                // Every slot runs a task of this spec (a slot that failed before and was
+                // scaled away no longer counts), and the same ones for `stable_for`.
+                _ if tasks.running == request.replicas => match &steady {
+                    Some((since, ids)) if *ids == tasks.running_ids => {
+                        if since.elapsed() >= stable_for {
+                            return Ok(());
+                        }
+                    }
+                    _ => steady = Some((Instant::now(), tasks.running_ids.clone())),
+                },
                 _ if tasks.crash_looping => {
                     return Err(format!(
                         "{} of {} tasks running; Swarm keeps restarting the others{}",
@@ -421,7 +444,7 @@ impl Docker {
                         failing()
                     ));
                 }
-                _ => {}
+                _ => steady = None,
             }
             if started.elapsed() > CONVERGE_TIMEOUT {
                 return Err(format!(
@@ -508,6 +531,8 @@ impl Docker {
 struct Tasks {
     /// Slots with a running task.
     running: u32,
+    /// The running tasks' IDs, sorted: a task replaced between two looks changes them.
+    running_ids: Vec<String>,
     /// Slots without one, with their last error.
     failing: Vec<String>,
     /// A slot without a running task has failed again and again.

@@ -170,6 +170,19 @@ fn swarm_services_through_their_life() {
         "a no-op apply writes nothing"
     );
 
+    // A new service whose task crashes at once is not reported created: berth waits for
+    // its tasks to stay up, and says how they fail.
+    p.sesam("crash", 64, &[("BERTH_DEMO_EXIT", "2")]);
+    let (stdout, stderr, status) = p.berth(&["apply", "--auto-approve"]);
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("it-swarm-crash (create)") && stderr.contains("non-zero exit (2)"),
+        "{stderr}"
+    );
+    p.remove("crash.conf.json");
+    p.apply(&[]);
+    assert_ne!(docker(&["service", "inspect", "it-swarm-crash"]).2, 0, "pruned");
+
     // A rolling start-first update: the service is updated in place, its old task shut
     // down only once the new one runs.
     write_services(&p, "debug", None, false);
