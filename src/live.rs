@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::model::Resources;
 use crate::model::canonical::Spec;
+use crate::model::{Protocol, Resources};
 
 /// What the engine runs that matters to one project.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +20,36 @@ pub struct LiveState {
     pub network: bool,
     /// Swarm: the nodes work can be placed on (ready and active), by their labels.
     pub nodes: Vec<BTreeMap<String, String>>,
+    /// What the engine can give a container; `None` when it was not read (the fakes).
+    pub engine: Option<EngineFacts>,
+    /// Host ports the engine's containers publish (any project's, and not berth's), for
+    /// the host ports the model asks for.
+    pub published: Vec<HostPort>,
+    /// Host ports the model asks for that a process outside the engine holds (read on a
+    /// local engine only).
+    pub bound: Vec<(u16, Protocol)>,
+}
+
+/// The engine's own limits, read once per observation: `docker info`, or on a swarm the
+/// largest ready node's resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineFacts {
+    /// CPUs a container may be limited to at most, in millicores (`NCPU` × 1000).
+    pub cpu_millis: u64,
+    /// The memory of the host (or the largest node), in bytes.
+    pub memory_bytes: u64,
+    /// The API version agreed with the engine.
+    pub api_version: String,
+}
+
+/// A host port a container publishes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostPort {
+    pub port: u16,
+    pub protocol: Protocol,
+    /// The container's (or Swarm service's) ID and name.
+    pub id: String,
+    pub name: String,
 }
 
 impl LiveState {
@@ -44,6 +74,13 @@ impl LiveState {
             let _ = writeln!(text, "image\0{reference}\0{id}");
         }
         let _ = writeln!(text, "network\0{}", self.network);
+        // Whoever else holds a host port the model asks for decides whether it can be had.
+        for p in &self.published {
+            let _ = writeln!(text, "published\0{}/{}\0{}", p.port, p.protocol, p.id);
+        }
+        for (port, protocol) in &self.bound {
+            let _ = writeln!(text, "bound\0{port}/{protocol}");
+        }
         format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
     }
 }

@@ -280,6 +280,7 @@ mod tests {
             identity: &id,
             images: Vec::new(),
             mode: Mode::Docker,
+            host_ports: Vec::new(),
         }))
         .unwrap();
         let options = DiffOptions {

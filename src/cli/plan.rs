@@ -13,7 +13,7 @@ use miette::{IntoDiagnostic, WrapErr};
 use super::inputs::{InputArgs, Loaded, load};
 use super::report::{colour, colour_stdout, json, render, stdout};
 use crate::config::{self, Mode};
-use crate::diff::{DiffOptions, diff};
+use crate::diff::{DiffOptions, Refusal, diff};
 use crate::engine::docker::{Address, DEFAULT_HOST, Docker, TlsFiles};
 use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
 use crate::lint::policy::Levels;
@@ -221,7 +221,7 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         }
     }
 
-    let project = project_name(&loaded)?;
+    let project = project_name(&loaded, inputs.repo())?;
     let state_dir = State::default_dir()?;
     let state = State::open(&state_dir)?;
     let identity = Identity {
@@ -242,14 +242,29 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         )?),
         None => None,
     };
-    let mut images: Vec<String> = model.services.iter().filter_map(|s| s.image.clone()).collect();
+    // A reference the engine cannot parse is the plan's to refuse, not the engine's.
+    let mut images: Vec<String> = model
+        .services
+        .iter()
+        .filter_map(|s| s.image.clone())
+        .filter(|r| crate::diff::limits::reference_problem(r).is_none())
+        .collect();
     images.sort();
     images.dedup();
     let mode = inputs.mode(&loaded.config);
+    let mut host_ports: Vec<_> = model
+        .services
+        .iter()
+        .flat_map(|s| &s.ports)
+        .filter_map(|p| Some((p.host?, p.protocol)))
+        .collect();
+    host_ports.sort();
+    host_ports.dedup();
     let query = Query {
         identity: &identity,
         images,
         mode,
+        host_ports,
     };
     let live = runtime()?.block_on(async {
         let docker = Docker::connect(&address).await?;
@@ -276,16 +291,26 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         },
     );
     for name in secrets.missing() {
-        let users: Vec<String> = model
+        for service in model
             .services
             .iter()
             .filter(|s| s.secret_names().any(|n| n == name))
-            .map(|s| format!("`{}`", s.name))
-            .collect();
-        plan.errors.push(format!(
-            "secret `{name}` (used by {}) has no value in any of berth.yaml's secrets.providers",
-            users.join(", ")
-        ));
+        {
+            // The SECRET line that delivers it, else the service's declaration.
+            let line = service.secrets.iter().position(|s| s.name == name);
+            let at = line
+                .and_then(|i| service.sources.get(&format!("secrets[{i}]")))
+                .unwrap_or(&service.origin);
+            plan.errors.push(Refusal {
+                service: Some(service.name.clone()),
+                message: format!(
+                    "secret `{name}` (used by `{}`) has no value in any of berth.yaml's secrets.providers",
+                    service.name
+                ),
+                at: Some(at.clone()),
+                help: Some("give it a value in one of the providers (a variable with their prefix, or a file in their folder)".into()),
+            });
+        }
     }
     if !targets.is_empty() {
         plan = plan.only(targets);
@@ -336,21 +361,31 @@ fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
     }
 }
 
-/// berth.yaml's `project`, else the name of the folder it would be in.
-fn project_name(loaded: &Loaded) -> miette::Result<String> {
+/// berth.yaml's `project`; else, read from git, the repository's name (never where
+/// berth runs); else the name of the folder berth.yaml would be in.
+fn project_name(loaded: &Loaded, repo: Option<&str>) -> miette::Result<String> {
     if let Some(name) = &loaded.config.project {
         return Ok(name.clone());
+    }
+    let hint = "set `project:` in berth.yaml";
+    if let Some(location) = repo {
+        let location = if crate::repo::git::is_url(location) {
+            location.to_string()
+        } else {
+            let path = std::fs::canonicalize(location).into_diagnostic()?;
+            path.to_string_lossy().into_owned()
+        };
+        return crate::repo::repository_name(&location).ok_or_else(|| {
+            miette::miette!(
+                help = hint,
+                "cannot name the project after the repository {location}"
+            )
+        });
     }
     let root = std::fs::canonicalize(&loaded.root).into_diagnostic()?;
     root.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| {
-            miette::miette!(
-                help = "set `project:` in berth.yaml",
-                "cannot name the project after {}",
-                root.display()
-            )
-        })
+        .ok_or_else(|| miette::miette!(help = hint, "cannot name the project after {}", root.display()))
 }
 
 /// `DOCKER_HOST` (with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, as the docker CLI reads

@@ -699,7 +699,18 @@ impl Reconciler {
         let mode = self.mode(&planned);
         self.share(&planned, mode, shared);
         if !planned.plan.errors.is_empty() {
-            return self.failed(Failure::Permanent(planned.plan.errors.join("; ")), "invalid");
+            return self.failed(
+                Failure::Permanent(
+                    planned
+                        .plan
+                        .errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                "invalid",
+            );
         }
         let project = &planned.identity.project;
         // A watcher started again remembers what the engine last matched, so that a

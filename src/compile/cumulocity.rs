@@ -203,6 +203,8 @@ pub fn memory_bytes(s: &str) -> Option<u64> {
 /// The platform's defaults when a manifest gives none (FORMATS.md §2.2).
 const DEFAULT_CPU_LIMIT: u64 = 500;
 const DEFAULT_MEMORY_LIMIT: u64 = 512_000_000;
+/// `DEFAULT_MEMORY_LIMIT` as the platform writes it, for `MEMORY_LIMIT`.
+const DEFAULT_MEMORY_LIMIT_TEXT: &str = "512M";
 const DEFAULT_CPU_REQUEST: u64 = 250;
 const DEFAULT_MEMORY_REQUEST: u64 = 256_000_000;
 
@@ -282,26 +284,38 @@ fn lower(
             .and_then(|r| r.get(field))
             .and_then(Value::as_str)
     };
-    base.resources.cpu_limit_millis = Some(
-        res("resources", "cpu")
-            .and_then(cpu_millis)
-            .unwrap_or(DEFAULT_CPU_LIMIT),
-    );
-    base.resources.memory_limit_bytes = Some(
-        res("resources", "memory")
-            .and_then(memory_bytes)
-            .unwrap_or(DEFAULT_MEMORY_LIMIT),
-    );
+    // Limits, else the platform's defaults; requests, else the platform's defaults
+    // clamped to the limits: under Kubernetes a request never exceeds its limit.
+    let cpu_limit = res("resources", "cpu").and_then(cpu_millis);
+    let memory_limit = res("resources", "memory").and_then(memory_bytes);
+    let cpu_limit = cpu_limit.unwrap_or(DEFAULT_CPU_LIMIT);
+    let memory_limit_bytes = memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT);
+    base.resources.cpu_limit_millis = Some(cpu_limit);
+    base.resources.memory_limit_bytes = Some(memory_limit_bytes);
     base.resources.cpu_reservation_millis = Some(
         res("requestedResources", "cpu")
             .and_then(cpu_millis)
-            .unwrap_or(DEFAULT_CPU_REQUEST),
+            .unwrap_or(DEFAULT_CPU_REQUEST.min(cpu_limit)),
     );
     base.resources.memory_reservation_bytes = Some(
         res("requestedResources", "memory")
             .and_then(memory_bytes)
-            .unwrap_or(DEFAULT_MEMORY_REQUEST),
+            .unwrap_or(DEFAULT_MEMORY_REQUEST.min(memory_limit_bytes)),
     );
+    let requests = if m.get("requestedResources").is_none() && m.get("requestResources").is_some() {
+        "requestResources"
+    } else {
+        "requestedResources"
+    };
+    for (field, pointer) in [
+        ("cpu_limit_millis", "/resources/cpu".to_string()),
+        ("memory_limit_bytes", "/resources/memory".to_string()),
+        ("cpu_reservation_millis", format!("/{requests}/cpu")),
+        ("memory_reservation_bytes", format!("/{requests}/memory")),
+    ] {
+        base.sources
+            .insert(format!("resources.{field}"), origin_at(file, doc, &pointer));
+    }
     base.replicas = m.get("replicas").and_then(Value::as_u64).map_or(1, |r| r as u32);
     if autoscale {
         problems.push(
@@ -337,9 +351,13 @@ fn lower(
     env("MICROSERVICE_SUBSCRIPTION_ENABLED", Text::literal("true"));
     env("C8Y_MICROSERVICE_ISOLATION", Text::literal(&isolation));
     env("LOG4J_FORMAT_MSG_NO_LOOKUPS", Text::literal("true"));
-    if let Some(limit) = res("resources", "memory") {
-        env("MEMORY_LIMIT", Text::literal(limit));
-    }
+    // Always set, and always the limit the container gets: the manifest's when it is
+    // one berth reads, else the platform's default.
+    let memory_limit_text = match memory_limit {
+        Some(_) => res("resources", "memory").unwrap_or_default().to_string(),
+        None => DEFAULT_MEMORY_LIMIT_TEXT.to_string(),
+    };
+    env("MEMORY_LIMIT", Text::literal(memory_limit_text));
     for (var, value) in [
         ("C8Y_BASEURL", &c8y.base_url),
         ("C8Y_BOOTSTRAP_TENANT", &c8y.bootstrap_tenant),
@@ -557,5 +575,40 @@ mod tests {
         let live = s.probes.liveness.as_ref().unwrap();
         assert_eq!(live.period_seconds, 5);
         assert!(matches!(&live.action, ProbeAction::Http { port: 80, path, .. } if path == "/health"));
+    }
+
+    #[test]
+    fn default_requests_never_exceed_the_limits_and_memory_limit_is_what_the_container_gets() {
+        let config = Config::default();
+        let resources = |manifest: &str| {
+            let (services, problems) = compile_str(manifest, &config);
+            assert!(!problems.iter().any(Problem::is_error), "{problems:?}");
+            let s = &services[0];
+            (s.resources.clone(), s.env["MEMORY_LIMIT"].to_string())
+        };
+        let (r, limit) = resources(
+            r#"{"apiVersion": "2", "name": "a", "version": "1.0.0", "provider": {"name": "me"}, "resources": {"cpu": "0.1", "memory": "128M"}}"#,
+        );
+        assert_eq!(
+            (r.cpu_reservation_millis, r.memory_reservation_bytes),
+            (Some(100), Some(128_000_000))
+        );
+        assert_eq!(limit, "128M");
+        let (r, limit) =
+            resources(r#"{"apiVersion": "2", "name": "a", "version": "1.0.0", "provider": {"name": "me"}}"#);
+        assert_eq!(
+            (r.cpu_limit_millis, r.memory_limit_bytes),
+            (Some(500), Some(512_000_000))
+        );
+        assert_eq!(
+            (r.cpu_reservation_millis, r.memory_reservation_bytes),
+            (Some(250), Some(256_000_000))
+        );
+        assert_eq!(limit, "512M");
+        // A request given explicitly stays as written: above its limit, the plan refuses it.
+        let (r, _) = resources(
+            r#"{"apiVersion": "2", "name": "a", "version": "1.0.0", "provider": {"name": "me"}, "resources": {"memory": "128M"}, "requestedResources": {"memory": "200M"}}"#,
+        );
+        assert_eq!(r.memory_reservation_bytes, Some(200_000_000));
     }
 }

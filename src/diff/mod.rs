@@ -3,12 +3,15 @@
 //! and the one it was created from. Also the managed containers nothing asks for any
 //! more, and the unmanaged ones in the way. Pure: values in, values out.
 
+pub mod limits;
+
 use serde_json::Value;
 
 use crate::config::Mode;
 use crate::live::{Container, LiveState, RunState};
 use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
 use crate::model::{DesiredState, Model, Origin, SecretDelivery, Service};
+pub use limits::Refusal;
 
 /// What `diff` needs besides the model and the live state.
 pub struct DiffOptions<'a> {
@@ -34,9 +37,9 @@ pub struct Diff {
     pub clashes: Vec<Clash>,
     /// The project network, when it does not exist yet.
     pub missing_network: Option<String>,
-    /// What the engine cannot do for the desired state (a placement no node satisfies,
-    /// a field Swarm does not have), each a sentence naming the service.
-    pub refusals: Vec<String>,
+    /// What the engine would refuse for the desired state (a limit outside its range, a
+    /// host port in use, a placement no node satisfies, a field Swarm does not have).
+    pub refusals: Vec<Refusal>,
 }
 
 /// One desired container and what is there for it.
@@ -153,6 +156,8 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         }
         let image_id = live.images.get(&spec.image).map(String::as_str);
         let hash = spec.hash(image_id);
+        let first = object_name(options.mode, options.project, &service.name, 0);
+        refusals.extend(limits::refusals(service, &spec, &first, live, options.mode));
         // A Swarm service is one object, whatever its replica count.
         let count = if swarm { 1 } else { service.replicas };
         for instance in 0..count {
@@ -318,7 +323,7 @@ fn swarm_refusals(
     service: &Service,
     spec: &Spec,
     nodes: &[std::collections::BTreeMap<String, String>],
-) -> Vec<String> {
+) -> Vec<Refusal> {
     let mut out = Vec::new();
     for constraint in &spec.placement {
         let Some((key, value)) = constraint
@@ -332,18 +337,26 @@ fn swarm_refusals(
             .iter()
             .any(|labels| labels.get(key).is_some_and(|v| v == value))
         {
-            out.push(format!(
-                "`{}` cannot be placed: no ready, active node has the label {key}={value} ({constraint}, from {}); label one with `docker node update --label-add {key}={value} NODE`",
-                service.name,
-                source_of(service, "placement")
+            out.push(Refusal::new(
+                &service.name,
+                source_of(service, "placement"),
+                format!(
+                    "`{}` cannot be placed: no ready, active node has the label {key}={value} ({constraint})",
+                    service.name
+                ),
+                format!("label one with `docker node update --label-add {key}={value} NODE`"),
             ));
         }
     }
     if spec.resources.cpuset.is_some() {
-        out.push(format!(
-            "`{}` sets cpuset ({}), which a Swarm service cannot have; remove it or use engine mode docker",
-            service.name,
-            source_of(service, "resources.cpuset")
+        out.push(Refusal::new(
+            &service.name,
+            source_of(service, "resources.cpuset"),
+            format!(
+                "`{}` sets cpuset, which a Swarm service cannot have",
+                service.name
+            ),
+            "remove it, or use engine mode docker",
         ));
     }
     out
@@ -352,7 +365,7 @@ fn swarm_refusals(
 /// The line behind a changed field: a delivered secret's line, else the field's own
 /// source, else its nearest recorded parent (`resources` for
 /// `resources.memory_limit_bytes`), else the declaration.
-fn source_of(service: &Service, path: &str) -> Origin {
+pub(crate) fn source_of(service: &Service, path: &str) -> Origin {
     // A delivered secret is recorded by its place among the secrets (`secrets[1]`), and
     // appears in the spec by its file or variable.
     let delivered = service.secrets.iter().position(|s| match &s.delivery {

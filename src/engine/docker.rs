@@ -30,8 +30,8 @@ use super::{Create, Engine, EngineError, ImageSource, Observe, Query};
 use crate::apply::Readiness;
 use crate::config::Mode;
 use crate::diff::{clean, network_name};
-use crate::live::{Container, LiveState, RunState};
-use crate::model::{Probe, ProbeAction, Resources};
+use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState};
+use crate::model::{Probe, ProbeAction, Protocol, Resources};
 
 /// The socket Docker listens on when nothing else is said.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -322,7 +322,10 @@ impl Observe for Docker {
         let images = self.images(&query.images);
         let network_name = network_name(&identity.project, Mode::Docker);
         let network = self.network_exists(&network_name);
-        let (ours, named, images, network) = futures_util::try_join!(ours, named, images, network)?;
+        let facts = self.facts();
+        let published = self.published(&query.host_ports);
+        let (ours, named, images, network, facts, published) =
+            futures_util::try_join!(ours, named, images, network, facts, published)?;
 
         let owned: Vec<String> = ours
             .iter()
@@ -343,12 +346,101 @@ impl Observe for Docker {
             let name = c.names.as_ref()?.first()?.trim_start_matches('/').to_string();
             Some((c.id.clone()?, name))
         });
+        let bound = self.bound(&query.host_ports, &published);
         Ok(LiveState {
             containers: Container::with_others(owned, others),
             images,
             network,
             nodes: Vec::new(),
+            engine: Some(facts),
+            published,
+            bound,
         })
+    }
+}
+
+impl Docker {
+    /// The engine's CPUs, memory and API version (`docker info`).
+    async fn facts(&self) -> Result<EngineFacts, EngineError> {
+        let info = self
+            .client
+            .info()
+            .await
+            .map_err(|e| self.error("cannot read the engine's info", e))?;
+        let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+        Ok(EngineFacts {
+            cpu_millis: positive(info.ncpu) * 1000,
+            memory_bytes: positive(info.mem_total),
+            api_version: self.client.client_version().to_string(),
+        })
+    }
+
+    /// The running containers that publish any of `ports` on the host, whoever owns them.
+    async fn published(&self, ports: &[(u16, Protocol)]) -> Result<Vec<HostPort>, EngineError> {
+        if ports.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<String> = ports
+            .iter()
+            .map(|(port, protocol)| format!("{port}/{protocol}"))
+            .collect();
+        let filters = HashMap::from([("publish", wanted)]);
+        let options = ListContainersOptionsBuilder::new().filters(&filters).build();
+        let containers = self
+            .client
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.error("cannot list containers", e))?;
+        let mut out = Vec::new();
+        for c in containers {
+            let name = c
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/').to_string());
+            for p in c.ports.iter().flatten() {
+                let protocol = match p.typ {
+                    Some(bollard::models::PortSummaryTypeEnum::UDP) => Protocol::Udp,
+                    Some(bollard::models::PortSummaryTypeEnum::SCTP) => Protocol::Sctp,
+                    _ => Protocol::Tcp,
+                };
+                let Some(port) = p.public_port else { continue };
+                if ports.contains(&(port, protocol)) {
+                    out.push(HostPort {
+                        port,
+                        protocol,
+                        id: c.id.clone().unwrap_or_default(),
+                        name: name.clone().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        out.sort();
+        out.dedup_by(|a, b| (a.port, a.protocol, &a.id) == (b.port, b.protocol, &b.id));
+        Ok(out)
+    }
+
+    /// On an engine on this machine (a unix socket), the ports of `ports` that no
+    /// container publishes and that another process holds: binding them fails.
+    fn bound(&self, ports: &[(u16, Protocol)], published: &[HostPort]) -> Vec<(u16, Protocol)> {
+        if !self.address.starts_with("unix://") {
+            return Vec::new();
+        }
+        let in_use = |e: std::io::Error| e.kind() == std::io::ErrorKind::AddrInUse;
+        ports
+            .iter()
+            .filter(|(port, protocol)| {
+                !published
+                    .iter()
+                    .any(|p| p.port == *port && p.protocol == *protocol)
+            })
+            .filter(|(port, protocol)| match protocol {
+                Protocol::Tcp => std::net::TcpListener::bind(("0.0.0.0", *port)).is_err_and(in_use),
+                Protocol::Udp => std::net::UdpSocket::bind(("0.0.0.0", *port)).is_err_and(in_use),
+                Protocol::Sctp => false,
+            })
+            .copied()
+            .collect()
     }
 }
 
@@ -595,10 +687,17 @@ impl Docker {
             ..Default::default()
         };
 
-        self.client
-            .create_network(request)
-            .await
-            .map_err(|e| self.error(format!("cannot create network `{name}`"), e))?;
+        self.client.create_network(request).await.map_err(|e| {
+            let mut e = self.error(format!("cannot create network `{name}`"), e);
+            // Each bridge network takes a subnet from the engine's pools: with the default
+            // pools about 30 fit (RUNTIME.md D3). Nothing of the project exists yet.
+            if e.cause.contains("non-overlapping") && e.cause.contains("address pool") {
+                e.what = format!(
+                    "cannot create network `{name}`: the engine's address pools are used up (the default pools hold about 30 networks); remove networks no longer used (`docker network ls`, `docker network rm`), or give the engine more pools (`default-address-pools` in daemon.json); nothing of the project was created"
+                );
+            }
+            e
+        })?;
         // Engines before API 1.44 allow two networks of one name, and a killed apply's
         // request can still be creating one: keep one of ours (the same one whoever
         // looks: the smallest ID), so that containers can name it unambiguously.

@@ -18,7 +18,7 @@ use crate::apply::Readiness;
 use crate::config::Mode;
 use crate::live::LiveState;
 use crate::model::canonical::Spec;
-use crate::model::{Port, Probe, Resources};
+use crate::model::{Port, Probe, Protocol, Resources};
 
 pub use labels::Identity;
 
@@ -40,6 +40,8 @@ pub struct Query<'a> {
     pub images: Vec<String>,
     /// Containers, or Swarm services (with the swarm's nodes).
     pub mode: Mode,
+    /// The host ports the model publishes: who else holds them is observed.
+    pub host_ports: Vec<(u16, Protocol)>,
 }
 
 /// Reading an engine. `plan` gets only this, so it cannot change anything.

@@ -32,7 +32,7 @@ use super::{EngineError, Identity, Query};
 use crate::apply::{Event, Outcome, schedule};
 use crate::config::Mode;
 use crate::diff::{clean, network_name};
-use crate::live::{Container, LiveState, RunState, SwarmService};
+use crate::live::{Container, EngineFacts, LiveState, RunState, SwarmService};
 use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
 use crate::plan::{Action, Step};
@@ -130,11 +130,21 @@ impl Docker {
             .iter()
             .chain(&named)
             .filter_map(|s| Some((s.id.clone()?, s.spec.as_ref()?.name.clone()?)));
+        let (nodes, resources): (Vec<_>, Vec<_>) = nodes.into_iter().unzip();
+        // A task runs on one node: the largest ready node bounds what one may ask for.
+        let engine = EngineFacts {
+            cpu_millis: resources.iter().map(|(cpu, _)| *cpu).max().unwrap_or(0),
+            memory_bytes: resources.iter().map(|(_, memory)| *memory).max().unwrap_or(0),
+            api_version: self.client.client_version().to_string(),
+        };
         Ok(LiveState {
             containers: Container::with_others(owned, others),
             images,
             network,
             nodes,
+            engine: Some(engine),
+            published: Vec::new(),
+            bound: Vec::new(),
         })
     }
 
@@ -156,19 +166,31 @@ impl Docker {
             .map_err(|e| self.error("cannot list Swarm secrets", e))
     }
 
-    /// The labels of the nodes Swarm can place tasks on: ready and active.
-    async fn placeable_nodes(&self) -> Result<Vec<BTreeMap<String, String>>, EngineError> {
+    /// The nodes Swarm can place tasks on (ready and active): their labels, and their
+    /// CPUs (millicores) and memory (bytes).
+    async fn placeable_nodes(&self) -> Result<Vec<(BTreeMap<String, String>, (u64, u64))>, EngineError> {
         let nodes = self
             .client
             .list_nodes(None::<ListNodesOptions>)
             .await
             .map_err(|e| self.error("cannot list Swarm nodes", e))?;
+        let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
         Ok(nodes
             .into_iter()
             .filter(|n| n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY))
-            .filter_map(|n| n.spec)
-            .filter(|s| s.availability == Some(NodeSpecAvailabilityEnum::ACTIVE))
-            .map(|s| s.labels.unwrap_or_default().into_iter().collect())
+            .filter_map(|n| {
+                let spec = n
+                    .spec
+                    .filter(|s| s.availability == Some(NodeSpecAvailabilityEnum::ACTIVE))?;
+                let resources = n.description.and_then(|d| d.resources).unwrap_or_default();
+                Some((
+                    spec.labels.unwrap_or_default().into_iter().collect(),
+                    (
+                        positive(resources.nano_cpus) / 1_000_000,
+                        positive(resources.memory_bytes),
+                    ),
+                ))
+            })
             .collect())
     }
 

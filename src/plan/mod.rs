@@ -7,7 +7,7 @@ pub mod view;
 use sha2::{Digest as _, Sha256};
 
 use crate::config::Mode;
-use crate::diff::{Change, Diff};
+use crate::diff::{Change, Diff, Refusal};
 use crate::live::Container;
 use crate::model::Origin;
 use crate::model::canonical::Spec;
@@ -57,8 +57,9 @@ pub struct Plan {
     /// The project network to create before any container.
     pub network: Option<String>,
     pub steps: Vec<Step>,
-    /// Problems that forbid applying: names taken by containers berth does not own.
-    pub errors: Vec<String>,
+    /// Problems that forbid applying: names taken by containers berth does not own, and
+    /// whatever the engine would refuse.
+    pub errors: Vec<Refusal>,
     /// Managed containers nothing asks for, left alone because prune is off.
     pub kept: Vec<String>,
     /// Whether steps are about containers or Swarm services.
@@ -96,8 +97,7 @@ impl Plan {
     pub fn only(mut self, services: &[String]) -> Plan {
         let wanted = |s: &str| services.iter().any(|t| t == s);
         self.steps.retain(|s| wanted(&s.service));
-        self.errors
-            .retain(|e| services.iter().any(|t| e.contains(&format!("`{t}`"))));
+        self.errors.retain(|e| e.service.as_deref().is_some_and(wanted));
         self.kept.clear();
         if !self
             .steps
@@ -192,7 +192,12 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
     let errors = diff
         .clashes
         .iter()
-        .map(|c| format!("the {object} name `{}` for `{}` is taken by a {object} berth does not manage; berth will not touch it", c.name, c.service))
+        .map(|c| Refusal {
+            service: Some(c.service.clone()),
+            message: format!("the {object} name `{}` for `{}` is taken by a {object} berth does not manage; berth will not touch it", c.name, c.service),
+            at: diff.instances.iter().find(|i| i.service == c.service).map(|i| i.origin.clone()),
+            help: Some(format!("remove or rename that {object}, or rename the service")),
+        })
         .chain(diff.refusals.iter().cloned())
         .collect();
     Plan {
@@ -221,7 +226,8 @@ mod tests {
     fn service(name: &str, env: &str, memory: u64, replicas: u32, running: bool) -> Service {
         let mut s = fixtures::service(name);
         s.env.insert("LOG".into(), Text::literal(env));
-        s.resources.memory_limit_bytes = Some(memory);
+        // In units of 16 MiB: above the engine's 6 MiB minimum.
+        s.resources.memory_limit_bytes = Some(memory << 24);
         s.replicas = replicas;
         s.state = if running {
             DesiredState::Running
@@ -376,7 +382,7 @@ mod tests {
             }],
             nodes,
             network: true,
-            images: BTreeMap::new(),
+            ..LiveState::default()
         };
         let options = PlanOptions {
             prune: true,
@@ -436,7 +442,11 @@ mod tests {
         let shard = |n: &str| BTreeMap::from([("berth.shard".to_string(), n.to_string())]);
         let p = swarm_plan(&model, &a, 1, vec![shard("0")]);
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
-        assert!(p.errors[0].contains("berth.shard=1"), "{}", p.errors[0]);
+        assert!(
+            p.errors[0].to_string().contains("berth.shard=1"),
+            "{}",
+            p.errors[0]
+        );
         assert!(
             swarm_plan(&model, &a, 1, vec![shard("0"), shard("1")])
                 .errors

@@ -203,7 +203,7 @@ impl PlanView {
             network: plan.network.clone(),
             steps: plan.steps.iter().map(step_view).collect(),
             kept: plan.kept.clone(),
-            errors: plan.errors.clone(),
+            errors: plan.errors.iter().map(ToString::to_string).collect(),
             inputs,
         }
     }

@@ -9,6 +9,22 @@ use std::ffi::OsString;
 use std::io;
 use std::path::Path;
 
+/// The name of the repository at `location` (a URL, or a path made absolute): its last
+/// path segment without `.git` (`ssh://host/org/fleet.git` and `/srv/git/fleet.git`
+/// are `fleet`; a work tree's `/src/fleet/.git` is `fleet`). The same from every folder
+/// and every machine, so a project read from git is named the same wherever berth runs.
+pub fn repository_name(location: &str) -> Option<String> {
+    let trimmed = location.trim_end_matches('/');
+    // `git@host:org/fleet.git` separates the path with a colon.
+    let mut segments = trimmed.rsplit(['/', ':']).filter(|s| !s.is_empty());
+    let mut name = segments.next()?;
+    if name == ".git" {
+        name = segments.next()?;
+    }
+    let name = name.strip_suffix(".git").unwrap_or(name);
+    (!name.is_empty() && !name.contains("..")).then(|| name.to_string())
+}
+
 /// What a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {
@@ -30,5 +46,29 @@ pub trait Files {
 
     fn is_dir(&self, path: &Path) -> bool {
         self.entry(path) == Some(Entry::Dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repository_name;
+
+    #[test]
+    fn repositories_are_named_by_their_last_segment() {
+        for (location, name) in [
+            ("/srv/git/fleet.git", "fleet"),
+            ("/srv/git/fleet.git/", "fleet"),
+            ("/src/fleet/.git", "fleet"),
+            ("/src/fleet", "fleet"),
+            ("file:///srv/git/fleet.git", "fleet"),
+            ("ssh://git@example.com:2222/org/fleet.git", "fleet"),
+            ("https://example.com/org/fleet", "fleet"),
+            ("git@example.com:org/fleet.git", "fleet"),
+            ("git@example.com:fleet.git", "fleet"),
+        ] {
+            assert_eq!(repository_name(location).as_deref(), Some(name), "{location}");
+        }
+        assert_eq!(repository_name("/"), None);
+        assert_eq!(repository_name("/.git"), None);
     }
 }

@@ -5,6 +5,7 @@
 
 mod apply;
 mod cli;
+mod corpus_apply;
 mod cosmos_oracle;
 mod engine;
 mod formats_corpus;
@@ -13,6 +14,7 @@ mod lint_cli;
 mod lint_rules;
 mod model;
 mod pre_commit;
+mod promises;
 mod swarm;
 mod tidy;
 mod watch;

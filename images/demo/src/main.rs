@@ -4,7 +4,9 @@
 //! image, where a signal without a handler would be ignored. For tests of failure:
 //! `BERTH_DEMO_HEALTH=fail` makes `/health` answer 503, `BERTH_DEMO_EXIT=N` exits with
 //! code N at once. `berth-demo --check` is its own exec probe: exit 0 when healthy, 1
-//! when `BERTH_DEMO_HEALTH=fail`; `--check-fails` always exits 1.
+//! when `BERTH_DEMO_HEALTH=fail`; `--check-fails` always exits 1. `--stand-in` makes it
+//! a stand-in for any service: every path answers 200, and every other argument (the
+//! service's own command, appended to that entrypoint) is ignored but `--port`.
 
 // berth's clippy.toml keeps I/O out of berth's core; this whole program is an edge.
 #![allow(clippy::disallowed_methods)]
@@ -47,7 +49,7 @@ fn looks_secret(key: &str) -> bool {
         .any(|w| k.contains(w))
 }
 
-fn serve(stream: TcpStream, name: &str, healthy: bool) {
+fn serve(stream: TcpStream, name: &str, healthy: bool, stand_in: bool) {
     let mut reader = BufReader::new(&stream);
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
@@ -60,6 +62,7 @@ fn serve(stream: TcpStream, name: &str, healthy: bool) {
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let (status, body) = match path {
+        _ if stand_in && healthy => ("200 OK", format!("{{\"status\":\"UP\",\"name\":\"{name}\"}}\n")),
         "/" | "/health" if healthy => ("200 OK", format!("{{\"status\":\"UP\",\"name\":\"{name}\"}}\n")),
         "/" | "/health" => (
             "503 Service Unavailable",
@@ -84,7 +87,8 @@ fn main() {
     if args.iter().any(|a| a == "--check-fails") {
         std::process::exit(1);
     }
-    if args.iter().any(|a| a == "--check") {
+    let stand_in = args.iter().any(|a| a == "--stand-in");
+    if args.iter().any(|a| a == "--check") && !stand_in {
         std::process::exit(if healthy { 0 } else { 1 });
     }
     let name = args
@@ -121,7 +125,7 @@ fn main() {
         let name = name.clone();
         handles.push(thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                serve(stream, &name, healthy);
+                serve(stream, &name, healthy, stand_in);
             }
         }));
     }

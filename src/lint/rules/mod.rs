@@ -28,6 +28,7 @@ mod kubernetes_name;
 mod manifest_probes;
 mod manifest_settings;
 mod map_target_order;
+mod memory_below_minimum;
 mod misplaced_modifier;
 mod missing_cmd;
 mod missing_microservice_folder;
@@ -133,6 +134,7 @@ pub static RULES: &[&Rule] = &[
     &permissions_shape::RULE,
     &unpinned_image::RULE,
     &plaintext_secret::RULE,
+    &memory_below_minimum::RULE,
 ];
 
 #[cfg(test)]

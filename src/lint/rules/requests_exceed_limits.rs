@@ -8,11 +8,11 @@ pub static RULE: Rule = Rule {
     name: "requests-exceed-limits",
     id: "C11",
     code: "berth::lint::requests-exceed-limits",
-    severity: Severity::Warning,
+    severity: Severity::Error,
     summary: "requested cpu or memory above the limit",
     docs: Docs {
         what: "Finds a Cumulocity manifest whose `requestedResources` (or `requestResources`) `cpu` or `memory` is greater than the matching `resources` limit. A limit that is not written is the platform default: cpu 500m, memory 512M.",
-        why: "A request is what the service is guaranteed; it cannot exceed what it is allowed to use. Kubernetes refuses such a pod, or the platform silently overrides one of the values.",
+        why: "A request is what the service is guaranteed; it cannot exceed what it is allowed to use. Kubernetes refuses such a pod, and the Docker engine refuses such a container (\"Minimum memory limit can not be less than memory reservation limit\"), so `berth plan` refuses it too. A request that is not written is the platform default clamped to the limit, which never exceeds it.",
         example: "{\"apiVersion\": \"2\", \"name\": \"example\", \"version\": \"1.0.0\", \"provider\": {\"name\": \"Example\"}, \"resources\": {\"memory\": \"512M\"}, \"requestedResources\": {\"memory\": \"1G\"}}",
         instead: "{\"apiVersion\": \"2\", \"name\": \"example\", \"version\": \"1.0.0\", \"provider\": {\"name\": \"Example\"}, \"resources\": {\"memory\": \"1G\"}, \"requestedResources\": {\"memory\": \"1G\"}}",
     },

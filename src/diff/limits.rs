@@ -1,0 +1,595 @@
+//! What the engine will refuse, found before anything is applied: a plan is a promise,
+//! so every request the engine would answer with an error is a refusal at the line that
+//! causes it (RUNTIME.md §4). Pure: the engine's limits and the host ports in use are
+//! read by the edge into `LiveState` and passed in.
+
+use std::fmt;
+
+use crate::config::Mode;
+use crate::live::LiveState;
+use crate::model::canonical::Spec;
+use crate::model::{Origin, Service};
+
+use super::source_of;
+
+/// The engine's smallest memory limit and reservation: 6 MiB (moby
+/// `daemon/daemon_unix.go`, `linuxMinMemory`).
+pub const MIN_MEMORY_BYTES: u64 = 6 * 1024 * 1024;
+
+/// The smallest CPU limit the engine takes: 0.01 CPU.
+pub const MIN_CPU_MILLIS: u64 = 10;
+
+/// Swarm's longest service name (a DNS label).
+const MAX_SWARM_NAME: usize = 63;
+
+/// Something the engine would refuse, or that cannot be applied for another reason: a
+/// plan that holds one is never applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The service it concerns, when one does (`--target` keeps only those named).
+    pub service: Option<String>,
+    pub message: String,
+    /// The line that causes it.
+    pub at: Option<Origin>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Refusal {
+    pub fn new(service: &str, at: Origin, message: impl Into<String>, help: impl Into<String>) -> Refusal {
+        Refusal {
+            service: Some(service.to_string()),
+            message: message.into(),
+            at: Some(at),
+            help: Some(help.into()),
+        }
+    }
+}
+
+/// `file:line:col: message; help`: one line, for logs and the plan's JSON.
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(at) = &self.at {
+            write!(f, "{at}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "; {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why the engine would refuse to run `service` as `spec` under the object name `name`.
+pub fn refusals(service: &Service, spec: &Spec, name: &str, live: &LiveState, mode: Mode) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    let refuse = |path: &str, message: String, help: &str| {
+        Refusal::new(&service.name, source_of(service, path), message, help)
+    };
+    if let Some(problem) = name_problem(name, mode) {
+        out.push(refuse(
+            "name",
+            format!(
+                "`{}` cannot be named `{name}` on the engine: {problem}",
+                service.name
+            ),
+            "set a shorter or plainer `project:` in berth.yaml, or rename the service",
+        ));
+    }
+    if let Some(problem) = reference_problem(&spec.image) {
+        out.push(refuse(
+            "image",
+            format!("`{}`: the image `{}` {problem}", service.name, spec.image),
+            "give every $ENV(...) a value (berth.yaml `env`, or a <profile>-env.json) and every @placeholder@ one in berth.yaml `vars`",
+        ));
+    }
+    out.extend(resource_refusals(service, spec, live, mode));
+    if mode == Mode::Docker {
+        out.extend(port_refusals(service, spec, live));
+    }
+    out
+}
+
+fn resource_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mode) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    let r = &spec.resources;
+    let refuse = |path: &str, message: String, help: String| {
+        Refusal::new(&service.name, source_of(service, path), message, help)
+    };
+    let cpus = live.engine.as_ref().map(|e| e.cpu_millis);
+    let cpu_path = "resources.cpu_limit_millis";
+    match (r.cpu_limit_millis, cpus) {
+        (Some(m), _) if m < MIN_CPU_MILLIS => out.push(refuse(
+            cpu_path,
+            format!(
+                "`{}`: a CPU limit of {} is below the engine's minimum of 0.01 CPU",
+                service.name,
+                cpu(m)
+            ),
+            "raise the limit to at least 10m (0.01 CPU)".into(),
+        )),
+        (Some(m), Some(n)) if m > n => out.push(refuse(
+            cpu_path,
+            format!(
+                "`{}`: a CPU limit of {} is more than the engine has ({} CPUs)",
+                service.name,
+                cpu(m),
+                cpu(n)
+            ),
+            format!(
+                "limit it to at most {} CPUs, or run it on a larger engine",
+                cpu(n)
+            ),
+        )),
+        _ => {}
+    }
+    for (path, bytes, what) in [
+        (
+            "resources.memory_limit_bytes",
+            r.memory_limit_bytes,
+            "memory limit",
+        ),
+        (
+            "resources.memory_reservation_bytes",
+            r.memory_reservation_bytes,
+            "memory reservation",
+        ),
+    ] {
+        if let Some(b) = bytes.filter(|b| *b < MIN_MEMORY_BYTES) {
+            out.push(refuse(
+                path,
+                format!(
+                    "`{}`: a {what} of {} is below the engine's minimum of 6 MiB",
+                    service.name,
+                    mib(b)
+                ),
+                format!("raise the {what} to at least 6 MiB"),
+            ));
+        }
+    }
+    if let (Some(limit), Some(reservation)) = (r.memory_limit_bytes, r.memory_reservation_bytes)
+        && reservation > limit
+    {
+        out.push(refuse(
+            "resources.memory_reservation_bytes",
+            format!(
+                "`{}`: the memory reservation ({}) is above the memory limit ({})",
+                service.name,
+                mib(reservation),
+                mib(limit)
+            ),
+            "lower the reservation (requestedResources) or raise the limit (resources)".into(),
+        ));
+    }
+    if let (Some(set), Some(n)) = (&r.cpuset, cpus)
+        && let Some(cpu) = cpuset_max(set).filter(|max| (max + 1) * 1000 > n)
+    {
+        out.push(refuse(
+            "resources.cpuset",
+            format!(
+                "`{}`: cpuset `{set}` names CPU {cpu}, which the engine does not have ({} CPUs)",
+                service.name,
+                cpu_count(n)
+            ),
+            format!("name CPUs 0 to {}", cpu_count(n).saturating_sub(1)),
+        ));
+    }
+    // A swarm schedules a task only on a node that can give what it reserves.
+    if mode == Mode::Swarm
+        && let Some(e) = &live.engine
+    {
+        if let Some(m) = r.cpu_reservation_millis.filter(|m| *m > e.cpu_millis) {
+            out.push(refuse(
+                "resources.cpu_reservation_millis",
+                format!(
+                    "`{}`: it reserves {} CPUs, more than any ready node has ({})",
+                    service.name,
+                    cpu(m),
+                    cpu(e.cpu_millis)
+                ),
+                "lower the reservation, or add a larger node".into(),
+            ));
+        }
+        if let Some(b) = r.memory_reservation_bytes.filter(|b| *b > e.memory_bytes) {
+            out.push(refuse(
+                "resources.memory_reservation_bytes",
+                format!(
+                    "`{}`: it reserves {} of memory, more than any ready node has ({})",
+                    service.name,
+                    mib(b),
+                    mib(e.memory_bytes)
+                ),
+                "lower the reservation, or add a larger node".into(),
+            ));
+        }
+    }
+    out
+}
+
+/// Host ports another container publishes, or (on a local engine) another process holds.
+fn port_refusals(service: &Service, spec: &Spec, live: &LiveState) -> Vec<Refusal> {
+    let ours = |id: &str| live.containers.iter().any(|c| c.id == id && c.owner.is_some());
+    let mut out = Vec::new();
+    for (i, port) in spec.ports.iter().enumerate() {
+        let Some(host) = port.host else { continue };
+        // The spec's ports are sorted; the model's order names the line.
+        let path = format!(
+            "ports[{}]",
+            service.ports.iter().position(|p| p == port).unwrap_or(i)
+        );
+        let holder = live
+            .published
+            .iter()
+            .find(|p| p.port == host && p.protocol == port.protocol && !ours(&p.id));
+        let message = if let Some(holder) = holder {
+            format!(
+                "`{}`: host port {host}/{} is already published by container `{}`",
+                service.name, port.protocol, holder.name
+            )
+        } else if live.bound.contains(&(host, port.protocol)) {
+            format!(
+                "`{}`: host port {host}/{} is already in use by another process on the engine's host",
+                service.name, port.protocol
+            )
+        } else {
+            continue;
+        };
+        out.push(Refusal::new(
+            &service.name,
+            source_of(service, &path),
+            message,
+            "publish it on another host port, or free the port",
+        ));
+    }
+    out
+}
+
+/// Why the engine would refuse `name` for a container or a Swarm service.
+fn name_problem(name: &str, mode: Mode) -> Option<String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    match mode {
+        // moby `daemon/names` `RestrictedNameChars`: [a-zA-Z0-9][a-zA-Z0-9_.-]+
+        Mode::Docker => {
+            let rest_ok = name.len() >= 2
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            (!first_ok || !rest_ok)
+                .then(|| "a container name starts with a letter or digit and holds only letters, digits, `_`, `.` and `-`".into())
+        }
+        // swarmkit `validateServiceName`: a DNS label, `^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`.
+        Mode::Swarm => {
+            let plain = name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
+            let ends_ok = name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+            if name.len() > MAX_SWARM_NAME {
+                Some(format!(
+                    "a Swarm service name has at most {MAX_SWARM_NAME} characters, and this one has {}",
+                    name.len()
+                ))
+            } else if !first_ok || !ends_ok || !plain {
+                Some("a Swarm service name starts and ends with a letter or digit and holds only letters, digits, `_` and `-`".into())
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Why `reference` is no image reference the engine takes (distribution's reference
+/// grammar: `[host[:port]/]path[:tag][@digest]`, the path in lower case), or holds an
+/// unresolved `$ENV(...)` or `@placeholder@`.
+pub fn reference_problem(reference: &str) -> Option<String> {
+    if reference.contains("$ENV(") {
+        return Some("still holds an unresolved $ENV(...)".into());
+    }
+    let at_signs = reference.matches('@').count();
+    if at_signs >= 2 || (at_signs == 1 && !reference.contains("@sha256:") && !reference.contains("@sha512:"))
+    {
+        return Some("still holds an unresolved @placeholder@".into());
+    }
+    let (name, digest) = match reference.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (reference, None),
+    };
+    if let Some(digest) = digest {
+        let (algorithm, hex) = digest.split_once(':').unwrap_or_default();
+        let length = if algorithm == "sha256" { 64 } else { 128 };
+        if hex.len() != length
+            || !hex
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Some(format!("has a malformed digest `{digest}`"));
+        }
+    }
+    // The tag follows the last `:` after the last `/` (a registry's port comes before it).
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (path, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+        None => (name, None),
+    };
+    if let Some(tag) = tag {
+        let valid = !tag.is_empty()
+            && tag.len() <= 128
+            && tag
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            return Some(format!(
+                "has an invalid tag `{tag}`: letters, digits, `_`, `.` and `-`, at most 128"
+            ));
+        }
+    }
+    let mut components: Vec<&str> = path.split('/').collect();
+    // The first component is a registry when it looks like a host: a dot, a port, or
+    // `localhost` (distribution's rule); a registry may hold upper case, a path may not.
+    if components.len() > 1 && (components[0].contains(['.', ':']) || components[0] == "localhost") {
+        components.remove(0);
+    }
+    for component in components {
+        if component.is_empty() {
+            return Some("has an empty path component".into());
+        }
+        if component.chars().any(|c| c.is_ascii_uppercase()) {
+            return Some(format!(
+                "has `{component}` in its repository name, which must be lower case"
+            ));
+        }
+        let valid = component
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            && component.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && component.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid {
+            return Some(format!(
+                "has `{component}` in its repository name, which may hold only lower-case letters, digits and separators (`.`, `_`, `-`) between them"
+            ));
+        }
+    }
+    None
+}
+
+/// The highest CPU a cpuset (`0-3`, `0,4`) names.
+fn cpuset_max(set: &str) -> Option<u64> {
+    set.split([',', '-']).filter_map(|n| n.trim().parse().ok()).max()
+}
+
+fn cpu(millis: u64) -> String {
+    if millis.is_multiple_of(1000) {
+        (millis / 1000).to_string()
+    } else {
+        format!("{}", millis as f64 / 1000.0)
+    }
+}
+
+fn cpu_count(millis: u64) -> u64 {
+    millis / 1000
+}
+
+fn mib(bytes: u64) -> String {
+    if bytes.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1_000_000 {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::{Container, EngineFacts, HostPort, RunState};
+    use crate::model::canonical::canonical;
+    use crate::model::fixtures::{FakeDigests, service};
+    use crate::model::{Port, Protocol};
+
+    /// A two-CPU, 1 GiB engine.
+    fn engine() -> LiveState {
+        LiveState {
+            engine: Some(EngineFacts {
+                cpu_millis: 2000,
+                memory_bytes: 1 << 30,
+                api_version: "1.47".into(),
+            }),
+            ..LiveState::default()
+        }
+    }
+
+    /// The refusals of `s` on `live`, each as `path-line: message`, with the line that
+    /// `at` names (every field's source is set to its own line below).
+    fn check(s: &Service, live: &LiveState, mode: Mode) -> Vec<String> {
+        let spec = canonical(s, "none", &FakeDigests);
+        refusals(s, &spec, "p-a-0", live, mode)
+            .iter()
+            .map(|r| format!("{}: {}", r.at.as_ref().unwrap().line, r.message))
+            .collect()
+    }
+
+    fn sourced(mut s: Service) -> Service {
+        for (line, path) in [
+            "image",
+            "resources.cpu_limit_millis",
+            "resources.memory_limit_bytes",
+            "resources.memory_reservation_bytes",
+            "ports[0]",
+            "resources.cpuset",
+            "resources.cpu_reservation_millis",
+        ]
+        .iter()
+        .enumerate()
+        {
+            s.sources.insert(
+                path.to_string(),
+                Origin {
+                    file: "f".into(),
+                    line: line + 10,
+                    column: 3,
+                },
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn what_the_engine_refuses_is_refused_at_its_line() {
+        let live = engine();
+        let ok = sourced(service("a"));
+        assert_eq!(check(&ok, &live, Mode::Docker), Vec::<String>::new());
+
+        let mut cpu = ok.clone();
+        cpu.resources.cpu_limit_millis = Some(4000);
+        assert_eq!(
+            check(&cpu, &live, Mode::Docker),
+            ["11: `a`: a CPU limit of 4 is more than the engine has (2 CPUs)"]
+        );
+        cpu.resources.cpu_limit_millis = Some(5);
+        assert_eq!(
+            check(&cpu, &live, Mode::Docker),
+            ["11: `a`: a CPU limit of 0.005 is below the engine's minimum of 0.01 CPU"]
+        );
+        cpu.resources.cpu_limit_millis = Some(2000);
+        assert_eq!(check(&cpu, &live, Mode::Docker), Vec::<String>::new());
+
+        let mut memory = ok.clone();
+        memory.resources.memory_limit_bytes = Some(4_000_000);
+        assert_eq!(
+            check(&memory, &live, Mode::Docker),
+            ["12: `a`: a memory limit of 3.8 MiB is below the engine's minimum of 6 MiB"]
+        );
+        memory.resources.memory_limit_bytes = Some(128 << 20);
+        memory.resources.memory_reservation_bytes = Some(256 << 20);
+        assert_eq!(
+            check(&memory, &live, Mode::Docker),
+            ["13: `a`: the memory reservation (256 MiB) is above the memory limit (128 MiB)"]
+        );
+
+        let mut cpuset = ok.clone();
+        cpuset.resources.cpuset = Some("0-3".into());
+        assert_eq!(
+            check(&cpuset, &live, Mode::Docker),
+            ["15: `a`: cpuset `0-3` names CPU 3, which the engine does not have (2 CPUs)"]
+        );
+
+        let mut image = ok.clone();
+        image.image = Some("$ENV(watcher-image)".into());
+        assert_eq!(
+            check(&image, &live, Mode::Docker),
+            ["10: `a`: the image `$ENV(watcher-image)` still holds an unresolved $ENV(...)"]
+        );
+    }
+
+    #[test]
+    fn a_host_port_held_by_another_container_or_process_is_refused() {
+        let mut s = sourced(service("a"));
+        s.ports = vec![Port {
+            number: 80,
+            protocol: Protocol::Tcp,
+            host: Some(8080),
+        }];
+        let mut live = engine();
+        live.published = vec![HostPort {
+            port: 8080,
+            protocol: Protocol::Tcp,
+            id: "theirs".into(),
+            name: "web".into(),
+        }];
+        assert_eq!(
+            check(&s, &live, Mode::Docker),
+            ["14: `a`: host port 8080/tcp is already published by container `web`"]
+        );
+        // Its own container holding the port is no obstacle: the replace frees it first.
+        live.containers = vec![Container {
+            id: "theirs".into(),
+            name: "p-a-0".into(),
+            state: RunState::Running,
+            restarts: 0,
+            owner: Some(crate::live::Owner {
+                project: "p".into(),
+                service: "a".into(),
+                instance: 0,
+                spec_hash: String::new(),
+                spec: None,
+                image_id: String::new(),
+                commit: None,
+                resources: Default::default(),
+            }),
+            swarm: None,
+        }];
+        assert_eq!(check(&s, &live, Mode::Docker), Vec::<String>::new());
+        live.published.clear();
+        live.bound = vec![(8080, Protocol::Tcp)];
+        assert_eq!(
+            check(&s, &live, Mode::Docker),
+            ["14: `a`: host port 8080/tcp is already in use by another process on the engine's host"]
+        );
+        // The same port over UDP is another port.
+        live.bound = vec![(8080, Protocol::Udp)];
+        assert_eq!(check(&s, &live, Mode::Docker), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_swarm_task_must_fit_on_one_node() {
+        let mut s = sourced(service("a"));
+        s.resources.cpu_reservation_millis = Some(3000);
+        assert_eq!(
+            check(&s, &engine(), Mode::Swarm),
+            ["16: `a`: it reserves 3 CPUs, more than any ready node has (2)"]
+        );
+        assert_eq!(check(&s, &engine(), Mode::Docker), Vec::<String>::new());
+    }
+
+    #[test]
+    fn references() {
+        for good in [
+            "nginx",
+            "nginx:1.25",
+            "library/nginx:latest",
+            "localhost:5000/team/app:v1.2_rc-3",
+            "Registry.Example.com/app",
+            "ghcr.io/a/b/c@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "my_app__x.y-z:1",
+        ] {
+            assert_eq!(reference_problem(good), None, "{good}");
+        }
+        for (bad, says) in [
+            ("$ENV(watcher-image)", "$ENV"),
+            ("repo/@image@:1.0", "placeholder"),
+            ("@image.name@", "placeholder"),
+            ("Sesam/Watcher:1", "lower case"),
+            ("app:", "invalid tag"),
+            ("app:-x", "invalid tag"),
+            ("a//b", "empty"),
+            ("app-:1", "separators"),
+            ("app@sha256:abc", "digest"),
+        ] {
+            let problem = reference_problem(bad).unwrap_or_else(|| panic!("{bad} passes"));
+            assert!(problem.contains(says), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(name_problem("p-web-0", Mode::Docker), None);
+        assert!(name_problem("-p-web-0", Mode::Docker).is_some());
+        assert!(name_problem(".p-web-0", Mode::Docker).is_some());
+        assert_eq!(name_problem("p-DEFAULT__USER__X", Mode::Swarm), None);
+        assert!(name_problem("p.x-web", Mode::Swarm).is_some());
+        assert!(name_problem(&"a".repeat(64), Mode::Swarm).unwrap().contains("63"));
+        assert!(name_problem("p-web-", Mode::Swarm).is_some());
+    }
+
+    #[test]
+    fn cpusets() {
+        assert_eq!(cpuset_max("0-3"), Some(3));
+        assert_eq!(cpuset_max("0,4"), Some(4));
+        assert_eq!(cpuset_max("1"), Some(1));
+    }
+}
