@@ -31,8 +31,9 @@ struct Case {
 enum Outcome {
     /// The configuration does not compile (lint errors), at their place.
     Invalid,
-    /// Compiled, but the plan refused it (what the engine would not do), at its place.
-    Refused,
+    /// Compiled, but the plan refused it (what the engine would not do), at its place:
+    /// the first error line.
+    Refused(String),
     /// Planned, applied, and the next plan was empty.
     Converged,
     /// Planned, but the apply failed, or did not converge.
@@ -75,7 +76,11 @@ impl Case {
                 } else if stderr.contains("nothing was planned") {
                     Outcome::Invalid
                 } else {
-                    Outcome::Refused
+                    let first = stderr
+                        .lines()
+                        .find(|l| l.starts_with("error: "))
+                        .unwrap_or_default();
+                    Outcome::Refused(first.to_string())
                 }
             }
             2 => {
@@ -260,10 +265,15 @@ fn every_real_manifest_and_node_config_is_refused_at_plan_or_applied_and_converg
         "corpus_apply: {} cases: {} invalid, {} refused at plan, {} applied and converged, {} broken promises",
         results.len(),
         count(&|o| *o == Outcome::Invalid),
-        count(&|o| *o == Outcome::Refused),
+        count(&|o| matches!(o, Outcome::Refused(_))),
         count(&|o| *o == Outcome::Converged),
         broken.len()
     );
+    for (name, outcome) in &results {
+        if let Outcome::Refused(why) = outcome {
+            eprintln!("corpus_apply: refused {name}: {why}");
+        }
+    }
     assert!(broken.is_empty(), "{}", broken.join("\n\n"));
     assert_eq!(results.len(), cases.len());
     // Most real files are fine: a refusal of nearly everything would be a bug too.

@@ -425,3 +425,51 @@ fn a_damaged_repository_is_a_clear_error() {
         "{error}"
     );
 }
+
+/// Without `project:`, a project read from git is named after the repository, the same
+/// from any folder berth runs in (`/` included), and for the bare repository and its clone.
+#[test]
+fn a_repository_names_its_project_wherever_berth_runs() {
+    let _engine = crate::engine::ENGINE.read().unwrap_or_else(|e| e.into_inner());
+    let parent = tempfile::tempdir().unwrap();
+    let work = parent.path().join("berth-it-gitname");
+    let bare = parent.path().join("berth-it-gitname.git");
+    std::fs::create_dir(&work).unwrap();
+    git(&work, &["init", "-q"]);
+    std::fs::write(work.join("web.conf.json"), web("info")).unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "web"]);
+    git(
+        parent.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "berth-it-gitname",
+            "berth-it-gitname.git",
+        ],
+    );
+    let state = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    for repo in [&work, &bare] {
+        for cwd in [Path::new("/"), elsewhere.path(), parent.path()] {
+            let (stdout, stderr, _) = output(
+                crate::berth()
+                    .current_dir(cwd)
+                    .env("BERTH_STATE_DIR", state.path())
+                    .args(["plan", "--format", "json", "--repo", repo.to_str().unwrap()])
+                    .output()
+                    .unwrap(),
+            );
+            let plan: Value =
+                serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+            assert_eq!(
+                plan["project"],
+                "berth-it-gitname",
+                "{} from {}",
+                repo.display(),
+                cwd.display()
+            );
+        }
+    }
+}
