@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::model::Origin;
 use crate::parse::yaml;
 use crate::problem::Problem;
 use crate::source::SourceFile;
@@ -33,6 +34,19 @@ pub struct Config {
     pub drift: Drift,
     pub webhooks: Webhooks,
     pub lint: Lint,
+    pub network: Network,
+}
+
+/// The network the project's containers join.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Network {
+    /// A network that exists beforehand (Sesam's `microservices`, COSMOS's own), joined
+    /// instead of the project's own; berth never creates or removes it.
+    pub external: Option<String>,
+    /// Where `external` is written, for plan errors.
+    #[serde(skip)]
+    pub origin: Option<Origin>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -138,6 +152,48 @@ pub struct Cumulocity {
     pub tenants: Vec<Tenant>,
     /// Manifest `name:version` → the image to run.
     pub images: BTreeMap<String, String>,
+    /// `C8Y_BASEURL_MQTT`, `C8Y_BASEURL_PULSAR`.
+    pub mqtt_url: Option<String>,
+    pub pulsar_url: Option<String>,
+    /// `C8Y_BOOTSTRAP_REGISTER`.
+    pub bootstrap_register: bool,
+    /// `TZ`.
+    pub timezone: Option<String>,
+    /// Manifest name → application key (`APPLICATION_KEY`); default `<name>-key`.
+    pub application_keys: BTreeMap<String, String>,
+    /// The `PROXY_*` variables.
+    pub proxy: Proxy,
+    pub capabilities: CapabilityProfile,
+}
+
+/// The platform's outbound proxies, given to every Cumulocity service as `PROXY_*`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Proxy {
+    pub http: Option<ProxyHost>,
+    pub https: Option<ProxyHost>,
+    pub socks: Option<ProxyHost>,
+    /// `PROXY_HTTP_NON_PROXY_HOSTS`.
+    pub non_proxy_hosts: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyHost {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The Linux capabilities a Cumulocity service gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CapabilityProfile {
+    /// As the platform's own local-run example: every capability dropped but
+    /// `NET_BIND_SERVICE`.
+    #[default]
+    Platform,
+    /// The Docker engine's default set.
+    Docker,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -262,8 +318,19 @@ pub fn read(file: &Arc<SourceFile>) -> (Option<Config>, Vec<Problem>) {
     if !problems.is_empty() {
         return (None, problems);
     }
+    let external = doc.key_span("/network/external");
     match serde_json::from_value::<Config>(doc.value) {
-        Ok(config) => (Some(config), Vec::new()),
+        Ok(mut config) => {
+            config.network.origin = external.map(|span| {
+                let (line, column) = file.line_col(span.start);
+                Origin {
+                    file: file.name().to_string(),
+                    line,
+                    column,
+                }
+            });
+            (Some(config), Vec::new())
+        }
         // The schema and these types describe the same shape; a mismatch is a berth bug,
         // still reported as a problem rather than a panic.
         Err(e) => (

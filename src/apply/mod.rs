@@ -281,6 +281,7 @@ mod tests {
             images: Vec::new(),
             mode: Mode::Docker,
             host_ports: Vec::new(),
+            network: "p-net".into(),
         }))
         .unwrap();
         let options = DiffOptions {
@@ -288,6 +289,7 @@ mod tests {
             default_image: "none",
             digests: &FakeDigests,
             mode: Mode::Docker,
+            external_network: None,
         };
         let plan_options = PlanOptions {
             prune: true,

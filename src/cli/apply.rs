@@ -19,7 +19,7 @@ use super::plan::{Planned, Request, engine_problem, make, runtime};
 use super::report::{colour_stdout, stdout};
 use crate::apply::{Event, File, Job, Outcome, Readiness, execute};
 use crate::config::Mode;
-use crate::diff::network_name;
+use crate::diff::project_network;
 use crate::engine::docker::Docker;
 use crate::engine::swarm::{ServiceJob, ServiceRequest, SwarmSecret, secret_name};
 use crate::engine::{Create, Engine, EngineError, ImageSource, Observe, labels};
@@ -493,7 +493,11 @@ fn service_job(
         },
         labels,
         container_labels,
-        network: network_name(&identity.project, Mode::Swarm),
+        network: project_network(
+            &identity.project,
+            Mode::Swarm,
+            planned.config.network.external.as_deref(),
+        ),
         alias: step.service.clone(),
         secrets,
         credentials: match source(planned, &spec.image, service)? {
@@ -541,7 +545,11 @@ fn job(
         spec,
         env,
         labels,
-        &network_name(&identity.project, Mode::Docker),
+        &project_network(
+            &identity.project,
+            Mode::Docker,
+            planned.config.network.external.as_deref(),
+        ),
         &step.service,
     ));
     // A host port the old container holds cannot be taken by the new one beside it.

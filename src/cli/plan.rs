@@ -13,7 +13,7 @@ use miette::{IntoDiagnostic, WrapErr};
 use super::inputs::{InputArgs, Loaded, load};
 use super::report::{colour, colour_stdout, json, render, stdout};
 use crate::config::{self, Mode};
-use crate::diff::{DiffOptions, Refusal, diff};
+use crate::diff::{DiffOptions, Refusal, diff, project_network};
 use crate::engine::docker::{Address, DEFAULT_HOST, Docker, TlsFiles};
 use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
 use crate::lint::policy::Levels;
@@ -260,11 +260,13 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         .collect();
     host_ports.sort();
     host_ports.dedup();
+    let external = loaded.config.network.external.as_deref();
     let query = Query {
         identity: &identity,
         images,
         mode,
         host_ports,
+        network: project_network(&identity.project, mode, external),
     };
     let live = runtime()?.block_on(async {
         let docker = Docker::connect(&address).await?;
@@ -281,6 +283,7 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
             default_image: "",
             digests: &secrets,
             mode,
+            external_network: external.map(|name| (name, loaded.config.network.origin.as_ref())),
         },
     );
     let mut plan = plan(

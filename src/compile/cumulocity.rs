@@ -12,11 +12,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::compile::interpolate;
-use crate::config::Config;
+use crate::config::{CapabilityProfile, Config};
 use crate::lint::{Document, Format, lint_document};
 use crate::model::{
-    CumulocityService, Origin, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy, Service, Text,
-    looks_secret,
+    Capabilities, CumulocityService, Origin, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy,
+    Service, Text, looks_secret,
 };
 use crate::parse::json::{self, Json};
 use crate::problem::{Problem, Severity};
@@ -368,6 +368,46 @@ fn lower(
             env(var, credential(var, v));
         }
     }
+    // What the platform takes from its own settings (RUNTIME.md §2 C1), from berth.yaml.
+    let key = c8y
+        .application_keys
+        .get(&name)
+        .cloned()
+        .unwrap_or_else(|| format!("{name}-key"));
+    env("APPLICATION_KEY", Text::literal(key));
+    env(
+        "C8Y_BOOTSTRAP_REGISTER",
+        Text::literal(c8y.bootstrap_register.to_string()),
+    );
+    for (var, value) in [
+        ("C8Y_BASEURL_MQTT", &c8y.mqtt_url),
+        ("C8Y_BASEURL_PULSAR", &c8y.pulsar_url),
+        ("TZ", &c8y.timezone),
+        ("PROXY_HTTP_NON_PROXY_HOSTS", &c8y.proxy.non_proxy_hosts),
+    ] {
+        if let Some(v) = value {
+            env(var, Text::literal(v));
+        }
+    }
+    for (protocol, proxy) in [
+        ("HTTP", &c8y.proxy.http),
+        ("HTTPS", &c8y.proxy.https),
+        ("SOCKS", &c8y.proxy.socks),
+    ] {
+        if let Some(p) = proxy {
+            env(&format!("PROXY_{protocol}_HOST"), Text::literal(&p.host));
+            env(
+                &format!("PROXY_{protocol}_PORT"),
+                Text::literal(p.port.to_string()),
+            );
+        }
+    }
+    if c8y.capabilities == CapabilityProfile::Platform {
+        base.capabilities = Capabilities {
+            drop: vec!["ALL".into()],
+            add: vec!["NET_BIND_SERVICE".into()],
+        };
+    }
     base.sources
         .insert("image".into(), origin_at(file, doc, "/version"));
     base.sources
@@ -605,10 +645,15 @@ mod tests {
             (Some(250), Some(256_000_000))
         );
         assert_eq!(limit, "512M");
-        // A request given explicitly stays as written: above its limit, the plan refuses it.
-        let (r, _) = resources(
+        // A request given explicitly stays as written: above its limit, lint (and the
+        // plan) refuse it.
+        let (services, problems) = compile_str(
             r#"{"apiVersion": "2", "name": "a", "version": "1.0.0", "provider": {"name": "me"}, "resources": {"memory": "128M"}, "requestedResources": {"memory": "200M"}}"#,
+            &config,
         );
+        let errors: Vec<&str> = problems.iter().filter(|p| p.is_error()).map(|p| p.code).collect();
+        assert_eq!(errors, ["berth::lint::requests-exceed-limits"]);
+        let r = &services[0].resources;
         assert_eq!(r.memory_reservation_bytes, Some(200_000_000));
     }
 }

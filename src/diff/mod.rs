@@ -21,6 +21,9 @@ pub struct DiffOptions<'a> {
     pub digests: &'a dyn Digests,
     /// Containers per instance, or one Swarm service per service.
     pub mode: Mode,
+    /// berth.yaml's `network.external`: the network joined instead of the project's own,
+    /// and where it is named.
+    pub external_network: Option<(&'a str, Option<&'a Origin>)>,
 }
 
 /// The difference for a whole project.
@@ -129,6 +132,11 @@ pub fn network_name(project: &str, mode: Mode) -> String {
     }
 }
 
+/// The network a project's containers join: berth.yaml's external one, else its own.
+pub fn project_network(project: &str, mode: Mode, external: Option<&str>) -> String {
+    external.map_or_else(|| network_name(project, mode), String::from)
+}
+
 /// `s` with every character Docker does not allow in names made `-`.
 pub fn clean(s: &str) -> String {
     s.chars()
@@ -230,8 +238,24 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     }
     orphans.sort_by(|a, b| a.name.cmp(&b.name));
     leftovers.sort_by(|a, b| a.name.cmp(&b.name));
-    let missing_network =
-        (!live.network && !instances.is_empty()).then(|| network_name(options.project, options.mode));
+    let wanted_network = !live.network && !instances.is_empty();
+    let missing_network = match options.external_network {
+        None => wanted_network.then(|| network_name(options.project, options.mode)),
+        // Another's network: joined, never made.
+        Some((name, at)) => {
+            if wanted_network {
+                refusals.push(Refusal {
+                    service: None,
+                    message: format!("the network `{name}` (berth.yaml network.external) does not exist on the engine"),
+                    at: at.cloned(),
+                    help: Some(format!(
+                        "create it first (`docker network create {name}`), or remove network.external to let berth make the project's own"
+                    )),
+                });
+            }
+            None
+        }
+    };
     Diff {
         instances,
         orphans,

@@ -29,7 +29,7 @@ use super::labels::PROJECT;
 use super::{Create, Engine, EngineError, ImageSource, Observe, Query};
 use crate::apply::Readiness;
 use crate::config::Mode;
-use crate::diff::{clean, network_name};
+use crate::diff::clean;
 use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState};
 use crate::model::{Probe, ProbeAction, Protocol, Resources};
 
@@ -320,8 +320,7 @@ impl Observe for Docker {
         let ours = self.list("label", format!("{PROJECT}={}", identity.project));
         let named = self.list("name", format!("^/{}-", project.replace('.', "\\.")));
         let images = self.images(&query.images);
-        let network_name = network_name(&identity.project, Mode::Docker);
-        let network = self.network_exists(&network_name);
+        let network = self.network_exists(&query.network);
         let facts = self.facts();
         let published = self.published(&query.host_ports);
         let (ours, named, images, network, facts, published) =
@@ -577,6 +576,8 @@ fn create_body(c: &Create) -> ContainerCreateBody {
         cpu_shares: r.cpu_shares,
         memory_reservation: r.memory_reservation,
         cpuset_cpus: r.cpuset_cpus,
+        cap_drop: (!c.capabilities.drop.is_empty()).then(|| c.capabilities.drop.clone()),
+        cap_add: (!c.capabilities.add.is_empty()).then(|| c.capabilities.add.clone()),
         ..Default::default()
     };
     ContainerCreateBody {

@@ -18,7 +18,7 @@ use crate::apply::Readiness;
 use crate::config::Mode;
 use crate::live::LiveState;
 use crate::model::canonical::Spec;
-use crate::model::{Port, Probe, Protocol, Resources};
+use crate::model::{Capabilities, Port, Probe, Protocol, Resources};
 
 pub use labels::Identity;
 
@@ -42,6 +42,8 @@ pub struct Query<'a> {
     pub mode: Mode,
     /// The host ports the model publishes: who else holds them is observed.
     pub host_ports: Vec<(u16, Protocol)>,
+    /// The network the project's containers join, whose existence is observed.
+    pub network: String,
 }
 
 /// Reading an engine. `plan` gets only this, so it cannot change anything.
@@ -133,6 +135,7 @@ pub struct Create {
     pub labels: BTreeMap<String, String>,
     pub resources: Resources,
     pub healthcheck: Option<Probe>,
+    pub capabilities: Capabilities,
     /// The project network, and the name the container answers to on it.
     pub network: String,
     pub alias: String,
@@ -160,6 +163,7 @@ impl Create {
             labels,
             resources: spec.resources.clone(),
             healthcheck: spec.healthcheck.clone(),
+            capabilities: spec.capabilities.clone(),
             network: network.to_string(),
             alias: alias.to_string(),
         }

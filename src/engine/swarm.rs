@@ -30,8 +30,7 @@ use super::docker::{CONCURRENCY, Docker, healthcheck, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
 use super::{EngineError, Identity, Query};
 use crate::apply::{Event, Outcome, schedule};
-use crate::config::Mode;
-use crate::diff::{clean, network_name};
+use crate::diff::clean;
 use crate::live::{Container, EngineFacts, LiveState, RunState, SwarmService};
 use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
@@ -116,8 +115,7 @@ impl Docker {
         // Swarm's name filter matches prefixes.
         let named = self.services("name", format!("{}-", clean(&identity.project)));
         let images = self.images(&query.images);
-        let network_name = network_name(&identity.project, Mode::Swarm);
-        let network = self.network_exists(&network_name);
+        let network = self.network_exists(&query.network);
         let nodes = self.placeable_nodes();
         let (ours, named, images, network, nodes) =
             futures_util::try_join!(ours, named, images, network, nodes)?;
@@ -642,6 +640,8 @@ pub fn service_spec(request: &ServiceRequest, secrets: Vec<TaskSpecContainerSpec
                 health_check: spec.healthcheck.as_ref().and_then(healthcheck),
                 secrets: (!secrets.is_empty()).then_some(secrets),
                 stop_grace_period: Some(nanos(Duration::from_secs(10))),
+                capability_drop: (!spec.capabilities.drop.is_empty()).then(|| spec.capabilities.drop.clone()),
+                capability_add: (!spec.capabilities.add.is_empty()).then(|| spec.capabilities.add.clone()),
                 ..Default::default()
             }),
             resources: Some(TaskSpecResources {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::model::{Piece, Port, Probe, Resources, SecretDelivery, Service, Text};
+use crate::model::{Capabilities, Piece, Port, Probe, Resources, SecretDelivery, Service, Text};
 
 /// The version of the normal form, the prefix of every hash.
 pub const SPEC_VERSION: &str = "v1";
@@ -41,6 +41,10 @@ pub struct Spec {
     /// hashes are the same as before Swarm existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placement: Vec<String>,
+    /// Skipped when the engine's default set is kept, so that the specs and hashes of
+    /// services that change no capability are the same as before the field existed.
+    #[serde(default, skip_serializing_if = "Capabilities::is_default")]
+    pub capabilities: Capabilities,
 }
 
 /// Keyed digests of secret values, computed at the edge where the values and the key
@@ -87,6 +91,7 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         resources: service.resources.clone(),
         healthcheck: service.probes.liveness.clone(),
         placement: Vec::new(),
+        capabilities: service.capabilities.clone(),
     }
 }
 

@@ -52,6 +52,9 @@ pub struct Service {
     /// Extra `/etc/hosts` entries: host name → address.
     pub extra_hosts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// Linux capabilities beyond (or short of) the engine's default set.
+    #[serde(skip_serializing_if = "Capabilities::is_default")]
+    pub capabilities: Capabilities,
     pub pull: Pull,
     /// Where each field's value came from, keyed by field path (`env.LOG_LEVEL`,
     /// `command`, `ports[0]`), so plans can point at the line that caused a change.
@@ -90,6 +93,7 @@ impl Service {
             placement: Vec::new(),
             extra_hosts: BTreeMap::new(),
             labels: BTreeMap::new(),
+            capabilities: Capabilities::default(),
             pull: Pull::default(),
             sources: BTreeMap::new(),
             platform,
@@ -216,6 +220,23 @@ pub enum ProbeAction {
     Exec {
         command: Vec<String>,
     },
+}
+
+/// Linux capabilities taken from, and given to, the container (`--cap-drop`, `--cap-add`,
+/// as Docker names them: `ALL`, `NET_BIND_SERVICE`). Empty: the engine's default set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<String>,
+}
+
+impl Capabilities {
+    /// The engine's default set, changed in nothing.
+    pub fn is_default(&self) -> bool {
+        self.drop.is_empty() && self.add.is_empty()
+    }
 }
 
 /// When and how the image is fetched.

@@ -97,7 +97,8 @@ impl Plan {
     pub fn only(mut self, services: &[String]) -> Plan {
         let wanted = |s: &str| services.iter().any(|t| t == s);
         self.steps.retain(|s| wanted(&s.service));
-        self.errors.retain(|e| e.service.as_deref().is_some_and(wanted));
+        // An error about no service (the project's network) concerns every target.
+        self.errors.retain(|e| e.service.as_deref().is_none_or(wanted));
         self.kept.clear();
         if !self
             .steps
@@ -243,6 +244,7 @@ mod tests {
             default_image: "none",
             digests: &FakeDigests,
             mode: Mode::Docker,
+            external_network: None,
         };
         let options = PlanOptions {
             prune,
@@ -355,6 +357,7 @@ mod tests {
             default_image: "none",
             digests: &FakeDigests,
             mode,
+            external_network: None,
         };
         let mut spec = canonical(created, "none", &FakeDigests);
         spec.placement = created.placement.clone();

@@ -13,6 +13,7 @@ mod git;
 mod lint_cli;
 mod lint_rules;
 mod model;
+mod platforms;
 mod pre_commit;
 mod promises;
 mod swarm;

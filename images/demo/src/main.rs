@@ -7,6 +7,9 @@
 //! when `BERTH_DEMO_HEALTH=fail`; `--check-fails` always exits 1. `--stand-in` makes it
 //! a stand-in for any service: every path answers 200, and every other argument (the
 //! service's own command, appended to that entrypoint) is ignored but `--port`.
+//! `berth-demo --fetch http://HOST:PORT/PATH` is a client for tests (`docker exec`): it
+//! resolves HOST as any program in the container would, GETs the path, prints the
+//! response and exits 0 on a 200.
 
 // berth's clippy.toml keeps I/O out of berth's core; this whole program is an edge.
 #![allow(clippy::disallowed_methods)]
@@ -77,7 +80,40 @@ fn serve(stream: TcpStream, name: &str, healthy: bool, stand_in: bool) {
     );
 }
 
+/// GETs `url` (`http://host:port/path`); the exit code is 0 on a 200.
+fn fetch(url: &str) -> i32 {
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("--fetch takes http://HOST:PORT/PATH");
+        return 2;
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let mut stream = match TcpStream::connect(authority) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot connect to {authority}: {e}");
+            return 1;
+        }
+    };
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut response);
+    print!("{response}");
+    if response.starts_with("HTTP/1.1 200") {
+        0
+    } else {
+        1
+    }
+}
+
 fn main() {
+    if let Some(url) = std::env::args().skip_while(|a| a != "--fetch").nth(1) {
+        std::process::exit(fetch(&url));
+    }
     unsafe {
         libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
