@@ -78,16 +78,16 @@ pub const STOPPED: &str = "not started: berth is stopping";
 /// `stopping` is set, steps in flight finish and no new one starts.
 pub async fn execute<E: Engine>(
     engine: &E,
-    network: Option<(&str, &BTreeMap<String, String>)>,
+    network: &Network<'_>,
     jobs: &[Job],
     parallelism: usize,
     stopping: &AtomicBool,
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Vec<Outcome>, EngineError> {
-    if let Some((name, labels)) = network {
-        engine.create_network(name, labels).await?;
+    if let Some(name) = network.create {
+        engine.create_network(name, network.labels).await?;
     }
-    Ok(schedule(
+    let mut outcomes = schedule(
         jobs,
         |job| &job.step,
         parallelism,
@@ -95,7 +95,40 @@ pub async fn execute<E: Engine>(
         progress,
         |job| run(engine, job),
     )
-    .await)
+    .await;
+    outcomes.extend(remove_network(engine, network, &outcomes).await);
+    Ok(outcomes)
+}
+
+/// The project network's part in an apply: made before any container, removed after
+/// every container when the project was pruned to nothing.
+pub struct Network<'a> {
+    pub create: Option<&'a str>,
+    pub remove: Option<&'a str>,
+    /// berth's labels for the project: set on a network it makes, and required of one
+    /// it removes.
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+/// Removes the network `network` asks to, once every step went well: a container that
+/// failed to go may still be attached.
+pub async fn remove_network<E: Engine>(
+    engine: &E,
+    network: &Network<'_>,
+    outcomes: &[Outcome],
+) -> Option<Outcome> {
+    let name = network.remove?;
+    if outcomes.iter().any(|o| o.result.is_err()) {
+        return None;
+    }
+    Some(Outcome {
+        name: format!("network {name}"),
+        action: Action::Remove,
+        result: engine
+            .remove_network(name, network.labels)
+            .await
+            .map_err(|e| e.to_string()),
+    })
 }
 
 /// Runs `jobs` with `run`: the steps of one service in order (a leftover goes before
@@ -340,8 +373,12 @@ mod tests {
             })
             .collect();
         let labels = id.base();
-        let network = plan.network.as_deref().map(|n| (n, &labels));
-        block_on(execute(engine, network, &jobs, 1, stopping, progress)).unwrap()
+        let network = Network {
+            create: plan.network.as_deref(),
+            remove: plan.remove_network.as_deref(),
+            labels: &labels,
+        };
+        block_on(execute(engine, &network, &jobs, 1, stopping, progress)).unwrap()
     }
 
     fn running(engine: &FakeDocker) -> Vec<(String, String, RunState)> {

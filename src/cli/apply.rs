@@ -17,7 +17,7 @@ use miette::{IntoDiagnostic, WrapErr};
 use super::inputs::InputArgs;
 use super::plan::{Planned, Request, engine_problem, make, runtime};
 use super::report::{colour_stdout, stdout};
-use crate::apply::{Event, File, Job, Outcome, Readiness, execute};
+use crate::apply::{Event, File, Job, Network, Outcome, Readiness, execute};
 use crate::config::Mode;
 use crate::diff::project_network;
 use crate::engine::docker::Docker;
@@ -156,7 +156,11 @@ pub async fn carry_out(
         let (mut done, notes) = docker
             .execute_swarm(
                 &planned.identity,
-                planned.plan.network.as_deref(),
+                &Network {
+                    create: planned.plan.network.as_deref(),
+                    remove: planned.plan.remove_network.as_deref(),
+                    labels: &planned.identity.base(),
+                },
                 &jobs,
                 settings.parallelism,
                 stopping,
@@ -175,8 +179,12 @@ pub async fn carry_out(
         observer,
     );
     let labels = planned.identity.base();
-    let network = planned.plan.network.as_deref().map(|n| (n, &labels));
-    let mut done = execute(docker, network, &jobs, settings.parallelism, stopping, &|e| {
+    let network = Network {
+        create: planned.plan.network.as_deref(),
+        remove: planned.plan.remove_network.as_deref(),
+        labels: &labels,
+    };
+    let mut done = execute(docker, &network, &jobs, settings.parallelism, stopping, &|e| {
         observer.event(e)
     })
     .await?;

@@ -40,6 +40,9 @@ pub struct Diff {
     pub clashes: Vec<Clash>,
     /// The project network, when it does not exist yet.
     pub missing_network: Option<String>,
+    /// berth's own project network, when it exists and no container is desired: a
+    /// project pruned to nothing leaves no network behind (pools are scarce).
+    pub idle_network: Option<String>,
     /// What the engine would refuse for the desired state (a limit outside its range, a
     /// host port in use, a placement no node satisfies, a field Swarm does not have).
     pub refusals: Vec<Refusal>,
@@ -256,12 +259,15 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
             None
         }
     };
+    let idle_network = (live.network && instances.is_empty() && options.external_network.is_none())
+        .then(|| network_name(options.project, options.mode));
     Diff {
         instances,
         orphans,
         leftovers,
         clashes,
         missing_network,
+        idle_network,
         refusals,
     }
 }

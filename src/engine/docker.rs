@@ -915,6 +915,34 @@ impl Engine for Docker {
         }
     }
 
+    async fn remove_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
+        let owner = [super::labels::MANAGED_BY, PROJECT];
+        for (id, found) in self.networks_named(name).await? {
+            if owner.iter().any(|k| found.get(*k) != labels.get(*k)) {
+                continue;
+            }
+            // A container (or a removed Swarm service's task) just removed can hold its
+            // endpoint a moment longer: the engine answers 403 until it lets go.
+            let mut tries = 0;
+            loop {
+                match self.client.remove_network(&id).await {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                        break;
+                    }
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 403, .. })
+                        if tries < 20 =>
+                    {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    Err(e) => return Err(self.error(format!("cannot remove network `{name}`"), e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         // Anonymous volumes stay: berth never removes data.
         let options = RemoveContainerOptionsBuilder::new().force(true).v(false).build();

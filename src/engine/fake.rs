@@ -37,6 +37,9 @@ impl FakeEngine {
         for step in &plan.steps {
             self.apply(step);
         }
+        if plan.remove_network.is_some() {
+            self.state.network = false;
+        }
     }
 
     /// Carries out one step as the Docker engine would.
@@ -159,6 +162,12 @@ impl Engine for FakeDocker {
     async fn create_network(&self, name: &str, _: &BTreeMap<String, String>) -> Result<(), EngineError> {
         self.write(format!("network {name}"));
         self.state.lock().expect("not poisoned").network = true;
+        Ok(())
+    }
+
+    async fn remove_network(&self, name: &str, _: &BTreeMap<String, String>) -> Result<(), EngineError> {
+        self.write(format!("remove network {name}"));
+        self.state.lock().expect("not poisoned").network = false;
         Ok(())
     }
 

@@ -66,6 +66,13 @@ pub trait Engine: Observe {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), EngineError>>;
+    /// Removes the network `name` if it carries the owner labels of `labels` (berth's
+    /// own, of this project); any other network of that name is left alone.
+    fn remove_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), EngineError>>;
     /// Makes an image present.
     fn provide_image(&self, source: &ImageSource) -> impl Future<Output = Result<(), EngineError>>;
     /// Creates a container (not started) and returns its ID.

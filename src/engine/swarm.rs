@@ -29,7 +29,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use super::docker::{CONCURRENCY, Docker, healthcheck, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
 use super::{EngineError, Identity, Query};
-use crate::apply::{Event, Outcome, schedule};
+use crate::apply::{Event, Network, Outcome, remove_network, schedule};
 use crate::diff::clean;
 use crate::live::{Container, EngineFacts, LiveState, RunState, SwarmService};
 use crate::model::canonical::Spec;
@@ -290,16 +290,16 @@ impl Docker {
     pub async fn execute_swarm(
         &self,
         identity: &Identity,
-        network: Option<&str>,
+        network: &Network<'_>,
         jobs: &[ServiceJob],
         parallelism: usize,
         stopping: &AtomicBool,
         progress: &(dyn Fn(Event<'_>) + Sync),
     ) -> Result<(Vec<Outcome>, Vec<String>), EngineError> {
-        if let Some(name) = network {
-            self.create_network_of(name, &identity.base(), "overlay").await?;
+        if let Some(name) = network.create {
+            self.create_network_of(name, network.labels, "overlay").await?;
         }
-        let outcomes = schedule(
+        let mut outcomes = schedule(
             jobs,
             |j| &j.step,
             parallelism,
@@ -309,6 +309,7 @@ impl Docker {
         )
         .await;
         let notes = self.remove_unused_secrets(identity).await;
+        outcomes.extend(remove_network(self, network, &outcomes).await);
         Ok((outcomes, notes))
     }
 

@@ -56,6 +56,8 @@ pub struct Step {
 pub struct Plan {
     /// The project network to create before any container.
     pub network: Option<String>,
+    /// The project network to remove after every container (prune of everything).
+    pub remove_network: Option<String>,
     pub steps: Vec<Step>,
     /// Problems that forbid applying: names taken by containers berth does not own, and
     /// whatever the engine would refuse.
@@ -89,7 +91,7 @@ impl Step {
 impl Plan {
     /// Nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty() && self.network.is_none()
+        self.steps.is_empty() && self.network.is_none() && self.remove_network.is_none()
     }
 
     /// Only what concerns the named services (`--target`): their steps, the errors that
@@ -100,6 +102,7 @@ impl Plan {
         // An error about no service (the project's network) concerns every target.
         self.errors.retain(|e| e.service.as_deref().is_none_or(wanted));
         self.kept.clear();
+        self.remove_network = None;
         if !self
             .steps
             .iter()
@@ -203,6 +206,9 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
         .collect();
     Plan {
         network: diff.missing_network.clone(),
+        // Only when nothing of the project is left behind: pruning, and no container
+        // kept.
+        remove_network: diff.idle_network.clone().filter(|_| options.prune),
         steps,
         errors,
         kept,
@@ -306,6 +312,39 @@ mod tests {
         assert_eq!(
             actions(&plan_for(&fewer, &engine.state, true)),
             [(Action::Remove, "p-b-0")]
+        );
+    }
+
+    #[test]
+    fn a_project_pruned_to_nothing_removes_its_network_last() {
+        let model = Model {
+            services: vec![service("a", "info", 1, 1, true)],
+        };
+        let mut engine = FakeEngine::new("p", LiveState::default());
+        converge(&model, &mut engine);
+        assert!(engine.state.network);
+        let empty = Model::default();
+        // Kept containers still need it.
+        assert_eq!(plan_for(&empty, &engine.state, false).remove_network, None);
+        let p = plan_for(&empty, &engine.state, true);
+        assert_eq!(actions(&p), [(Action::Remove, "p-a-0")]);
+        assert_eq!(p.remove_network.as_deref(), Some("p-net"));
+        engine.apply_plan(&p);
+        assert!(!engine.state.network);
+        assert!(plan_for(&empty, &engine.state, true).is_empty(), "converged");
+        // --target never removes the network.
+        assert_eq!(
+            plan_for(
+                &empty,
+                &LiveState {
+                    network: true,
+                    ..LiveState::default()
+                },
+                true
+            )
+            .only(&["a".into()])
+            .remove_network,
+            None
         );
     }
 

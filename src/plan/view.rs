@@ -33,6 +33,9 @@ pub struct PlanView {
     pub summary: Summary,
     /// The project network to create first.
     pub network: Option<String>,
+    /// The project network to remove last (the project was pruned to nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_network: Option<String>,
     pub steps: Vec<StepView>,
     /// Managed containers no longer desired, kept because prune is off.
     pub kept: Vec<String>,
@@ -201,6 +204,7 @@ impl PlanView {
             observed_fingerprint,
             summary: Summary::of(plan),
             network: plan.network.clone(),
+            remove_network: plan.remove_network.clone(),
             steps: plan.steps.iter().map(step_view).collect(),
             kept: plan.kept.clone(),
             errors: plan.errors.iter().map(ToString::to_string).collect(),
@@ -334,6 +338,13 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             );
         }
         out.push('\n');
+    }
+    if let Some(network) = &plan.remove_network {
+        let _ = writeln!(
+            out,
+            "  # network {network} will be removed (no container of the project is left)"
+        );
+        let _ = writeln!(out, "{} network \"{network}\"\n", paint(RED, "  -"));
     }
     kept(&mut out, plan);
     let _ = writeln!(out, "{}", paint(BOLD, &Summary::of(plan).line()));

@@ -664,3 +664,34 @@ fn the_engine_is_reached_over_tcp_and_tls() {
     assert_eq!(status, 0, "{stderr}");
     assert!(stdout.contains("Plan: 1 to create"), "{stdout}");
 }
+
+/// Networks are a scarce engine resource (about 30 with the default pools): a project
+/// pruned to nothing removes its own network, last, and then has nothing left to do.
+#[test]
+fn a_project_pruned_to_nothing_leaves_no_network_behind() {
+    let p = Project::new("berth-it-pruned");
+    p.service("web", "info", 32);
+    p.apply(&["--stable-for", "1s"]);
+    let network = "berth-it-pruned-net";
+    assert_eq!(docker(&["network", "inspect", network]).2, 0);
+    p.remove("web.conf.json");
+    let (text, status) = p.plan(&[]);
+    assert_eq!(
+        status, 0,
+        "without prune the container and its network stay: {text}"
+    );
+    let (text, status) = p.plan(&["--prune"]);
+    assert_eq!(status, 2, "{text}");
+    assert!(
+        text.contains(&format!("# network {network} will be removed")),
+        "{text}"
+    );
+    let (stdout, stderr, _) = p.berth(&["plan", "--prune", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert!(schema().is_valid(&plan), "{plan:#}");
+    assert_eq!(plan["remove_network"], network);
+    p.apply(&["--prune"]);
+    assert_ne!(docker(&["network", "inspect", network]).2, 0, "removed");
+    assert!(p.containers().is_empty());
+    assert_eq!(p.plan(&["--prune"]).1, 0, "nothing left to do");
+}

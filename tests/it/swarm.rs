@@ -365,6 +365,11 @@ fn swarm_services_through_their_life() {
     p.apply(&[]);
     assert_ne!(docker(&["service", "inspect", web]).2, 0, "removed");
     assert!(secrets("it-swarm").is_empty());
+    assert_ne!(
+        docker(&["network", "inspect", "it-swarm-overlay"]).2,
+        0,
+        "and its overlay network"
+    );
     drop(p);
     drop(swarm);
 }
