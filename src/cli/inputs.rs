@@ -58,6 +58,23 @@ pub struct InputArgs {
     /// Containers on one engine, or Swarm services [default: berth.yaml's engine.mode].
     #[arg(long, value_enum, value_name = "MODE")]
     engine: Option<Mode>,
+    /// The project's name, as compose's -p: one configuration run as several projects
+    /// side by side [default: berth.yaml's project, else the repository's or folder's name].
+    #[arg(long, value_name = "NAME", value_parser = parse_project)]
+    project: Option<String>,
+}
+
+/// A project name as berth.yaml's `project` takes it.
+fn parse_project(s: &str) -> Result<String, String> {
+    let mut chars = s.chars();
+    let first = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if first && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c)) {
+        Ok(s.to_string())
+    } else {
+        Err("lower-case letters and digits, then also `_`, `.` and `-`".into())
+    }
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -259,6 +276,11 @@ impl InputArgs {
         self.offline
     }
 
+    /// `--project`.
+    pub fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
+
     /// The engine mode: `--engine`, else berth.yaml's.
     pub fn mode(&self, config: &Config) -> Mode {
         self.engine.unwrap_or(config.engine.mode)
@@ -295,6 +317,7 @@ impl InputArgs {
             repo,
             commit: commit.map(String::from),
             engine: self.engine,
+            project: self.project.clone(),
         }
     }
 
@@ -310,6 +333,7 @@ impl InputArgs {
             offline: false,
             ssh_key: None,
             engine: view.engine,
+            project: view.project.clone(),
         }
     }
 

@@ -221,7 +221,10 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         }
     }
 
-    let project = project_name(&loaded, inputs.repo())?;
+    let project = match inputs.project() {
+        Some(name) => name.to_string(),
+        None => project_name(&loaded, inputs.repo())?,
+    };
     let state_dir = State::default_dir()?;
     let state = State::open(&state_dir)?;
     let identity = Identity {

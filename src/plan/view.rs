@@ -62,6 +62,9 @@ pub struct Inputs {
     /// `--engine`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<crate::config::Mode>,
+    /// `--project`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -481,75 +481,66 @@ fn health(address: &str, port: u16) -> String {
 }
 
 /// The README's quick start, as written: one command brings the example fleet up, and
-/// every running service answers its health endpoint.
+/// every running service answers its health endpoint. It runs as a project of its own,
+/// on a free host port, so that a fleet a user brought up with the same command is
+/// neither in its way nor touched.
 #[test]
 fn the_example_fleet_comes_up_with_one_command() {
-    let (existing, _, _) = docker(&["ps", "-aq", "--filter", "label=berth.project=fleet"]);
-    assert!(
-        existing.trim().is_empty(),
-        "containers of project `fleet` exist already; this test will not touch them"
-    );
+    const PROJECT: &str = "berth-it-quickstart";
+    let _engine = crate::engine::ENGINE.read().unwrap_or_else(|e| e.into_inner());
+    let label = format!("label=berth.project={PROJECT}");
+    let remove = || {
+        let (ids, _, _) = docker(&["ps", "-aq", "--filter", &label]);
+        for id in ids.lines() {
+            docker(&["rm", "-f", id]);
+        }
+        docker(&["network", "rm", &format!("{PROJECT}-net")]);
+    };
+    remove(); // leftovers of a killed run
     let state = tempfile::tempdir().unwrap();
+    let port = free_port();
     let up = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet/up");
     let result = output(
         Command::new("bash")
             .arg(up)
+            .args(["--project", PROJECT, "--var", &format!("decoder_port={port}")])
             .env("BERTH_STATE_DIR", state.path())
             .output()
             .unwrap(),
     );
-    // Whatever happened, remove what this test's berth made (and only that).
-    let mine = |c: &str| label(c, "berth.managed-by");
-    let (ids, _, _) = docker(&["ps", "-aq", "--filter", "label=berth.project=fleet"]);
-    let installation = ids.lines().next().map(&mine).unwrap_or_default();
-    let cleanup = || {
-        let (ids, _, _) = docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=berth.managed-by={installation}"),
-        ]);
-        for id in ids.lines() {
-            docker(&["rm", "-f", id]);
-        }
-        docker(&["network", "rm", "fleet-net"]);
-    };
     let check = || -> Result<(), String> {
         let (stdout, stderr, status) = &result;
         if *status != 0 {
             return Err(format!("up failed: {stdout}{stderr}"));
         }
         let running = [
-            ("fleet-DEFAULT__USER__DECODER-0", 7780),
-            ("fleet-telemetry-bridge-0", 80),
-            ("fleet-telemetry-bridge-1", 80),
-            ("fleet-orders-sync-0", 8080),
+            ("DEFAULT__USER__DECODER-0", port),
+            ("telemetry-bridge-0", 80),
+            ("telemetry-bridge-1", 80),
+            ("orders-sync-0", 8080),
         ];
         for (name, port) in running {
+            let name = format!("{PROJECT}-{name}");
             let (ip, _, _) = docker(&[
                 "inspect",
                 "-f",
                 "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                name,
+                &name,
             ]);
             let status = health(ip.trim(), port);
             if !status.contains("200") {
                 return Err(format!("{name}: {status}"));
             }
         }
-        let (state_of_relay, _, _) = docker(&[
-            "inspect",
-            "-f",
-            "{{.State.Status}}",
-            "fleet-DEFAULT__USER__RELAY-0",
-        ]);
+        let relay = format!("{PROJECT}-DEFAULT__USER__RELAY-0");
+        let (state_of_relay, _, _) = docker(&["inspect", "-f", "{{.State.Status}}", &relay]);
         if state_of_relay.trim() != "created" {
             return Err(format!("the STOPPED relay is {state_of_relay}"));
         }
         Ok(())
     };
     let outcome = check();
-    cleanup();
+    remove();
     outcome.unwrap();
 }
 
