@@ -44,8 +44,7 @@ pub fn output(o: Output) -> (String, String, i32) {
 }
 
 /// The shared folder with `corpus/` and `oracle/`: `$BERTH_CORPUS`, else `../shared`
-/// beside the checkout. `None` (and a note on stderr) when it is not there, unless
-/// `BERTH_REQUIRE_CORPUS` is set, as `.ci/run` does: then its absence is a failure.
+/// beside the checkout; when it is not there, the test is skipped (see `skip`).
 pub fn shared_dir(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("BERTH_CORPUS")
         .map(PathBuf::from)
@@ -53,14 +52,29 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
     if dir.join("corpus").is_dir() {
         return Some(dir);
     }
-    assert!(
-        std::env::var_os("BERTH_REQUIRE_CORPUS").is_none(),
-        "{test}: the corpus is required but {} has none",
-        dir.display()
-    );
-    eprintln!(
-        "{test}: skipped, no corpus at {} (set BERTH_CORPUS)",
-        dir.display()
+    skip(
+        test,
+        &format!("no corpus at {} (set BERTH_CORPUS)", dir.display()),
     );
     None
+}
+
+/// A test that cannot run here. It fails, saying what it needs, unless the run allows
+/// skipping (`BERTH_ALLOW_SKIP=1`): then it is listed in `$BERTH_SKIPPED`, which
+/// `tests/run` prints after the run, so that a skip is never mistaken for a pass.
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        std::env::var_os("BERTH_ALLOW_SKIP").is_some(),
+        "{test} cannot run: {why}; `bash tests/run` installs what the tests need (or set BERTH_ALLOW_SKIP=1 to skip it)"
+    );
+    eprintln!("{test}: skipped: {why}");
+    if let Some(file) = std::env::var_os("BERTH_SKIPPED") {
+        use std::io::Write as _;
+        let appended = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(file)
+            .and_then(|mut f| writeln!(f, "{test}: {why}"));
+        appended.expect("the skip list is writable");
+    }
 }
