@@ -25,6 +25,10 @@ pub struct Entry {
     pub done: String,
     /// Steps that failed: `container (action): why`.
     pub failed: Vec<String>,
+    /// Why the apply ran when the configuration did not change: `image update by
+    /// schedule: web` (a scheduled pull found a new image behind the tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 fn path(state: &Path, project: &str) -> PathBuf {
@@ -99,6 +103,7 @@ mod tests {
                 outcome: "complete".into(),
                 done: format!("{i} created"),
                 failed: Vec::new(),
+                reason: None,
             };
             record(dir.path(), "p", &entry).unwrap();
         }

@@ -34,6 +34,7 @@ pub mod plan;
 pub mod problem;
 #[allow(clippy::disallowed_methods)] // the edge: folders on disk, git repositories
 pub mod repo;
+pub mod schedule;
 #[allow(clippy::disallowed_methods)] // the edge: secret values from files and the environment
 pub mod secrets;
 pub mod source;

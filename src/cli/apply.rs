@@ -339,7 +339,7 @@ fn verb(source: &ImageSource) -> &'static str {
 
 /// How an image is provided: berth.yaml's rule for it, the service's archive, else a
 /// pull (`None` when the service forbids pulling).
-fn source(planned: &Planned, reference: &str, service: &Service) -> Result<Option<ImageSource>, String> {
+pub fn source(planned: &Planned, reference: &str, service: &Service) -> Result<Option<ImageSource>, String> {
     let root = &planned.root;
     if let Some(rule) = planned.config.images.iter().find(|r| r.name == reference) {
         if let Some(build) = &rule.build {
@@ -649,7 +649,12 @@ fn key(step: &Step) -> String {
 }
 
 /// Keeps an apply's outcome in the journal for `berth status`; the entry written.
-pub fn record(outcomes: &[Outcome], planned: &Planned, observer: &dyn Observer) -> journal::Entry {
+pub fn record(
+    outcomes: &[Outcome],
+    planned: &Planned,
+    reason: Option<String>,
+    observer: &dyn Observer,
+) -> journal::Entry {
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| {
@@ -681,6 +686,7 @@ pub fn record(outcomes: &[Outcome], planned: &Planned, observer: &dyn Observer) 
         .to_string(),
         done,
         failed,
+        reason,
     };
     if let Err(e) = journal::record(&planned.state_dir, &planned.identity.project, &entry) {
         observer.note(true, &format!("cannot record this apply in the journal: {e}"));
@@ -690,7 +696,7 @@ pub fn record(outcomes: &[Outcome], planned: &Planned, observer: &dyn Observer) 
 
 /// The final report, also kept in the journal; exit 1 when anything failed.
 fn report(outcomes: &[Outcome], planned: &Planned) -> ExitCode {
-    let entry = record(outcomes, planned, &Progress::new());
+    let entry = record(outcomes, planned, None, &Progress::new());
     if entry.failed.is_empty() {
         println!("\nApply complete: {}.", entry.done);
         ExitCode::SUCCESS

@@ -31,19 +31,20 @@ use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info, warn};
 
-use super::apply::{Observer, Settings, carry_out, record};
+use super::apply::{Observer, Settings, carry_out, record, source};
 use super::inputs::InputArgs;
 use super::plan::{Planned, Request, Unplanned, engine_problem, make, runtime};
 use super::report::one_line;
 use super::status::{ServiceStatus, services};
 use crate::apply::{Event, STOPPED};
 use crate::config::Drift;
-use crate::engine::Identity;
 use crate::engine::docker::{Address, Docker};
+use crate::engine::{Engine as _, EngineError, Identity, ImageSource, Observe as _};
 use crate::journal;
 use crate::live::RunState;
 use crate::plan::Step;
 use crate::repo::git::{git_dir, is_url};
+use crate::schedule::Pulls;
 use crate::state::State as BerthState;
 use crate::watch::metrics::Metrics;
 use crate::watch::webhook::{Forge, MAX_BODY, verify};
@@ -182,6 +183,9 @@ struct Reconcile {
     commit: Option<String>,
     /// What the apply did, when it applied.
     done: Option<String>,
+    /// Why it applied besides a new commit: `image update by schedule: web`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -202,6 +206,9 @@ struct WatchedService {
     /// (its last step failed).
     state: &'static str,
     last_error: Option<String>,
+    /// Its last scheduled image pull, when it has a schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_scheduled_pull: Option<ScheduledPull>,
 }
 
 async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
@@ -275,6 +282,8 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
             Next::Requeue(after) => after.min(interval),
             Next::AwaitChange => interval,
         };
+        // A scheduled pull wakes the loop at its time.
+        let wait = reconciler.until_next_pull().map_or(wait, |pull| pull.min(wait));
         tokio::select! {
             _ = shared.wake.notified() => {
                 tokio::time::sleep(SETTLE).await;
@@ -572,6 +581,26 @@ struct Reconciler {
     crashing: BTreeSet<String>,
     /// The project whose last convergence was read back from the state directory.
     resumed: Option<String>,
+    /// Scheduled image pulls (`pull_image_cron_expression`), how to pull each service's
+    /// image and on which engine, from the last plan.
+    pulls: Pulls,
+    pull_sources: BTreeMap<String, (String, ImageSource)>,
+    pull_address: Option<Address>,
+    /// Each scheduled service's last pull, for /status.
+    last_pulls: BTreeMap<String, ScheduledPull>,
+    /// Services whose scheduled pull found a new image, until an apply replaces them.
+    pulled: BTreeSet<String>,
+}
+
+/// A service's last scheduled pull, in /status.
+#[derive(Debug, Clone, Serialize)]
+struct ScheduledPull {
+    time: String,
+    image: String,
+    /// new_image, same_image or failed.
+    result: &'static str,
+    /// The image ID the tag names after the pull; the error when it failed.
+    detail: String,
 }
 
 /// What one reconcile came to.
@@ -580,6 +609,8 @@ struct Ending {
     next: Next,
     failure: Option<Failure>,
     done: Option<String>,
+    /// Why an apply ran besides a new commit (`image update by schedule: web`).
+    reason: Option<String>,
 }
 
 impl Reconciler {
@@ -594,13 +625,119 @@ impl Reconciler {
             restarts: BTreeMap::new(),
             crashing: BTreeSet::new(),
             resumed: None,
+            pulls: Pulls::default(),
+            pull_sources: BTreeMap::new(),
+            pull_address: None,
+            last_pulls: BTreeMap::new(),
+            pulled: BTreeSet::new(),
         }
+    }
+
+    /// How long until the next scheduled pull, if any is scheduled.
+    fn until_next_pull(&self) -> Option<Duration> {
+        let next = self.pulls.next_due()?;
+        // Just past the second it is due, so that the reconcile it wakes finds it due.
+        Some(Duration::from_secs_f64(
+            (next as f64 - unix_now()).max(0.0) + 0.05,
+        ))
+    }
+
+    /// Pulls the images of the services due at `now` (Sesam's `pull_image_cron_expression`:
+    /// the node pulls on the schedule and restarts the container when the pull brought a
+    /// newer image). A new image behind the tag changes the service's spec hash, so the
+    /// plan that follows replaces it, as any other change.
+    fn pull_scheduled(&mut self, now: i64, shared: &Shared) {
+        let due = self.pulls.due(now);
+        let (Some(address), false) = (&self.pull_address, due.is_empty()) else {
+            return;
+        };
+        let jobs: Vec<(String, String, ImageSource)> = due
+            .into_iter()
+            .filter_map(|s| {
+                let (image, source) = self.pull_sources.get(&s)?;
+                Some((s, image.clone(), source.clone()))
+            })
+            .collect();
+        let pulled = runtime().map_err(|e| e.to_string()).and_then(|rt| {
+            rt.block_on(async {
+                let docker = Docker::connect(address).await?;
+                let mut out = Vec::new();
+                for (service, image, source) in &jobs {
+                    let before = docker.image_id(image).await?;
+                    let result = match docker.provide_image(source).await {
+                        Ok(()) => docker.image_id(image).await.map(|after| (before, after)),
+                        Err(e) => Err(e),
+                    };
+                    out.push((service, image, result));
+                }
+                Ok(out)
+            })
+            .map_err(|e: EngineError| engine_problem(&e))
+        });
+        let pulled = match pulled {
+            Ok(pulled) => pulled,
+            Err(e) => {
+                warn!("scheduled pulls: {e}; trying again at the next due time");
+                return;
+            }
+        };
+        let time = journal::now();
+        for (service, image, result) in pulled {
+            let (result, detail) = match result {
+                Ok((before, Some(after))) if before.as_ref() != Some(&after) => {
+                    info!(%service, %image, "scheduled pull: the tag names a new image ({after}); replacing the service");
+                    self.pulled.insert(service.clone());
+                    ("new_image", after)
+                }
+                Ok((_, after)) => {
+                    debug!(%service, %image, "scheduled pull: the same image");
+                    ("same_image", after.unwrap_or_default())
+                }
+                Err(e) => {
+                    let e = engine_problem(&e);
+                    warn!(%service, %image, "scheduled pull failed: {e}");
+                    ("failed", e)
+                }
+            };
+            shared.metrics.scheduled_pull(result);
+            self.last_pulls.insert(
+                service.clone(),
+                ScheduledPull {
+                    time: time.clone(),
+                    image: image.clone(),
+                    result,
+                    detail,
+                },
+            );
+        }
+    }
+
+    /// Schedules the pulls the plan's services ask for: those that pull from a
+    /// registry (never with `skip_pull`, never an image berth builds or loads).
+    fn schedule_pulls(&mut self, planned: &Planned, now: i64) {
+        let mut schedules = BTreeMap::new();
+        let mut sources = BTreeMap::new();
+        for service in &planned.model.services {
+            let (Some(expression), Some(image)) = (&service.pull.schedule, &service.image) else {
+                continue;
+            };
+            if let Ok(Some(source @ ImageSource::Pull { .. })) = source(planned, image, service) {
+                schedules.insert(service.name.clone(), expression.clone());
+                sources.insert(service.name.clone(), (image.clone(), source));
+            }
+        }
+        self.pulls.set(&schedules, now);
+        self.last_pulls.retain(|s, _| schedules.contains_key(s));
+        self.pulled.retain(|s| schedules.contains_key(s));
+        self.pull_sources = sources;
+        self.pull_address = Some(planned.address.clone());
     }
 
     fn reconcile(&mut self, shared: &Shared) -> Next {
         let started = Instant::now();
         let time = journal::now();
         shared.status(|s| s.reconciling = true);
+        self.pull_scheduled(unix_secs(), shared);
         let request = Request {
             inputs: &self.args.inputs,
             targets: &[],
@@ -611,6 +748,7 @@ impl Reconciler {
         let (ending, commit) = match make(&request) {
             Ok(planned) => {
                 let commit = planned.identity.commit.clone();
+                self.schedule_pulls(&planned, unix_secs());
                 (self.converge(planned, shared), commit)
             }
             Err(unplanned) => {
@@ -661,6 +799,7 @@ impl Reconciler {
                 outcome: ending.outcome,
                 commit,
                 done: ending.done.clone(),
+                reason: ending.reason.clone(),
             });
             if matched {
                 s.last_success = Some(time.clone());
@@ -691,6 +830,7 @@ impl Reconciler {
             next,
             failure: Some(failure),
             done: None,
+            reason: None,
         }
     }
 
@@ -785,6 +925,7 @@ impl Reconciler {
                 next,
                 failure: None,
                 done: None,
+                reason: None,
             };
         }
 
@@ -811,7 +952,22 @@ impl Reconciler {
             Ok(outcomes) => outcomes,
             Err(e) => return self.failed(Failure::Transient(e), "failed"),
         };
-        let entry = record(&outcomes, &planned, &Log);
+        // Steps of services a scheduled pull found a new image for: an image update by
+        // schedule, whatever else changed.
+        let by_schedule: BTreeSet<String> = planned
+            .plan
+            .steps
+            .iter()
+            .map(|s| s.service.clone())
+            .filter(|s| self.pulled.contains(s))
+            .collect();
+        let reason = (!by_schedule.is_empty()).then(|| {
+            format!(
+                "image update by schedule: {}",
+                by_schedule.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        });
+        let entry = record(&outcomes, &planned, reason.clone(), &Log);
         let service_of = |name: &str| {
             planned
                 .plan
@@ -826,7 +982,11 @@ impl Reconciler {
             match &outcome.result {
                 Ok(()) => {
                     self.errors.remove(&service);
+                    self.pulled.remove(&service);
                 }
+                // Not a service's step (the project network's removal): the apply's
+                // report says it.
+                Err(_) if service.is_empty() => {}
                 Err(e) if e == STOPPED => {}
                 Err(e) => {
                     self.errors.insert(
@@ -850,11 +1010,13 @@ impl Reconciler {
                 next: Next::Requeue(Duration::ZERO),
                 failure: None,
                 done: Some(entry.done),
+                reason,
             }
         } else {
             let message = format!("apply incomplete ({}): {}", entry.done, entry.failed.join("; "));
             let mut ending = self.failed(Failure::Transient(message), "incomplete");
             ending.done = Some(entry.done);
+            ending.reason = reason;
             ending
         }
     }
@@ -965,6 +1127,7 @@ impl Reconciler {
                     "out_of_sync"
                 };
                 WatchedService {
+                    last_scheduled_pull: self.last_pulls.get(name).cloned(),
                     status,
                     desired_commit: planned.identity.commit.clone(),
                     state,
@@ -1006,6 +1169,15 @@ fn retry_text(next: Next) -> String {
         Next::Requeue(after) => humantime::format_duration(after).to_string(),
         Next::AwaitChange => "the next change".into(),
     }
+}
+
+fn unix_secs() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or(i64::MAX)
 }
 
 fn unix_now() -> f64 {

@@ -395,6 +395,21 @@ fn lower(
         .get("pull_image_cron_expression")
         .and_then(Value::as_str)
         .map(String::from);
+    if let Some(expression) = &s.pull.schedule {
+        let pointer = format!("{base}/docker/pull_image_cron_expression");
+        s.sources.insert(
+            "pull.schedule".into(),
+            origin(at("/docker/pull_image_cron_expression")),
+        );
+        if let Err(why) = crate::schedule::parse(expression) {
+            problems.push(
+                Problem::error("berth::sesam::cron", format!("`{expression}` is no cron expression berth can follow: {why}"))
+                    .at(file, doc.span(&pointer).unwrap_or_else(|| doc.nearest_span(&pointer)))
+                    .with_label("not a cron expression")
+                    .with_help("five fields (minute hour day-of-month month day-of-week, as `0 3 * * *`), or six with seconds first; evaluated in UTC"),
+            );
+        }
+    }
     if let (Some(u), Some(p)) = (
         docker.get("username").and_then(Value::as_str),
         docker.get("password").and_then(Value::as_str),

@@ -22,6 +22,7 @@ pub struct Metrics {
     drift: Family<Labels, Counter>,
     events: Family<Labels, Counter>,
     webhooks: Family<Labels, Counter>,
+    pulls: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -34,6 +35,7 @@ impl Default for Metrics {
         let drift = Family::<Labels, Counter>::default();
         let events = Family::<Labels, Counter>::default();
         let webhooks = Family::<Labels, Counter>::default();
+        let pulls = Family::<Labels, Counter>::default();
         registry.register(
             "reconciles",
             "Reconciles by outcome: in_sync, applied, drift_reported, drift_held, drift_ignored, incomplete, invalid, failed",
@@ -64,6 +66,11 @@ impl Default for Metrics {
             "Webhook deliveries by endpoint and result (accepted, unauthorized, too_large, not_configured)",
             webhooks.clone(),
         );
+        registry.register(
+            "scheduled_pulls",
+            "Image pulls on a service's schedule (pull_image_cron_expression), by result: new_image (the tag names a newer image, so the service is replaced), same_image, failed",
+            pulls.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -72,6 +79,7 @@ impl Default for Metrics {
             drift,
             events,
             webhooks,
+            pulls,
         }
     }
 }
@@ -106,6 +114,12 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition.
+    pub fn scheduled_pull(&self, result: &str) {
+        self.pulls
+            .get_or_create(&vec![("result", result.to_string())])
+            .inc();
+    }
+
     pub fn text(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.

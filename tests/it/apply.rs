@@ -548,60 +548,12 @@ fn the_example_fleet_comes_up_with_one_command() {
 /// pulled with the service's own credentials, and a wrong password fails clearly.
 #[test]
 fn a_private_image_is_pulled_with_the_service_credentials() {
-    if crate::engine::tool("docker-registry")
-        .and(crate::engine::tool("htpasswd"))
-        .is_none()
-    {
+    let Some(registry) = crate::engine::Registry::start("puller", "s3cret") else {
         return;
-    }
-    let mut p = Project::new("berth-it-pull");
-    let dir = tempfile::tempdir().unwrap();
-    let path = |f: &str| dir.path().join(f).display().to_string();
-    let (users, stderr, status) = output(
-        Command::new("htpasswd")
-            .args(["-Bbn", "puller", "s3cret"])
-            .output()
-            .unwrap(),
-    );
-    assert_eq!(status, 0, "{stderr}");
-    std::fs::write(path("htpasswd"), users).unwrap();
-    let port = free_port();
-    std::fs::write(
-        path("config.yml"),
-        format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: berth\n    path: {}\n",
-            path("data"),
-            path("htpasswd")
-        ),
-    )
-    .unwrap();
-    let mut registry = Command::new("docker-registry");
-    registry.args(["serve", &path("config.yml")]);
-    let _registry = crate::engine::Relay::start(registry);
-    let image = format!("127.0.0.1:{port}/berth-it/private:1");
-    let cli = |args: &[&str]| {
-        output(
-            Command::new("docker")
-                .env("DOCKER_CONFIG", path("cli"))
-                .args(args)
-                .output()
-                .unwrap(),
-        )
     };
-    let (_, e, s) = cli(&[
-        "login",
-        "-u",
-        "puller",
-        "-p",
-        "s3cret",
-        &format!("127.0.0.1:{port}"),
-    ]);
-    assert_eq!(s, 0, "login: {e}");
-    assert_eq!(docker(&["tag", IMAGE, &image]).2, 0);
+    let mut p = Project::new("berth-it-pull");
+    let image = registry.push(IMAGE, "berth-it/private:1");
     p.tags.push(image.clone());
-    let (_, e, s) = cli(&["push", &image]);
-    assert_eq!(s, 0, "push: {e}");
-    assert_eq!(docker(&["rmi", &image]).2, 0, "only the registry has it now");
 
     p.write(
         "berth.yaml",

@@ -692,3 +692,69 @@ fn a_project_pruned_to_nothing_leaves_no_network_behind() {
     assert!(p.containers().is_empty());
     assert_eq!(p.plan(&["--prune"]).1, 0, "nothing left to do");
 }
+
+/// A password-protected registry on loopback (Debian's `docker-registry`, users from
+/// `htpasswd`), stopped on drop; `None` (and a skip) without the tools.
+pub struct Registry {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    _process: Relay,
+}
+
+impl Registry {
+    pub fn start(user: &str, password: &str) -> Option<Registry> {
+        tool("docker-registry").and(tool("htpasswd"))?;
+        let dir = tempfile::tempdir().unwrap();
+        let path = |f: &str| dir.path().join(f).display().to_string();
+        let (users, stderr, status) = output(
+            Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(status, 0, "{stderr}");
+        std::fs::write(path("htpasswd"), users).unwrap();
+        let port = free_port();
+        std::fs::write(
+            path("config.yml"),
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: berth\n    path: {}\n",
+                path("data"),
+                path("htpasswd")
+            ),
+        )
+        .unwrap();
+        let mut registry = Command::new("docker-registry");
+        registry.args(["serve", &path("config.yml")]);
+        let process = Relay::start(registry);
+        let r = Registry {
+            port,
+            dir,
+            _process: process,
+        };
+        let (_, e, s) = r.cli(&["login", "-u", user, "-p", password, &format!("127.0.0.1:{port}")]);
+        assert_eq!(s, 0, "login: {e}");
+        Some(r)
+    }
+
+    /// The docker CLI logged in to this registry (its own config folder).
+    pub fn cli(&self, args: &[&str]) -> (String, String, i32) {
+        output(
+            Command::new("docker")
+                .env("DOCKER_CONFIG", self.dir.path().join("cli"))
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    }
+
+    /// Pushes the local image `local` as `name` here; the engine keeps no tag of it.
+    pub fn push(&self, local: &str, name: &str) -> String {
+        let remote = format!("127.0.0.1:{}/{name}", self.port);
+        assert_eq!(docker(&["tag", local, &remote]).2, 0);
+        let (_, e, s) = self.cli(&["push", &remote]);
+        assert_eq!(s, 0, "push: {e}");
+        assert_eq!(docker(&["rmi", &remote]).2, 0, "only the registry has it now");
+        remote
+    }
+}

@@ -752,3 +752,86 @@ fn a_watcher_refuses_to_follow_a_repository_offline() {
         "{stderr}"
     );
 }
+
+/// Sesam's `pull_image_cron_expression`: at each due time the watcher pulls the image
+/// (from a password-protected registry on loopback, with the service's credentials); a
+/// pull that finds the same image does nothing, and one that finds a new image behind
+/// the tag replaces the service, recorded as an image update by schedule.
+#[test]
+fn a_scheduled_pull_replaces_the_service_only_when_the_tag_names_a_new_image() {
+    let Some(registry) = crate::engine::Registry::start("puller", "s3cret") else {
+        return;
+    };
+    let mut p = Project::new("berth-it-cron");
+    let image = registry.push(IMAGE, "berth-it/cron:1");
+    p.tags.push(image.clone());
+    p.write(
+        "berth.yaml",
+        "project: berth-it-cron\nsecrets:\n  providers:\n    - { type: env, prefix: BERTH_IT_CRON_ }\n",
+    );
+    p.write(
+        "cron.conf.json",
+        &format!(
+            r#"{{ "_id": "cron", "type": "system:microservice",
+  "docker": {{ "image": "{image}", "port": 8080, "username": "puller", "password": "$SECRET(registry)",
+    "pull_image_cron_expression": "*/2 * * * * *" }} }}"#
+        ),
+    );
+    let w = Watcher::start(&p, &[], &[("BERTH_IT_CRON_registry", "s3cret")]);
+    w.in_sync();
+    let container = p.container("cron");
+    let before = id(&container);
+
+    // The same image behind the tag: pulled on schedule, nothing replaced.
+    let same = "berth_scheduled_pulls_total{result=\"same_image\"}";
+    w.until("two scheduled pulls", Duration::from_secs(30), || {
+        w.metric(same) >= 2.0
+    });
+    assert_eq!(id(&container), before, "the same container");
+    let status = w.status();
+    let pull = &status["services"][0]["last_scheduled_pull"];
+    assert_eq!(
+        (pull["image"].as_str(), pull["result"].as_str()),
+        (Some(image.as_str()), Some("same_image")),
+        "{status:#}"
+    );
+
+    // A new image behind the tag (pushed, never pulled by hand): the service is replaced.
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {IMAGE}\nLABEL berth-it-cron=2\n"),
+    )
+    .unwrap();
+    let local = "berth-it-cron-next:2";
+    let (_, stderr, status) = docker(&[
+        "build",
+        "--quiet",
+        "--tag",
+        local,
+        context.path().to_str().unwrap(),
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    let new_id = docker(&["image", "inspect", "-f", "{{.Id}}", local])
+        .0
+        .trim()
+        .to_string();
+    registry.push(local, "berth-it/cron:1");
+    p.tags.push(local.into());
+    w.until("the service runs the new image", Duration::from_secs(60), || {
+        docker(&["inspect", "-f", "{{.Image}}", &container]).0.trim() == new_id
+    });
+    assert_ne!(id(&container), before, "replaced");
+    assert!(w.metric("berth_scheduled_pulls_total{result=\"new_image\"}") >= 1.0);
+    let journal = std::fs::read_to_string(p.state.path().join("journal/berth-it-cron.jsonl")).unwrap();
+    assert!(
+        journal.contains("\"reason\":\"image update by schedule: cron\""),
+        "{journal}"
+    );
+    assert!(
+        w.log().contains("scheduled pull: the tag names a new image"),
+        "{}",
+        w.log()
+    );
+    w.in_sync();
+}
