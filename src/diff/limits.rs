@@ -77,10 +77,17 @@ pub fn refusals(service: &Service, spec: &Spec, name: &str, live: &LiveState, mo
         ));
     }
     if let Some(problem) = reference_problem(&spec.image) {
+        let help = if problem.contains("$ENV") {
+            "give it a value: berth.yaml `env`, or the `<profile>-env.json` of berth.yaml's sesam.env_profile"
+        } else if problem.contains("placeholder") {
+            "give the placeholder a value in berth.yaml `vars`, as the build would"
+        } else {
+            "write it as [registry/]repository[:tag][@digest], the repository in lower case"
+        };
         out.push(refuse(
             "image",
             format!("`{}`: the image `{}` {problem}", service.name, spec.image),
-            "give every $ENV(...) a value (berth.yaml `env`, or a <profile>-env.json) and every @placeholder@ one in berth.yaml `vars`",
+            help,
         ));
     }
     out.extend(resource_refusals(service, spec, live, mode));
@@ -178,6 +185,17 @@ fn resource_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mod
     if mode == Mode::Swarm
         && let Some(e) = &live.engine
     {
+        // Swarm services have capabilities from API 1.41 (Docker 20.10) on.
+        if !spec.capabilities.is_default() && api_below(&e.api_version, (1, 41)) {
+            out.push(refuse(
+                "capabilities",
+                format!(
+                    "`{}`: its capabilities cannot be set on a Swarm service through API {} (they need 1.41, Docker 20.10)",
+                    service.name, e.api_version
+                ),
+                "upgrade the engine, or keep Docker's default capabilities (berth.yaml cumulocity.capabilities: docker)".into(),
+            ));
+        }
         if let Some(m) = r.cpu_reservation_millis.filter(|m| *m > e.cpu_millis) {
             out.push(refuse(
                 "resources.cpu_reservation_millis",
@@ -354,6 +372,15 @@ pub fn reference_problem(reference: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether API version `version` (`1.40`) is below `wanted`; an unreadable one is not.
+fn api_below(version: &str, wanted: (u32, u32)) -> bool {
+    let mut parts = version.split('.').map(str::parse::<u32>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) < wanted,
+        _ => false,
+    }
 }
 
 /// The highest CPU a cpuset (`0-3`, `0,4`) names.
@@ -584,6 +611,18 @@ mod tests {
         assert!(name_problem("p.x-web", Mode::Swarm).is_some());
         assert!(name_problem(&"a".repeat(64), Mode::Swarm).unwrap().contains("63"));
         assert!(name_problem("p-web-", Mode::Swarm).is_some());
+    }
+
+    #[test]
+    fn capabilities_on_an_old_swarm_are_refused() {
+        let mut s = sourced(service("a"));
+        s.capabilities.drop = vec!["ALL".into()];
+        let mut live = engine();
+        assert_eq!(check(&s, &live, Mode::Swarm), Vec::<String>::new());
+        live.engine.as_mut().unwrap().api_version = "1.40".into();
+        assert_eq!(check(&s, &live, Mode::Swarm).len(), 1);
+        assert_eq!(check(&s, &live, Mode::Docker), Vec::<String>::new());
+        assert!(api_below("1.9", (1, 41)) && !api_below("2.0", (1, 41)) && !api_below("x", (1, 41)));
     }
 
     #[test]
