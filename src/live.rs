@@ -16,14 +16,18 @@ pub struct LiveState {
     pub containers: Vec<Container>,
     /// Image reference → the image ID it resolves to, for the references the model names.
     pub images: BTreeMap<String, String>,
-    /// Whether the project's network exists.
+    /// Whether the network the project joins exists (its own, or berth.yaml's external).
     pub network: bool,
+    /// Whether berth's own network of this project exists, with berth's labels: the one
+    /// network it may remove, once no container needs it. A network of that name made
+    /// by anyone else is never touched.
+    pub own_network: bool,
     /// Swarm: the nodes work can be placed on (ready and active), by their labels.
     pub nodes: Vec<BTreeMap<String, String>>,
     /// What the engine can give a container; `None` when it was not read (the fakes).
     pub engine: Option<EngineFacts>,
-    /// Host ports the engine's containers publish (any project's, and not berth's), for
-    /// the host ports the model asks for.
+    /// The running containers that publish a host port the model asks for, whoever
+    /// owns them (this project's own included: its service may keep its port).
     pub published: Vec<HostPort>,
     /// Host ports the model asks for that a process outside the engine holds (read on a
     /// local engine only).
@@ -34,10 +38,11 @@ pub struct LiveState {
 /// largest ready node's resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineFacts {
-    /// CPUs a container may be limited to at most, in millicores (`NCPU` × 1000).
-    pub cpu_millis: u64,
-    /// The memory of the host (or the largest node), in bytes.
-    pub memory_bytes: u64,
+    /// CPUs a container may be limited to at most, in millicores (`NCPU` × 1000);
+    /// `None` when the engine did not say (no check is then made against it).
+    pub cpu_millis: Option<u64>,
+    /// The memory of the host (or the largest node), in bytes, when known.
+    pub memory_bytes: Option<u64>,
     /// The API version agreed with the engine.
     pub api_version: String,
 }
@@ -73,7 +78,7 @@ impl LiveState {
         for (reference, id) in &self.images {
             let _ = writeln!(text, "image\0{reference}\0{id}");
         }
-        let _ = writeln!(text, "network\0{}", self.network);
+        let _ = writeln!(text, "network\0{}\0{}", self.network, self.own_network);
         // Whoever else holds a host port the model asks for decides whether it can be had.
         for p in &self.published {
             let _ = writeln!(text, "published\0{}/{}\0{}", p.port, p.protocol, p.id);

@@ -84,6 +84,35 @@ impl Pulls {
     }
 }
 
+/// What a scheduled pull found behind the tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Another image than the service runs: it is to be replaced.
+    NewImage,
+    SameImage,
+}
+
+impl Found {
+    /// How a scheduled pull's image compares: with the image the service's containers
+    /// run, else (none runs yet) with the one the tag named before the pull.
+    pub fn of(running: Option<&str>, before: Option<&str>, after: Option<&str>) -> Found {
+        let reference = running.or(before);
+        if after.is_some() && after != reference {
+            Found::NewImage
+        } else {
+            Found::SameImage
+        }
+    }
+
+    /// Its name in /status and /metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Found::NewImage => "new_image",
+            Found::SameImage => "same_image",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +125,19 @@ mod tests {
             .iter()
             .map(|(s, e)| (s.to_string(), e.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_new_image_is_one_the_service_does_not_run() {
+        assert_eq!(Found::of(Some("a"), Some("a"), Some("b")), Found::NewImage);
+        assert_eq!(Found::of(Some("a"), Some("a"), Some("a")), Found::SameImage);
+        // The local tag was gone (an image prune): still the image the service runs.
+        assert_eq!(Found::of(Some("a"), None, Some("a")), Found::SameImage);
+        // The tag was moved by hand to what the service runs? Compared with the service.
+        assert_eq!(Found::of(Some("a"), Some("b"), Some("b")), Found::NewImage);
+        // Nothing runs yet: compared with the tag before the pull.
+        assert_eq!(Found::of(None, Some("a"), Some("b")), Found::NewImage);
+        assert_eq!(Found::of(None, None, None), Found::SameImage);
     }
 
     #[test]

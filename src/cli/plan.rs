@@ -376,7 +376,7 @@ fn project_name(loaded: &Loaded, repo: Option<&str>) -> miette::Result<String> {
     let hint = "set `project:` in berth.yaml";
     if let Some(location) = repo {
         let location = if crate::repo::git::is_url(location) {
-            location.to_string()
+            crate::repo::without_userinfo(location)
         } else {
             let path = std::fs::canonicalize(location).into_diagnostic()?;
             path.to_string_lossy().into_owned()

@@ -44,7 +44,7 @@ use crate::journal;
 use crate::live::RunState;
 use crate::plan::Step;
 use crate::repo::git::{git_dir, is_url};
-use crate::schedule::Pulls;
+use crate::schedule::{Found, Pulls};
 use crate::state::State as BerthState;
 use crate::watch::metrics::Metrics;
 use crate::watch::webhook::{Forge, MAX_BODY, verify};
@@ -584,12 +584,19 @@ struct Reconciler {
     /// Scheduled image pulls (`pull_image_cron_expression`), how to pull each service's
     /// image and on which engine, from the last plan.
     pulls: Pulls,
-    pull_sources: BTreeMap<String, (String, ImageSource)>,
+    pull_sources: BTreeMap<String, ScheduledImage>,
     pull_address: Option<Address>,
     /// Each scheduled service's last pull, for /status.
     last_pulls: BTreeMap<String, ScheduledPull>,
     /// Services whose scheduled pull found a new image, until an apply replaces them.
     pulled: BTreeSet<String>,
+}
+
+/// What a scheduled service pulls, and the image its containers run now.
+struct ScheduledImage {
+    image: String,
+    source: ImageSource,
+    running: Option<String>,
 }
 
 /// A service's last scheduled pull, in /status.
@@ -651,24 +658,31 @@ impl Reconciler {
         let (Some(address), false) = (&self.pull_address, due.is_empty()) else {
             return;
         };
-        let jobs: Vec<(String, String, ImageSource)> = due
+        let jobs: Vec<(String, &ScheduledImage)> = due
             .into_iter()
             .filter_map(|s| {
-                let (image, source) = self.pull_sources.get(&s)?;
-                Some((s, image.clone(), source.clone()))
+                let image = self.pull_sources.get(&s)?;
+                Some((s, image))
             })
             .collect();
+        // Each service's pull stands alone: one that fails leaves the others be.
         let pulled = runtime().map_err(|e| e.to_string()).and_then(|rt| {
             rt.block_on(async {
                 let docker = Docker::connect(address).await?;
                 let mut out = Vec::new();
-                for (service, image, source) in &jobs {
-                    let before = docker.image_id(image).await?;
-                    let result = match docker.provide_image(source).await {
-                        Ok(()) => docker.image_id(image).await.map(|after| (before, after)),
-                        Err(e) => Err(e),
+                for (service, job) in &jobs {
+                    let pull = async {
+                        let before = docker.image_id(&job.image).await?;
+                        docker.provide_image(&job.source).await?;
+                        let after = docker.image_id(&job.image).await?;
+                        Ok::<_, EngineError>(Found::of(
+                            job.running.as_deref(),
+                            before.as_deref(),
+                            after.as_deref(),
+                        ))
+                        .map(|found| (found, after.unwrap_or_default()))
                     };
-                    out.push((service, image, result));
+                    out.push((service.clone(), job.image.clone(), pull.await));
                 }
                 Ok(out)
             })
@@ -684,14 +698,14 @@ impl Reconciler {
         let time = journal::now();
         for (service, image, result) in pulled {
             let (result, detail) = match result {
-                Ok((before, Some(after))) if before.as_ref() != Some(&after) => {
-                    info!(%service, %image, "scheduled pull: the tag names a new image ({after}); replacing the service");
-                    self.pulled.insert(service.clone());
-                    ("new_image", after)
-                }
-                Ok((_, after)) => {
-                    debug!(%service, %image, "scheduled pull: the same image");
-                    ("same_image", after.unwrap_or_default())
+                Ok((found, after)) => {
+                    if found == Found::NewImage {
+                        info!(%service, %image, "scheduled pull: the tag names a new image ({after}); replacing the service");
+                        self.pulled.insert(service.clone());
+                    } else {
+                        debug!(%service, %image, "scheduled pull: the same image");
+                    }
+                    (found.name(), after)
                 }
                 Err(e) => {
                     let e = engine_problem(&e);
@@ -701,10 +715,10 @@ impl Reconciler {
             };
             shared.metrics.scheduled_pull(result);
             self.last_pulls.insert(
-                service.clone(),
+                service,
                 ScheduledPull {
                     time: time.clone(),
-                    image: image.clone(),
+                    image,
                     result,
                     detail,
                 },
@@ -722,8 +736,23 @@ impl Reconciler {
                 continue;
             };
             if let Ok(Some(source @ ImageSource::Pull { .. })) = source(planned, image, service) {
+                // The image the service's containers run now: what a pull is compared with.
+                let running = planned
+                    .live
+                    .containers
+                    .iter()
+                    .filter_map(|c| c.owner.as_ref())
+                    .find(|o| o.service == service.name)
+                    .map(|o| o.image_id.clone());
                 schedules.insert(service.name.clone(), expression.clone());
-                sources.insert(service.name.clone(), (image.clone(), source));
+                sources.insert(
+                    service.name.clone(),
+                    ScheduledImage {
+                        image: image.clone(),
+                        source,
+                        running,
+                    },
+                );
             }
         }
         self.pulls.set(&schedules, now);
@@ -905,7 +934,12 @@ impl Reconciler {
             .filter(|_| !healing)
             .map(|s| s.service.as_str())
             .collect();
-        if decision.apply.is_empty() {
+        // The project network is removed only with every step: a container left (held,
+        // or drift not healed) may still be attached.
+        if decision.apply.len() < planned.plan.steps.len() {
+            planned.plan.remove_network = None;
+        }
+        if decision.apply.is_empty() && planned.plan.remove_network.is_none() {
             let outcome = if planned.plan.is_empty() {
                 "in_sync"
             } else if !drifted.is_empty() {
@@ -1172,12 +1206,7 @@ fn retry_text(next: Next) -> String {
 }
 
 fn unix_secs() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-    .unwrap_or(i64::MAX)
+    unix_now() as i64
 }
 
 fn unix_now() -> f64 {

@@ -77,12 +77,16 @@ pub fn refusals(service: &Service, spec: &Spec, name: &str, live: &LiveState, mo
         ));
     }
     if let Some(problem) = reference_problem(&spec.image) {
-        let help = if problem.contains("$ENV") {
-            "give it a value: berth.yaml `env`, or the `<profile>-env.json` of berth.yaml's sesam.env_profile"
-        } else if problem.contains("placeholder") {
-            "give the placeholder a value in berth.yaml `vars`, as the build would"
-        } else {
-            "write it as [registry/]repository[:tag][@digest], the repository in lower case"
+        let help = match problem {
+            ReferenceProblem::Env => {
+                "give it a value: berth.yaml `env`, or the `<profile>-env.json` of berth.yaml's sesam.env_profile"
+            }
+            ReferenceProblem::Placeholder => {
+                "give the placeholder a value in berth.yaml `vars`, as the build would"
+            }
+            ReferenceProblem::Malformed(_) => {
+                "write it as [registry[:port]/]repository[:tag][@digest], the repository in lower case"
+            }
         };
         out.push(refuse(
             "image",
@@ -103,7 +107,7 @@ fn resource_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mod
     let refuse = |path: &str, message: String, help: String| {
         Refusal::new(&service.name, source_of(service, path), message, help)
     };
-    let cpus = live.engine.as_ref().map(|e| e.cpu_millis);
+    let cpus = live.engine.as_ref().and_then(|e| e.cpu_millis);
     let cpu_path = "resources.cpu_limit_millis";
     match (r.cpu_limit_millis, cpus) {
         (Some(m), _) if m < MIN_CPU_MILLIS => out.push(refuse(
@@ -168,8 +172,17 @@ fn resource_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mod
             "lower the reservation (requestedResources) or raise the limit (resources)".into(),
         ));
     }
-    if let (Some(set), Some(n)) = (&r.cpuset, cpus)
-        && let Some(cpu) = cpuset_max(set).filter(|max| (max + 1) * 1000 > n)
+    let highest = r.cpuset.as_deref().map(cpuset_max);
+    if let (Some(set), Some(None)) = (&r.cpuset, highest) {
+        out.push(refuse(
+            "resources.cpuset",
+            format!("`{}`: cpuset `{set}` is not a list of CPUs", service.name),
+            "name CPUs as a comma-separated list of numbers and ranges: `0-3`, `0,2`".into(),
+        ));
+    }
+    if let (Some(set), Some(Some(cpu)), Some(n)) = (&r.cpuset, highest, cpus)
+        && (cpu + 1) * 1000 > n
+        && mode == Mode::Docker
     {
         out.push(refuse(
             "resources.cpuset",
@@ -196,26 +209,30 @@ fn resource_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mod
                 "upgrade the engine, or keep Docker's default capabilities (berth.yaml cumulocity.capabilities: docker)".into(),
             ));
         }
-        if let Some(m) = r.cpu_reservation_millis.filter(|m| *m > e.cpu_millis) {
+        if let (Some(m), Some(n)) = (r.cpu_reservation_millis, e.cpu_millis)
+            && m > n
+        {
             out.push(refuse(
                 "resources.cpu_reservation_millis",
                 format!(
                     "`{}`: it reserves {} CPUs, more than any ready node has ({})",
                     service.name,
                     cpu(m),
-                    cpu(e.cpu_millis)
+                    cpu(n)
                 ),
                 "lower the reservation, or add a larger node".into(),
             ));
         }
-        if let Some(b) = r.memory_reservation_bytes.filter(|b| *b > e.memory_bytes) {
+        if let (Some(b), Some(total)) = (r.memory_reservation_bytes, e.memory_bytes)
+            && b > total
+        {
             out.push(refuse(
                 "resources.memory_reservation_bytes",
                 format!(
                     "`{}`: it reserves {} of memory, more than any ready node has ({})",
                     service.name,
                     mib(b),
-                    mib(e.memory_bytes)
+                    mib(total)
                 ),
                 "lower the reservation, or add a larger node".into(),
             ));
@@ -224,9 +241,15 @@ fn resource_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mod
     out
 }
 
-/// Host ports another container publishes, or (on a local engine) another process holds.
+/// Host ports another container publishes (only the service's own may keep its port: a
+/// replace frees it first), or (on a local engine) another process holds; and a host
+/// port that several instances would each publish.
 fn port_refusals(service: &Service, spec: &Spec, live: &LiveState) -> Vec<Refusal> {
-    let ours = |id: &str| live.containers.iter().any(|c| c.id == id && c.owner.is_some());
+    let own = |id: &str| {
+        live.containers
+            .iter()
+            .any(|c| c.id == id && c.owner.as_ref().is_some_and(|o| o.service == service.name))
+    };
     let mut out = Vec::new();
     for (i, port) in spec.ports.iter().enumerate() {
         let Some(host) = port.host else { continue };
@@ -238,8 +261,13 @@ fn port_refusals(service: &Service, spec: &Spec, live: &LiveState) -> Vec<Refusa
         let holder = live
             .published
             .iter()
-            .find(|p| p.port == host && p.protocol == port.protocol && !ours(&p.id));
-        let message = if let Some(holder) = holder {
+            .find(|p| p.port == host && p.protocol == port.protocol && !own(&p.id));
+        let message = if service.replicas > 1 {
+            format!(
+                "`{}` runs {} instances, and each would publish host port {host}/{}: only one can",
+                service.name, service.replicas, port.protocol
+            )
+        } else if let Some(holder) = holder {
             format!(
                 "`{}`: host port {host}/{} is already published by container `{}`",
                 service.name, port.protocol, holder.name
@@ -296,17 +324,42 @@ fn name_problem(name: &str, mode: Mode) -> Option<String> {
     }
 }
 
-/// Why `reference` is no image reference the engine takes (distribution's reference
-/// grammar: `[host[:port]/]path[:tag][@digest]`, the path in lower case), or holds an
-/// unresolved `$ENV(...)` or `@placeholder@`.
-pub fn reference_problem(reference: &str) -> Option<String> {
+/// Why an image reference is none the engine takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceProblem {
+    /// An unresolved Sesam `$ENV(...)`.
+    Env,
+    /// An unresolved Cumulocity `@placeholder@`.
+    Placeholder,
+    /// Against distribution's reference grammar, saying where.
+    Malformed(String),
+}
+
+impl fmt::Display for ReferenceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReferenceProblem::Env => f.write_str("still holds an unresolved $ENV(...)"),
+            ReferenceProblem::Placeholder => f.write_str("still holds an unresolved @placeholder@"),
+            ReferenceProblem::Malformed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The longest repository name the engine takes (distribution's `NameTotalLengthMax`).
+const MAX_REFERENCE_NAME: usize = 255;
+
+/// Why `reference` is no image reference the engine takes, by distribution's grammar
+/// (`distribution/reference`: `[domain[:port]/]path[:tag][@digest]`, each path component
+/// lower-case alphanumerics joined by `.`, `_`, `__` or dashes), or why it is none yet.
+pub fn reference_problem(reference: &str) -> Option<ReferenceProblem> {
+    let malformed = |why: String| Some(ReferenceProblem::Malformed(why));
     if reference.contains("$ENV(") {
-        return Some("still holds an unresolved $ENV(...)".into());
+        return Some(ReferenceProblem::Env);
     }
     let at_signs = reference.matches('@').count();
     if at_signs >= 2 || (at_signs == 1 && !reference.contains("@sha256:") && !reference.contains("@sha512:"))
     {
-        return Some("still holds an unresolved @placeholder@".into());
+        return Some(ReferenceProblem::Placeholder);
     }
     let (name, digest) = match reference.split_once('@') {
         Some((name, digest)) => (name, Some(digest)),
@@ -320,7 +373,7 @@ pub fn reference_problem(reference: &str) -> Option<String> {
                 .chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         {
-            return Some(format!("has a malformed digest `{digest}`"));
+            return malformed(format!("has a malformed digest `{digest}`"));
         }
     }
     // The tag follows the last `:` after the last `/` (a registry's port comes before it).
@@ -332,46 +385,78 @@ pub fn reference_problem(reference: &str) -> Option<String> {
     if let Some(tag) = tag {
         let valid = !tag.is_empty()
             && tag.len() <= 128
-            && tag
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
             && tag
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !valid {
-            return Some(format!(
+            return malformed(format!(
                 "has an invalid tag `{tag}`: letters, digits, `_`, `.` and `-`, at most 128"
             ));
         }
     }
+    if path.len() > MAX_REFERENCE_NAME {
+        return malformed(format!("has a name longer than {MAX_REFERENCE_NAME} characters"));
+    }
     let mut components: Vec<&str> = path.split('/').collect();
-    // The first component is a registry when it looks like a host: a dot, a port, or
-    // `localhost` (distribution's rule); a registry may hold upper case, a path may not.
-    if components.len() > 1 && (components[0].contains(['.', ':']) || components[0] == "localhost") {
+    // The first of several components is a registry when it looks like a host: a dot, a
+    // port, `localhost`, or upper case (distribution's `splitDockerDomain`).
+    let first = components[0];
+    if components.len() > 1
+        && (first.contains(['.', ':'])
+            || first == "localhost"
+            || first.chars().any(|c| c.is_ascii_uppercase()))
+    {
+        if !domain_ok(first) {
+            return malformed(format!(
+                "has `{first}` as its registry, which is no host name[:port]"
+            ));
+        }
         components.remove(0);
     }
     for component in components {
         if component.is_empty() {
-            return Some("has an empty path component".into());
+            return malformed("has an empty path component".into());
         }
         if component.chars().any(|c| c.is_ascii_uppercase()) {
-            return Some(format!(
+            return malformed(format!(
                 "has `{component}` in its repository name, which must be lower case"
             ));
         }
-        let valid = component
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-            && component.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && component.ends_with(|c: char| c.is_ascii_alphanumeric());
-        if !valid {
-            return Some(format!(
-                "has `{component}` in its repository name, which may hold only lower-case letters, digits and separators (`.`, `_`, `-`) between them"
+        if !path_component_ok(component) {
+            return malformed(format!(
+                "has `{component}` in its repository name: lower-case letters and digits, joined by one `.`, one or two `_`, or dashes"
             ));
         }
     }
     None
+}
+
+/// A path component: `[a-z0-9]+` runs joined by `.`, `_`, `__` or one or more `-`.
+fn path_component_ok(component: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    component.starts_with(alnum)
+        && component.ends_with(alnum)
+        && component
+            .split(alnum)
+            .all(|sep| matches!(sep, "" | "." | "_" | "__") || sep.chars().all(|c| c == '-'))
+}
+
+/// A registry: host-name labels (`[A-Za-z0-9]`, inner dashes) joined by dots, and an
+/// optional numeric port.
+fn domain_ok(domain: &str) -> bool {
+    let (host, port) = match domain.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (domain, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && l.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    host.split('.').all(label_ok)
+        && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Whether API version `version` (`1.40`) is below `wanted`; an unreadable one is not.
@@ -383,9 +468,19 @@ fn api_below(version: &str, wanted: (u32, u32)) -> bool {
     }
 }
 
-/// The highest CPU a cpuset (`0-3`, `0,4`) names.
+/// The highest CPU a cpuset (`0-3`, `0,4`) names; `None` when it is no list of CPU
+/// numbers and ranges.
 fn cpuset_max(set: &str) -> Option<u64> {
-    set.split([',', '-']).filter_map(|n| n.trim().parse().ok()).max()
+    let mut highest = None;
+    for item in set.split(',') {
+        let (low, high) = item.split_once('-').unwrap_or((item, item));
+        let (low, high): (u64, u64) = (low.parse().ok()?, high.parse().ok()?);
+        if low > high {
+            return None;
+        }
+        highest = highest.max(Some(high));
+    }
+    highest
 }
 
 fn cpu(millis: u64) -> String {
@@ -422,8 +517,8 @@ mod tests {
     fn engine() -> LiveState {
         LiveState {
             engine: Some(EngineFacts {
-                cpu_millis: 2000,
-                memory_bytes: 1 << 30,
+                cpu_millis: Some(2000),
+                memory_bytes: Some(1 << 30),
                 api_version: "1.47".into(),
             }),
             ..LiveState::default()
@@ -551,6 +646,13 @@ mod tests {
             swarm: None,
         }];
         assert_eq!(check(&s, &live, Mode::Docker), Vec::<String>::new());
+        // Another service's, even of this project, holds it until it is replaced: the two
+        // would race.
+        live.containers[0].owner.as_mut().unwrap().service = "b".into();
+        assert_eq!(
+            check(&s, &live, Mode::Docker),
+            ["14: `a`: host port 8080/tcp is already published by container `web`"]
+        );
         live.published.clear();
         live.bound = vec![(8080, Protocol::Tcp)];
         assert_eq!(
@@ -560,6 +662,12 @@ mod tests {
         // The same port over UDP is another port.
         live.bound = vec![(8080, Protocol::Udp)];
         assert_eq!(check(&s, &live, Mode::Docker), Vec::<String>::new());
+        // One host port cannot be published by several instances.
+        s.replicas = 2;
+        assert_eq!(
+            check(&s, &live, Mode::Docker),
+            ["14: `a` runs 2 instances, and each would publish host port 8080/tcp: only one can"]
+        );
     }
 
     #[test]
@@ -583,6 +691,8 @@ mod tests {
             "Registry.Example.com/app",
             "ghcr.io/a/b/c@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "my_app__x.y-z:1",
+            "a--b/c",
+            "Sesam/watcher:1",
         ] {
             assert_eq!(reference_problem(good), None, "{good}");
         }
@@ -590,14 +700,21 @@ mod tests {
             ("$ENV(watcher-image)", "$ENV"),
             ("repo/@image@:1.0", "placeholder"),
             ("@image.name@", "placeholder"),
-            ("Sesam/Watcher:1", "lower case"),
+            ("sesam/Watcher:1", "lower case"),
             ("app:", "invalid tag"),
             ("app:-x", "invalid tag"),
             ("a//b", "empty"),
-            ("app-:1", "separators"),
+            ("app-:1", "joined by"),
+            ("a..b", "joined by"),
+            ("a.-b", "joined by"),
+            ("a___b", "joined by"),
+            ("reg_x.com/app", "registry"),
+            ("host:abc/app", "registry"),
             ("app@sha256:abc", "digest"),
         ] {
-            let problem = reference_problem(bad).unwrap_or_else(|| panic!("{bad} passes"));
+            let problem = reference_problem(bad)
+                .unwrap_or_else(|| panic!("{bad} passes"))
+                .to_string();
             assert!(problem.contains(says), "{bad}: {problem}");
         }
     }
@@ -630,5 +747,8 @@ mod tests {
         assert_eq!(cpuset_max("0-3"), Some(3));
         assert_eq!(cpuset_max("0,4"), Some(4));
         assert_eq!(cpuset_max("1"), Some(1));
+        for bad in ["0-x", "3-1", "", "0,,1", "a"] {
+            assert_eq!(cpuset_max(bad), None, "{bad}");
+        }
     }
 }

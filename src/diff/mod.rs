@@ -161,6 +161,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     let swarm = options.mode == Mode::Swarm;
     for service in &model.services {
         let mut spec = canonical(service, options.default_image, options.digests);
+        spec.network = options.external_network.map(|(name, _)| name.to_string());
         if swarm {
             spec.placement = service.placement.clone();
             refusals.extend(swarm_refusals(service, &spec, &live.nodes));
@@ -259,7 +260,10 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
             None
         }
     };
-    let idle_network = (live.network && instances.is_empty() && options.external_network.is_none())
+    // Only berth's own network of this project, once nothing joins it: no container is
+    // desired, or they all join berth.yaml's external network now. One of that name
+    // made by anyone else is never planned for removal.
+    let idle_network = (live.own_network && (instances.is_empty() || options.external_network.is_some()))
         .then(|| network_name(options.project, options.mode));
     Diff {
         instances,

@@ -29,7 +29,7 @@ use super::labels::PROJECT;
 use super::{Create, Engine, EngineError, ImageSource, Observe, Query};
 use crate::apply::Readiness;
 use crate::config::Mode;
-use crate::diff::clean;
+use crate::diff::{clean, network_name};
 use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState};
 use crate::model::{Probe, ProbeAction, Protocol, Resources};
 
@@ -138,8 +138,22 @@ impl Docker {
             .collect())
     }
 
-    pub(super) async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
-        Ok(!self.networks_named(name).await?.is_empty())
+    /// Whether the network the project joins (`joined`) exists, and whether berth's own
+    /// network of the project (`own`, the same one unless berth.yaml names an external
+    /// network) exists with berth's labels of `identity`.
+    pub(super) async fn networks(
+        &self,
+        joined: &str,
+        own: &str,
+        identity: &super::Identity,
+    ) -> Result<(bool, bool), EngineError> {
+        let owned = |found: &[(String, HashMap<String, String>)]| found.iter().any(|(_, l)| identity.owns(l));
+        let found = self.networks_named(joined).await?;
+        let exists = !found.is_empty();
+        if joined == own {
+            return Ok((exists, owned(&found)));
+        }
+        Ok((exists, owned(&self.networks_named(own).await?)))
     }
 
     /// The last lines a container printed, for a failure report.
@@ -320,7 +334,8 @@ impl Observe for Docker {
         let ours = self.list("label", format!("{PROJECT}={}", identity.project));
         let named = self.list("name", format!("^/{}-", project.replace('.', "\\.")));
         let images = self.images(&query.images);
-        let network = self.network_exists(&query.network);
+        let own = network_name(&identity.project, Mode::Docker);
+        let network = self.networks(&query.network, &own, identity);
         let facts = self.facts();
         let published = self.published(&query.host_ports);
         let (ours, named, images, network, facts, published) =
@@ -349,7 +364,8 @@ impl Observe for Docker {
         Ok(LiveState {
             containers: Container::with_others(owned, others),
             images,
-            network,
+            network: network.0,
+            own_network: network.1,
             nodes: Vec::new(),
             engine: Some(facts),
             published,
@@ -366,9 +382,8 @@ impl Docker {
             .info()
             .await
             .map_err(|e| self.error("cannot read the engine's info", e))?;
-        let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
         Ok(EngineFacts {
-            cpu_millis: positive(info.ncpu) * 1000,
+            cpu_millis: positive(info.ncpu).map(|n| n * 1000),
             memory_bytes: positive(info.mem_total),
             api_version: self.client.client_version().to_string(),
         })
@@ -420,12 +435,22 @@ impl Docker {
     }
 
     /// On an engine on this machine (a unix socket), the ports of `ports` that no
-    /// container publishes and that another process holds: binding them fails.
+    /// container publishes and that another process holds: read from the kernel's socket
+    /// tables (`/proc/net/{tcp,tcp6,udp,udp6}`), never by binding, so that a plan
+    /// changes nothing on the host either.
     fn bound(&self, ports: &[(u16, Protocol)], published: &[HostPort]) -> Vec<(u16, Protocol)> {
         if !self.address.starts_with("unix://") {
             return Vec::new();
         }
-        let in_use = |e: std::io::Error| e.kind() == std::io::ErrorKind::AddrInUse;
+        let held = |tables: [&str; 2], state: Option<&str>| -> Vec<u16> {
+            tables
+                .iter()
+                .filter_map(|t| std::fs::read_to_string(t).ok())
+                .flat_map(|text| listening(&text, state))
+                .collect()
+        };
+        let tcp = held(["/proc/net/tcp", "/proc/net/tcp6"], Some("0A"));
+        let udp = held(["/proc/net/udp", "/proc/net/udp6"], None);
         ports
             .iter()
             .filter(|(port, protocol)| {
@@ -434,8 +459,8 @@ impl Docker {
                     .any(|p| p.port == *port && p.protocol == *protocol)
             })
             .filter(|(port, protocol)| match protocol {
-                Protocol::Tcp => std::net::TcpListener::bind(("0.0.0.0", *port)).is_err_and(in_use),
-                Protocol::Udp => std::net::UdpSocket::bind(("0.0.0.0", *port)).is_err_and(in_use),
+                Protocol::Tcp => tcp.contains(port),
+                Protocol::Udp => udp.contains(port),
                 Protocol::Sctp => false,
             })
             .copied()
@@ -458,6 +483,30 @@ impl Docker {
             .await?;
         Ok(found.into_iter().filter_map(|(r, id)| Some((r, id?))).collect())
     }
+}
+
+/// The local ports of a `/proc/net/{tcp,udp}` table's sockets, those in `state` only
+/// (`0A`: listening) when given. Each line: `sl local_address rem_address st ...`, the
+/// address as `HEXIP:HEXPORT`.
+fn listening(table: &str, state: Option<&str>) -> Vec<u16> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            let local = fields.next()?;
+            let st = fields.nth(1)?;
+            if state.is_some_and(|s| s != st) {
+                return None;
+            }
+            u16::from_str_radix(local.rsplit(':').next()?, 16).ok()
+        })
+        .collect()
+}
+
+/// A count or size the engine reports; zero or less means it did not say.
+pub(super) fn positive(v: Option<i64>) -> Option<u64> {
+    v.and_then(|v| u64::try_from(v).ok()).filter(|v| *v > 0)
 }
 
 /// Registry credentials (user, password) as the engine takes them.
@@ -497,7 +546,6 @@ fn owned_container(identity: &super::Identity, c: ContainerInspectResponse) -> O
 /// The resources Docker applies, in the model's units. CPU reservations are CPU shares
 /// (1024 per CPU), rounded so that a value berth wrote reads back unchanged.
 fn resources_of(h: &HostConfig) -> Resources {
-    let positive = |v: Option<i64>| v.filter(|v| *v > 0).map(|v| v as u64);
     Resources {
         cpu_limit_millis: positive(h.nano_cpus).map(|n| n / 1_000_000),
         memory_limit_bytes: positive(h.memory),
@@ -1001,6 +1049,21 @@ pub async fn http_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listening_ports_from_the_kernels_tables() {
+        let tcp =
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:0050 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+";
+        assert_eq!(listening(tcp, Some("0A")), [8080], "port 80 is only a connection");
+        assert_eq!(listening(tcp, None), [8080, 80]);
+        let tcp6 = "  sl  local_address                         remote_address                        st
+   0: 00000000000000000000000000000000:1BB9 00000000000000000000000000000000:0000 0A 00000000:00000000
+";
+        assert_eq!(listening(tcp6, Some("0A")), [7097]);
+    }
 
     #[test]
     fn resources_read_back_as_written() {

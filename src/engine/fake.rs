@@ -33,12 +33,14 @@ impl FakeEngine {
     pub fn apply_plan(&mut self, plan: &Plan) {
         if plan.network.is_some() {
             self.state.network = true;
+            self.state.own_network = true;
         }
         for step in &plan.steps {
             self.apply(step);
         }
         if plan.remove_network.is_some() {
             self.state.network = false;
+            self.state.own_network = false;
         }
     }
 
@@ -161,13 +163,17 @@ impl Observe for FakeDocker {
 impl Engine for FakeDocker {
     async fn create_network(&self, name: &str, _: &BTreeMap<String, String>) -> Result<(), EngineError> {
         self.write(format!("network {name}"));
-        self.state.lock().expect("not poisoned").network = true;
+        let mut state = self.state.lock().expect("not poisoned");
+        state.network = true;
+        state.own_network = true;
         Ok(())
     }
 
     async fn remove_network(&self, name: &str, _: &BTreeMap<String, String>) -> Result<(), EngineError> {
         self.write(format!("remove network {name}"));
-        self.state.lock().expect("not poisoned").network = false;
+        let mut state = self.state.lock().expect("not poisoned");
+        state.network = false;
+        state.own_network = false;
         Ok(())
     }
 

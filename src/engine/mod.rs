@@ -108,8 +108,9 @@ impl<E: Observe> Observe for ReadOnly<'_, E> {
     }
 }
 
-/// Where an image that is not present comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where an image that is not present comes from. Its `Debug` never shows a registry
+/// password: a watcher keeps these for as long as it runs.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ImageSource {
     /// `docker load` of an archive (a Cumulocity `image.tar`, berth.yaml `images[].load`).
     Load { archive: PathBuf },
@@ -125,6 +126,34 @@ pub enum ImageSource {
         reference: String,
         credentials: Option<(String, String)>,
     },
+}
+
+impl std::fmt::Debug for ImageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageSource::Load { archive } => f.debug_struct("Load").field("archive", archive).finish(),
+            ImageSource::Build {
+                tag,
+                context,
+                dockerfile,
+                args,
+            } => f
+                .debug_struct("Build")
+                .field("tag", tag)
+                .field("context", context)
+                .field("dockerfile", dockerfile)
+                .field("args", args)
+                .finish(),
+            ImageSource::Pull {
+                reference,
+                credentials,
+            } => f
+                .debug_struct("Pull")
+                .field("reference", reference)
+                .field("user", &credentials.as_ref().map(|(user, _)| user))
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Everything needed to create one container, with real values: secrets resolved,
@@ -174,5 +203,20 @@ impl Create {
             network: network.to_string(),
             alias: alias.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageSource;
+
+    #[test]
+    fn a_pull_never_shows_its_password() {
+        let pull = ImageSource::Pull {
+            reference: "registry.local/app:1".into(),
+            credentials: Some(("puller".into(), "s3cret".into())),
+        };
+        let shown = format!("{pull:?}");
+        assert!(shown.contains("puller") && !shown.contains("s3cret"), "{shown}");
     }
 }

@@ -26,11 +26,12 @@ use bollard::query_parameters::{
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::docker::{CONCURRENCY, Docker, healthcheck, registry_auth};
+use super::docker::{CONCURRENCY, Docker, healthcheck, positive, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
 use super::{EngineError, Identity, Query};
 use crate::apply::{Event, Network, Outcome, remove_network, schedule};
-use crate::diff::clean;
+use crate::config::Mode;
+use crate::diff::{clean, network_name};
 use crate::live::{Container, EngineFacts, LiveState, RunState, SwarmService};
 use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
@@ -101,6 +102,10 @@ pub fn secret_name(project: &str, name: &str, digest: &str) -> String {
     format!("{prefix}-{hex}")
 }
 
+/// The placeable nodes: each one's labels, and its CPUs (millicores) and memory (bytes)
+/// when it reports them.
+type NodeFacts = Vec<(BTreeMap<String, String>, (Option<u64>, Option<u64>))>;
+
 impl Docker {
     /// The swarm's view of a project; an error unless the engine is a swarm manager.
     pub(super) async fn observe_swarm(&self, query: &Query<'_>) -> Result<LiveState, EngineError> {
@@ -115,7 +120,8 @@ impl Docker {
         // Swarm's name filter matches prefixes.
         let named = self.services("name", format!("{}-", clean(&identity.project)));
         let images = self.images(&query.images);
-        let network = self.network_exists(&query.network);
+        let own = network_name(&identity.project, Mode::Swarm);
+        let network = self.networks(&query.network, &own, identity);
         let nodes = self.placeable_nodes();
         let (ours, named, images, network, nodes) =
             futures_util::try_join!(ours, named, images, network, nodes)?;
@@ -131,14 +137,15 @@ impl Docker {
         let (nodes, resources): (Vec<_>, Vec<_>) = nodes.into_iter().unzip();
         // A task runs on one node: the largest ready node bounds what one may ask for.
         let engine = EngineFacts {
-            cpu_millis: resources.iter().map(|(cpu, _)| *cpu).max().unwrap_or(0),
-            memory_bytes: resources.iter().map(|(_, memory)| *memory).max().unwrap_or(0),
+            cpu_millis: resources.iter().filter_map(|(cpu, _)| *cpu).max(),
+            memory_bytes: resources.iter().filter_map(|(_, memory)| *memory).max(),
             api_version: self.client.client_version().to_string(),
         };
         Ok(LiveState {
             containers: Container::with_others(owned, others),
             images,
-            network,
+            network: network.0,
+            own_network: network.1,
             nodes,
             engine: Some(engine),
             published: Vec::new(),
@@ -166,13 +173,12 @@ impl Docker {
 
     /// The nodes Swarm can place tasks on (ready and active): their labels, and their
     /// CPUs (millicores) and memory (bytes).
-    async fn placeable_nodes(&self) -> Result<Vec<(BTreeMap<String, String>, (u64, u64))>, EngineError> {
+    async fn placeable_nodes(&self) -> Result<NodeFacts, EngineError> {
         let nodes = self
             .client
             .list_nodes(None::<ListNodesOptions>)
             .await
             .map_err(|e| self.error("cannot list Swarm nodes", e))?;
-        let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
         Ok(nodes
             .into_iter()
             .filter(|n| n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY))
@@ -184,7 +190,7 @@ impl Docker {
                 Some((
                     spec.labels.unwrap_or_default().into_iter().collect(),
                     (
-                        positive(resources.nano_cpus) / 1_000_000,
+                        positive(resources.nano_cpus).map(|n| n / 1_000_000),
                         positive(resources.memory_bytes),
                     ),
                 ))
@@ -585,7 +591,6 @@ const NANOS_PER_MILLI_CPU: i64 = 1_000_000;
 
 /// The resources a service's tasks get, in the model's units.
 fn resources_of(r: &TaskSpecResources) -> Resources {
-    let positive = |v: Option<i64>| v.filter(|v| *v > 0).map(|v| v as u64);
     let limits = r.limits.as_ref();
     let reservations = r.reservations.as_ref();
     Resources {

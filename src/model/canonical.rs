@@ -45,6 +45,11 @@ pub struct Spec {
     /// services that change no capability are the same as before the field existed.
     #[serde(default, skip_serializing_if = "Capabilities::is_default")]
     pub capabilities: Capabilities,
+    /// berth.yaml's `network.external`, when the project joins a network it did not
+    /// make: moving to or from one then replaces the containers. Skipped for the
+    /// project's own network, so those specs and hashes are as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// Keyed digests of secret values, computed at the edge where the values and the key
@@ -92,6 +97,7 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         healthcheck: service.probes.liveness.clone(),
         placement: Vec::new(),
         capabilities: service.capabilities.clone(),
+        network: None,
     }
 }
 

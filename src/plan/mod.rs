@@ -206,9 +206,12 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
         .collect();
     Plan {
         network: diff.missing_network.clone(),
-        // Only when nothing of the project is left behind: pruning, and no container
-        // kept.
-        remove_network: diff.idle_network.clone().filter(|_| options.prune),
+        // Only when no container of the project is left on it: none kept (prune off)
+        // may still be attached.
+        remove_network: diff
+            .idle_network
+            .clone()
+            .filter(|_| options.prune || diff.orphans.is_empty()),
         steps,
         errors,
         kept,
@@ -332,6 +335,13 @@ mod tests {
         engine.apply_plan(&p);
         assert!(!engine.state.network);
         assert!(plan_for(&empty, &engine.state, true).is_empty(), "converged");
+        // A network of that name berth did not make is never removed.
+        let theirs = LiveState {
+            network: true,
+            own_network: false,
+            ..LiveState::default()
+        };
+        assert_eq!(plan_for(&empty, &theirs, true).remove_network, None);
         // --target never removes the network.
         assert_eq!(
             plan_for(

@@ -14,6 +14,7 @@ use std::path::Path;
 /// are `fleet`; a work tree's `/src/fleet/.git` is `fleet`). The same from every folder
 /// and every machine, so a project read from git is named the same wherever berth runs.
 pub fn repository_name(location: &str) -> Option<String> {
+    let location = without_userinfo(location);
     let trimmed = location.trim_end_matches('/');
     // `git@host:org/fleet.git` separates the path with a colon.
     let mut segments = trimmed.rsplit(['/', ':']).filter(|s| !s.is_empty());
@@ -23,6 +24,19 @@ pub fn repository_name(location: &str) -> Option<String> {
     }
     let name = name.strip_suffix(".git").unwrap_or(name);
     (!name.is_empty() && !name.contains("..")).then(|| name.to_string())
+}
+
+/// `location` without the user and password a URL may carry (`https://user:token@host/…`
+/// is `https://host/…`), so that neither reaches a name or a message.
+pub fn without_userinfo(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => location.to_string(),
+    }
 }
 
 /// What a path names.
@@ -68,6 +82,18 @@ mod tests {
         ] {
             assert_eq!(repository_name(location).as_deref(), Some(name), "{location}");
         }
+        assert_eq!(
+            repository_name("https://user:t0ken@example.com").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            repository_name("https://user:t0ken@example.com/org/fleet.git").as_deref(),
+            Some("fleet")
+        );
+        assert_eq!(
+            super::without_userinfo("ssh://git@example.com/a.git"),
+            "ssh://example.com/a.git"
+        );
         assert_eq!(repository_name("/"), None);
         assert_eq!(repository_name("/.git"), None);
     }

@@ -113,13 +113,13 @@ impl Metrics {
         self.webhooks.get_or_create(&labels).inc();
     }
 
-    /// The OpenMetrics text exposition.
     pub fn scheduled_pull(&self, result: &str) {
         self.pulls
             .get_or_create(&vec![("result", result.to_string())])
             .inc();
     }
 
+    /// The OpenMetrics text exposition.
     pub fn text(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.

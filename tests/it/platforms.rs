@@ -120,11 +120,15 @@ fn a_project_joins_an_external_network_and_never_makes_or_removes_it() {
     let p = Project::new("berth-it-external");
     let network = "berth-it-external-microservices";
     docker(&["network", "rm", network]);
+    // First on a network of its own.
+    p.service("feeder", "info", 32);
+    apply(&p);
+    let feeder = p.container("feeder");
+    let before = inspect(&feeder, "{{.Id}}");
     p.write(
         "berth.yaml",
         &format!("project: berth-it-external\nnetwork:\n  external: {network}\n"),
     );
-    p.service("feeder", "info", 32);
     let (text, status) = p.plan(&[]);
     assert_eq!(status, 1, "{text}");
     assert!(
@@ -141,25 +145,31 @@ fn a_project_joins_an_external_network_and_never_makes_or_removes_it() {
     let (stdout, stderr, status) = p.berth(&["apply", "--auto-approve"]);
     assert_eq!(status, 1, "{stdout}{stderr}");
     assert_ne!(docker(&["network", "inspect", network]).2, 0, "nor by the apply");
-    assert!(p.containers().is_empty());
+    assert_eq!(inspect(&feeder, "{{.Id}}"), before, "and nothing changed");
 
-    // Made beforehand, as a Sesam node's `microservices` network is.
+    // Made beforehand, as a Sesam node's `microservices` network is: the service moves
+    // there (a replace, with its reason), and berth's own network goes.
     let (_, stderr, status) = docker(&["network", "create", network]);
     assert_eq!(status, 0, "{stderr}");
-    apply(&p);
-    let feeder = p.container("feeder");
-    assert_eq!(
-        inspect(
-            &feeder,
-            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
-        ),
-        network
+    let (text, status) = p.plan(&[]);
+    assert_eq!(status, 2, "{text}");
+    assert!(
+        text.contains(&format!("~ network: null → \"{network}\"")),
+        "{text}"
     );
+    assert!(
+        text.contains("# network berth-it-external-net will be removed"),
+        "{text}"
+    );
+    apply(&p);
+    let networks = "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}";
+    assert_eq!(inspect(&feeder, networks), network);
     assert_ne!(
         docker(&["network", "inspect", "berth-it-external-net"]).2,
         0,
         "no network of its own"
     );
+    assert_eq!(p.plan(&[]).1, 0, "converged");
     // Whatever else is on that network reaches the service by its _id.
     let (out, stderr, status) = docker(&[
         "run",
