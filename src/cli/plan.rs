@@ -19,9 +19,9 @@ use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
 use crate::lint::policy::Levels;
 use crate::live::LiveState;
 use crate::lock::Lock;
-use crate::model::Model;
+use crate::model::{Model, PullPolicy};
 use crate::plan::view::{PlanView, human};
-use crate::plan::{Plan, PlanOptions, desired_digest, plan};
+use crate::plan::{Action, Plan, PlanOptions, desired_digest, plan};
 use crate::problem::{Problem, closest};
 use crate::repo::git::GitTree;
 use crate::secrets::Secrets;
@@ -318,6 +318,8 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
             });
         }
     }
+    plan.errors
+        .extend(unobtainable_images(model, &loaded.config, &live, &plan));
     if !targets.is_empty() {
         plan = plan.only(targets);
     }
@@ -346,6 +348,43 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
         state_dir,
         lock,
     })
+}
+
+/// Images a create or replace needs that nothing can provide: not on the engine, no
+/// berth.yaml rule or archive to build or load them, and `skip_pull` forbids pulling.
+/// Known before anything is applied, so the plan refuses instead of the apply failing.
+fn unobtainable_images(
+    model: &Model,
+    config: &config::Config,
+    live: &LiveState,
+    plan: &Plan,
+) -> Vec<Refusal> {
+    let needed = |service: &str| {
+        plan.steps
+            .iter()
+            .any(|s| s.service == service && matches!(s.action, Action::Create | Action::Replace))
+    };
+    model
+        .services
+        .iter()
+        .filter(|s| s.pull.policy == PullPolicy::Never && s.pull.archive.is_none() && needed(&s.name))
+        .filter_map(|s| {
+            let image = s.image.as_ref()?;
+            let provided = live.images.contains_key(image) || config.images.iter().any(|r| &r.name == image);
+            (!provided).then(|| Refusal {
+                service: Some(s.name.clone()),
+                message: format!(
+                    "`{}`: the image `{image}` is not on the engine, and skip_pull forbids pulling it",
+                    s.name
+                ),
+                at: Some(crate::diff::source_of(s, "image")),
+                help: Some(
+                    "load or build it on the engine first, give it a berth.yaml `images` rule, or drop skip_pull"
+                        .into(),
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Names, for every changed field, the commit that last changed its line, between the

@@ -166,6 +166,29 @@ fn an_image_with_an_unresolved_env_reference_is_refused_at_its_span() {
 }
 
 #[test]
+fn an_image_that_is_absent_and_may_not_be_pulled_is_refused() {
+    let p = Project::new("berth-it-promise-absent");
+    p.write(
+        "absent.conf.json",
+        r#"{
+  "_id": "absent",
+  "type": "system:microservice",
+  "docker": {
+    "image": "berth-it-absent:1",
+    "port": 5000,
+    "skip_pull": true
+  }
+}
+"#,
+    );
+    refused(
+        &p,
+        "absent.conf.json:5:5",
+        "the image `berth-it-absent:1` is not on the engine, and skip_pull forbids pulling it",
+    );
+}
+
+#[test]
 fn a_name_the_engine_rejects_is_refused() {
     let _engine = crate::engine::ENGINE.read().unwrap_or_else(|e| e.into_inner());
     let parent = tempfile::tempdir().unwrap();
