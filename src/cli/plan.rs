@@ -302,18 +302,22 @@ pub fn make(request: &Request<'_>) -> Result<Planned, Unplanned> {
             .iter()
             .filter(|s| s.secret_names().any(|n| n == name))
         {
-            // The SECRET line that delivers it, else the service's declaration.
+            // The SECRET line that delivers it, else the variable whose value names it,
+            // else the service's declaration (registry credentials).
             let line = service.secrets.iter().position(|s| s.name == name);
-            let at = line
-                .and_then(|i| service.sources.get(&format!("secrets[{i}]")))
-                .unwrap_or(&service.origin);
+            let variable = service.env.iter().find(|(_, v)| v.secrets().any(|n| n == name));
+            let at = match (line, variable) {
+                (Some(i), _) => crate::diff::source_of(service, &format!("secrets[{i}]")),
+                (None, Some((key, _))) => crate::diff::source_of(service, &format!("env.{key}")),
+                (None, None) => service.origin.clone(),
+            };
             plan.errors.push(Refusal {
                 service: Some(service.name.clone()),
                 message: format!(
                     "secret `{name}` (used by `{}`) has no value in any of berth.yaml's secrets.providers",
                     service.name
                 ),
-                at: Some(at.clone()),
+                at: Some(at),
                 help: Some("give it a value in one of the providers (a variable with their prefix, or a file in their folder)".into()),
             });
         }

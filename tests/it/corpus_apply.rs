@@ -29,8 +29,8 @@ struct Case {
 
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
-    /// The configuration does not compile (lint errors), at their place.
-    Invalid,
+    /// The configuration does not compile (lint errors), at their place: the first.
+    Invalid(String),
     /// Compiled, but the plan refused it (what the engine would not do), at its place:
     /// the first error line.
     Refused(String),
@@ -74,7 +74,12 @@ impl Case {
                 if !has_location(&stderr) {
                     Outcome::Broken(format!("refused without a place:\n{stdout}{stderr}"))
                 } else if stderr.contains("nothing was planned") {
-                    Outcome::Invalid
+                    let first = stderr
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| l.starts_with('×'))
+                        .unwrap_or_default();
+                    Outcome::Invalid(first.to_string())
                 } else {
                     let first = stderr
                         .lines()
@@ -111,6 +116,16 @@ fn has_location(text: &str) -> bool {
     })
 }
 
+/// The names a text's `$SECRET(name)` references use.
+fn secret_names(text: &str) -> BTreeSet<String> {
+    text.split("$SECRET(")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')'))
+        .map(|(name, _)| name.to_string())
+        .filter(|name| !name.is_empty() && !name.contains(['/', '\\']))
+        .collect()
+}
+
 /// `@name@` placeholders in a manifest, each given a value in berth.yaml's `vars`, as a
 /// build would (an unresolved one is the plan's to refuse, which other tests check).
 fn placeholders(text: &str) -> BTreeSet<String> {
@@ -139,12 +154,30 @@ fn cases(shared: &Path) -> Vec<Case> {
             let mut yaml = format!(
                 "project: {project}\ncumulocity:\n  tenants: [{{id: t1, user: service-user, password: not-a-secret}}]\n"
             );
+            // Every $SECRET(...) gets a stand-in value, so that the file is applied.
+            let secrets = secret_names(&text);
+            if !secrets.is_empty() {
+                std::fs::create_dir(repo.path().join("secrets")).unwrap();
+                for name in &secrets {
+                    std::fs::write(repo.path().join("secrets").join(name), "stand-in").unwrap();
+                }
+                yaml.push_str("secrets:\n  providers:\n    - { type: dir, path: secrets }\n");
+            }
             let file = if format == "cumulocity" {
                 let vars = placeholders(&text);
                 if !vars.is_empty() {
                     yaml.push_str("vars:\n");
                     for v in vars {
-                        yaml.push_str(&format!("  \"{v}\": \"1.0.0\"\n"));
+                        // A value of the kind the build would give: a quantity where
+                        // the placeholder stands for one, else a version.
+                        let value = if v.contains("cpu") {
+                            "0.5"
+                        } else if v.contains("memory") {
+                            "256M"
+                        } else {
+                            "1.0.0"
+                        };
+                        yaml.push_str(&format!("  \"{v}\": \"{value}\"\n"));
                     }
                 }
                 "cumulocity.json".to_string()
@@ -264,14 +297,16 @@ fn every_real_manifest_and_node_config_is_refused_at_plan_or_applied_and_converg
     eprintln!(
         "corpus_apply: {} cases: {} invalid, {} refused at plan, {} applied and converged, {} broken promises",
         results.len(),
-        count(&|o| *o == Outcome::Invalid),
+        count(&|o| matches!(o, Outcome::Invalid(_))),
         count(&|o| matches!(o, Outcome::Refused(_))),
         count(&|o| *o == Outcome::Converged),
         broken.len()
     );
     for (name, outcome) in &results {
-        if let Outcome::Refused(why) = outcome {
-            eprintln!("corpus_apply: refused {name}: {why}");
+        match outcome {
+            Outcome::Invalid(why) => eprintln!("corpus_apply: invalid {name}: {why}"),
+            Outcome::Refused(why) => eprintln!("corpus_apply: refused {name}: {why}"),
+            _ => {}
         }
     }
     assert!(broken.is_empty(), "{}", broken.join("\n\n"));
