@@ -675,12 +675,8 @@ impl Reconciler {
                         let before = docker.image_id(&job.image).await?;
                         docker.provide_image(&job.source).await?;
                         let after = docker.image_id(&job.image).await?;
-                        Ok::<_, EngineError>(Found::of(
-                            job.running.as_deref(),
-                            before.as_deref(),
-                            after.as_deref(),
-                        ))
-                        .map(|found| (found, after.unwrap_or_default()))
+                        let found = Found::of(job.running.as_deref(), before.as_deref(), after.as_deref());
+                        Ok::<_, EngineError>((found, after.unwrap_or_default()))
                     };
                     out.push((service.clone(), job.image.clone(), pull.await));
                 }
