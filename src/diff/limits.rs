@@ -95,9 +95,7 @@ pub fn refusals(service: &Service, spec: &Spec, name: &str, live: &LiveState, mo
         ));
     }
     out.extend(resource_refusals(service, spec, live, mode));
-    if mode == Mode::Docker {
-        out.extend(port_refusals(service, spec, live));
-    }
+    out.extend(port_refusals(service, spec, live, mode));
     out
 }
 
@@ -241,10 +239,11 @@ fn resource_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mod
     out
 }
 
-/// Host ports another container publishes (only the service's own may keep its port: a
-/// replace frees it first), or (on a local engine) another process holds; and a host
-/// port that several instances would each publish.
-fn port_refusals(service: &Service, spec: &Spec, live: &LiveState) -> Vec<Refusal> {
+/// Host ports another container (or Swarm service) publishes (only the service's own may
+/// keep its port: a replace frees it first), or (on a local engine) another process
+/// holds; and on one engine a host port that several instances would each publish (a
+/// swarm's routing mesh balances one port over all replicas).
+fn port_refusals(service: &Service, spec: &Spec, live: &LiveState, mode: Mode) -> Vec<Refusal> {
     let own = |id: &str| {
         live.containers
             .iter()
@@ -262,14 +261,18 @@ fn port_refusals(service: &Service, spec: &Spec, live: &LiveState) -> Vec<Refusa
             .published
             .iter()
             .find(|p| p.port == host && p.protocol == port.protocol && !own(&p.id));
-        let message = if service.replicas > 1 {
+        let object = match mode {
+            Mode::Docker => "container",
+            Mode::Swarm => "Swarm service",
+        };
+        let message = if service.replicas > 1 && mode == Mode::Docker {
             format!(
                 "`{}` runs {} instances, and each would publish host port {host}/{}: only one can",
                 service.name, service.replicas, port.protocol
             )
         } else if let Some(holder) = holder {
             format!(
-                "`{}`: host port {host}/{} is already published by container `{}`",
+                "`{}`: host port {host}/{} is already published by {object} `{}`",
                 service.name, port.protocol, holder.name
             )
         } else if live.bound.contains(&(host, port.protocol)) {
@@ -662,11 +665,24 @@ mod tests {
         // The same port over UDP is another port.
         live.bound = vec![(8080, Protocol::Udp)];
         assert_eq!(check(&s, &live, Mode::Docker), Vec::<String>::new());
-        // One host port cannot be published by several instances.
+        // One host port cannot be published by several instances; a swarm's routing
+        // mesh balances one over all replicas.
         s.replicas = 2;
         assert_eq!(
             check(&s, &live, Mode::Docker),
             ["14: `a` runs 2 instances, and each would publish host port 8080/tcp: only one can"]
+        );
+        assert_eq!(check(&s, &live, Mode::Swarm), Vec::<String>::new());
+        // On a swarm, another service holding the port on the mesh.
+        live.published = vec![HostPort {
+            port: 8080,
+            protocol: Protocol::Tcp,
+            id: "svc9".into(),
+            name: "other".into(),
+        }];
+        assert_eq!(
+            check(&s, &live, Mode::Swarm),
+            ["14: `a`: host port 8080/tcp is already published by Swarm service `other`"]
         );
     }
 

@@ -32,7 +32,7 @@ use super::{EngineError, Identity, Query};
 use crate::apply::{Event, Network, Outcome, remove_network, schedule};
 use crate::config::Mode;
 use crate::diff::{clean, network_name};
-use crate::live::{Container, EngineFacts, LiveState, RunState, SwarmService};
+use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState, SwarmService};
 use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
 use crate::plan::{Action, Step};
@@ -123,8 +123,9 @@ impl Docker {
         let own = network_name(&identity.project, Mode::Swarm);
         let network = self.networks(&query.network, &own, identity);
         let nodes = self.placeable_nodes();
-        let (ours, named, images, network, nodes) =
-            futures_util::try_join!(ours, named, images, network, nodes)?;
+        let published = self.published_by_services(&query.host_ports);
+        let (ours, named, images, network, nodes, published) =
+            futures_util::try_join!(ours, named, images, network, nodes, published)?;
         let owned: Vec<Container> = stream::iter(ours.iter().filter_map(|s| owned(identity, s)))
             .map(|(service, owner)| self.service_container(service, owner))
             .buffered(CONCURRENCY)
@@ -148,9 +149,50 @@ impl Docker {
             own_network: network.1,
             nodes,
             engine: Some(engine),
-            published: Vec::new(),
+            published,
             bound: Vec::new(),
         })
+    }
+
+    /// The Swarm services that publish any of `ports` on the routing mesh, whoever owns
+    /// them: Swarm refuses a second service on a published port.
+    async fn published_by_services(&self, ports: &[(u16, Protocol)]) -> Result<Vec<HostPort>, EngineError> {
+        if ports.is_empty() {
+            return Ok(Vec::new());
+        }
+        let services = self
+            .client
+            .list_services(None::<bollard::query_parameters::ListServicesOptions>)
+            .await
+            .map_err(|e| self.error("cannot list Swarm services", e))?;
+        let mut out = Vec::new();
+        for s in services {
+            let name = s
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.name.clone())
+                .unwrap_or_default();
+            for p in s.endpoint.iter().flat_map(|e| e.ports.iter().flatten()) {
+                let protocol = match p.protocol {
+                    Some(EndpointPortConfigProtocolEnum::UDP) => Protocol::Udp,
+                    Some(EndpointPortConfigProtocolEnum::SCTP) => Protocol::Sctp,
+                    _ => Protocol::Tcp,
+                };
+                let Some(port) = p.published_port.and_then(|p| u16::try_from(p).ok()) else {
+                    continue;
+                };
+                if ports.contains(&(port, protocol)) {
+                    out.push(HostPort {
+                        port,
+                        protocol,
+                        id: s.id.clone().unwrap_or_default(),
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     async fn services(&self, key: &str, value: String) -> Result<Vec<Service>, EngineError> {
