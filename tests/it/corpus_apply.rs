@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::engine::{IMAGE, demo_image, docker};
-use crate::{output, shared_dir};
+use crate::shared_dir;
 
 /// Cases applied side by side: each takes one network from the engine's pools (about 30),
 /// and a few manifests wait minutes for their probes' initial delay.
@@ -42,15 +42,7 @@ enum Outcome {
 
 impl Case {
     fn berth(&self, args: &[&str]) -> (String, String, i32) {
-        output(
-            crate::berth()
-                .current_dir(self.repo.path())
-                .env("BERTH_STATE_DIR", self.state.path())
-                .env("NO_COLOR", "1")
-                .args(args)
-                .output()
-                .unwrap(),
-        )
+        crate::engine::berth_in(self.repo.path(), self.state.path(), args)
     }
 
     fn clean(&self) {

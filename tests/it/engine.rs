@@ -132,15 +132,7 @@ impl Project {
     }
 
     pub fn berth(&self, args: &[&str]) -> (String, String, i32) {
-        output(
-            crate::berth()
-                .current_dir(self.repo.path())
-                .env("BERTH_STATE_DIR", self.state.path())
-                .env("NO_COLOR", "1")
-                .args(args)
-                .output()
-                .unwrap(),
-        )
+        berth_in(self.repo.path(), self.state.path(), args)
     }
 
     pub fn plan(&self, extra: &[&str]) -> (String, i32) {
@@ -205,6 +197,20 @@ impl Drop for Project {
     fn drop(&mut self) {
         self.clean();
     }
+}
+
+/// `berth ARGS` run in the repository `repo` with the state directory `state`, without
+/// colour: stdout, stderr and the exit code.
+pub fn berth_in(repo: &Path, state: &Path, args: &[&str]) -> (String, String, i32) {
+    output(
+        crate::berth()
+            .current_dir(repo)
+            .env("BERTH_STATE_DIR", state)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap(),
+    )
 }
 
 pub fn schema() -> &'static jsonschema::Validator {

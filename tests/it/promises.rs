@@ -101,6 +101,18 @@ fn cpu_beyond_the_engine_and_a_reservation_above_its_limit_are_refused_at_their_
     );
 }
 
+/// A COSMOS microservice of `p` publishing `port` on the host (its PORT line is line 3).
+fn publishing(p: &Project, port: u16) {
+    p.write(
+        "berth.yaml",
+        &format!("project: {}\ncosmos:\n  image: {IMAGE}\n", p.name),
+    );
+    p.write(
+        "plugin.txt",
+        &format!("MICROSERVICE WEB web\n  CMD /berth-demo\n  PORT {port}\n"),
+    );
+}
+
 #[test]
 fn a_host_port_another_container_publishes_is_refused() {
     let mut p = Project::new("berth-it-promise-port");
@@ -111,14 +123,7 @@ fn a_host_port_another_container_publishes_is_refused() {
     let (_, stderr, status) = docker(&["run", "-d", "--name", holder, "-p", &publish, IMAGE]);
     assert_eq!(status, 0, "{stderr}");
     p.others.push(holder.into());
-    p.write(
-        "berth.yaml",
-        &format!("project: berth-it-promise-port\ncosmos:\n  image: {IMAGE}\n"),
-    );
-    p.write(
-        "plugin.txt",
-        &format!("MICROSERVICE WEB web\n  CMD /berth-demo\n  PORT {port}\n"),
-    );
+    publishing(&p, port);
     refused(
         &p,
         "plugin.txt:3:3",
@@ -131,14 +136,7 @@ fn a_host_port_another_process_holds_is_refused() {
     let p = Project::new("berth-it-promise-bound");
     let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    p.write(
-        "berth.yaml",
-        &format!("project: berth-it-promise-bound\ncosmos:\n  image: {IMAGE}\n"),
-    );
-    p.write(
-        "plugin.txt",
-        &format!("MICROSERVICE WEB web\n  CMD /berth-demo\n  PORT {port}\n"),
-    );
+    publishing(&p, port);
     refused(
         &p,
         "plugin.txt:3:3",
