@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use crate::compile::cosmos::keywords;
-use crate::compile::cosmos::keywords::BlockKind;
 use crate::erb::TagKind;
+use crate::formats::cosmos::keywords;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::parse::plugin_txt::{LogicalLine, Token, Tokenized};
 use crate::source::{SourceFile, Span};
 

@@ -34,7 +34,7 @@ pub struct Entry {
 fn path(state: &Path, project: &str) -> PathBuf {
     state
         .join("journal")
-        .join(format!("{}.jsonl", crate::diff::clean(project)))
+        .join(format!("{}.jsonl", crate::engine::naming::clean(project)))
 }
 
 /// The time now, for an entry.
@@ -64,7 +64,7 @@ pub fn record(state: &Path, project: &str, entry: &Entry) -> std::io::Result<()>
 fn converged_path(state: &Path, project: &str) -> PathBuf {
     state
         .join("journal")
-        .join(format!("{}.converged", crate::diff::clean(project)))
+        .join(format!("{}.converged", crate::engine::naming::clean(project)))
 }
 
 /// The desired-state digest the engine was last seen matching.

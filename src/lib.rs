@@ -22,6 +22,7 @@ pub mod config;
 pub mod diff;
 pub mod engine;
 pub mod erb;
+pub mod formats;
 #[allow(clippy::disallowed_methods)] // the edge: the journal file, the clock
 pub mod journal;
 pub mod lint;

@@ -73,7 +73,7 @@ fn locks_dir(state: &Path) -> PathBuf {
 /// The lock file of a project on an engine.
 fn lock_path(state: &Path, project: &str, engine: &str) -> PathBuf {
     let key = hex::encode(&Sha256::digest(format!("{project}\0{engine}").as_bytes())[..8]);
-    locks_dir(state).join(format!("{}-{key}.lock", crate::diff::clean(project)))
+    locks_dir(state).join(format!("{}-{key}.lock", crate::engine::naming::clean(project)))
 }
 
 fn read_holder(file: &mut File) -> Option<Holder> {

@@ -7,24 +7,15 @@
 //! Generic over `Engine`: the Docker engine in production, any engine in tests. Nothing
 //! here reads a clock or the environment; waiting is the engine's (`wait_ready`).
 
+pub mod swarm;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 
-use crate::engine::{Create, Engine, EngineError};
-use crate::model::Probe;
+use crate::engine::{Create, Engine, EngineError, Readiness};
 use crate::plan::{Action, Step};
-
-/// How a new or started container shows that it works.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Readiness {
-    /// A probe berth runs: HTTP or TCP to the container's address, or a command in it.
-    Probe(Probe),
-    /// Still running, and not restarted, after this long.
-    StaysUp(Duration),
-}
 
 /// A file placed in a container before it starts (a `SECRET FILE`).
 #[derive(Clone, PartialEq)]
@@ -269,9 +260,12 @@ async fn restore<E: Engine>(engine: &E, job: &Job, old: &str, error: String) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::config::Mode;
-    use crate::diff::{DiffOptions, diff, network_name};
+    use crate::diff::{DiffOptions, diff};
     use crate::engine::fake::FakeDocker;
+    use crate::engine::naming::network_name;
     use crate::engine::{Identity, Observe, Query};
     use crate::model::fixtures::{self, FakeDigests};
     use crate::model::{Model, Text};

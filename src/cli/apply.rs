@@ -17,11 +17,13 @@ use miette::{IntoDiagnostic, WrapErr};
 use super::inputs::InputArgs;
 use super::plan::{Planned, Request, engine_problem, make, runtime};
 use super::report::{colour_stdout, stdout};
-use crate::apply::{Event, File, Job, Network, Outcome, Readiness, execute};
+use crate::apply::swarm::{ServiceJob, execute_swarm};
+use crate::apply::{Event, File, Job, Network, Outcome, execute};
 use crate::config::Mode;
-use crate::diff::project_network;
+use crate::engine::Readiness;
 use crate::engine::docker::Docker;
-use crate::engine::swarm::{ServiceJob, ServiceRequest, SwarmSecret, secret_name};
+use crate::engine::naming::project_network;
+use crate::engine::swarm::{ServiceRequest, SwarmSecret, secret_name};
 use crate::engine::{Create, Engine, EngineError, ImageSource, Observe, labels};
 use crate::journal;
 use crate::model::{DesiredState, PullPolicy, SecretDelivery, Service};
@@ -153,20 +155,20 @@ pub async fn carry_out(
             |step| service_job(planned, step, &images, settings.stable_for),
             observer,
         );
-        let (mut done, notes) = docker
-            .execute_swarm(
-                &planned.identity,
-                &Network {
-                    create: planned.plan.network.as_deref(),
-                    remove: planned.plan.remove_network.as_deref(),
-                    labels: &planned.identity.base(),
-                },
-                &jobs,
-                settings.parallelism,
-                stopping,
-                &|e| observer.event(e),
-            )
-            .await?;
+        let (mut done, notes) = execute_swarm(
+            docker,
+            &planned.identity,
+            &Network {
+                create: planned.plan.network.as_deref(),
+                remove: planned.plan.remove_network.as_deref(),
+                labels: &planned.identity.base(),
+            },
+            &jobs,
+            settings.parallelism,
+            stopping,
+            &|e| observer.event(e),
+        )
+        .await?;
         for note in notes {
             observer.note(true, &note);
         }

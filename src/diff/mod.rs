@@ -8,6 +8,7 @@ pub mod limits;
 use serde_json::Value;
 
 use crate::config::Mode;
+use crate::engine::naming::{network_name, object_name};
 use crate::live::{Container, LiveState, RunState};
 use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
 use crate::model::{DesiredState, Model, Origin, SecretDelivery, Service};
@@ -105,52 +106,6 @@ pub struct Provenance {
 pub struct Clash {
     pub service: String,
     pub name: String,
-}
-
-/// The engine name of a service's instance: `<project>-<service>-<instance>`, with every
-/// character Docker does not allow in names made `-`.
-pub fn container_name(project: &str, service: &str, instance: u32) -> String {
-    format!("{}-{}-{instance}", clean(project), clean(service))
-}
-
-/// The engine name of a Swarm service: `<project>-<service>`, cleaned as container names.
-fn service_name(project: &str, service: &str) -> String {
-    format!("{}-{}", clean(project), clean(service))
-}
-
-/// The name of a desired instance's object on the engine.
-fn object_name(mode: Mode, project: &str, service: &str, instance: u32) -> String {
-    match mode {
-        Mode::Docker => container_name(project, service, instance),
-        Mode::Swarm => service_name(project, service),
-    }
-}
-
-/// The project's network, on which services reach each other by name: a bridge on one
-/// engine, an overlay on a swarm (named apart, since one engine can hold both).
-pub fn network_name(project: &str, mode: Mode) -> String {
-    match mode {
-        Mode::Docker => format!("{}-net", clean(project)),
-        Mode::Swarm => format!("{}-overlay", clean(project)),
-    }
-}
-
-/// The network a project's containers join: berth.yaml's external one, else its own.
-pub fn project_network(project: &str, mode: Mode, external: Option<&str>) -> String {
-    external.map_or_else(|| network_name(project, mode), String::from)
-}
-
-/// `s` with every character Docker does not allow in names made `-`.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }
 
 pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {

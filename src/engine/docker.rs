@@ -25,11 +25,11 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 
+use super::Readiness;
 use super::labels::PROJECT;
+use super::naming::{clean, network_name};
 use super::{Create, Engine, EngineError, ImageSource, Observe, Query};
-use crate::apply::Readiness;
 use crate::config::Mode;
-use crate::diff::{clean, network_name};
 use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState};
 use crate::model::{Probe, ProbeAction, Protocol, Resources};
 

@@ -7,14 +7,15 @@
 pub mod docker;
 pub mod fake;
 pub mod labels;
+pub mod naming;
 #[allow(clippy::disallowed_methods)] // the edge: waiting for Swarm to converge
 pub mod swarm;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::apply::Readiness;
 use crate::config::Mode;
 use crate::live::LiveState;
 use crate::model::canonical::Spec;
@@ -89,6 +90,46 @@ pub trait Engine: Observe {
     -> impl Future<Output = Result<(), EngineError>>;
     /// Waits until a started container is ready, or says why it is not.
     fn wait_ready(&self, id: &str, readiness: &Readiness) -> impl Future<Output = Result<(), String>>;
+}
+
+/// How a new or started container shows that it works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    /// A probe berth runs: HTTP or TCP to the container's address, or a command in it.
+    Probe(Probe),
+    /// Still running, and not restarted, after this long.
+    StaysUp(Duration),
+}
+
+/// Changing a swarm: the Swarm services of an apply, on top of the containers `Engine`
+/// changes. Each call returns when Swarm has converged (or says why it has not).
+pub trait Swarm: Engine {
+    /// Creates an attachable overlay network with `labels`.
+    fn create_overlay(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), EngineError>>;
+    /// Creates a service, then waits until its tasks have run for `stable_for`.
+    fn create_service(
+        &self,
+        request: &swarm::ServiceRequest,
+        stable_for: Duration,
+    ) -> impl Future<Output = Result<(), String>>;
+    /// Updates service `id` from the version the plan saw (Swarm refuses the update if
+    /// anyone changed it since), then waits as `create_service` does.
+    fn update_service(
+        &self,
+        id: &str,
+        version: u64,
+        request: &swarm::ServiceRequest,
+        stable_for: Duration,
+    ) -> impl Future<Output = Result<(), String>>;
+    /// Removes a service and waits until its tasks on this engine are gone.
+    fn remove_service(&self, id: &str) -> impl Future<Output = Result<(), String>>;
+    /// Removes this installation's secrets of the project that no service uses; notes on
+    /// what could not be removed.
+    fn remove_unused_secrets(&self, identity: &Identity) -> impl Future<Output = Vec<String>>;
 }
 
 /// A read-only view of any engine: hands `plan` an engine it cannot write through.

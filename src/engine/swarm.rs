@@ -6,7 +6,6 @@
 //! waited on until Swarm has converged or says why not.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -28,14 +27,12 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::docker::{CONCURRENCY, Docker, healthcheck, positive, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
+use super::naming::{clean, network_name};
 use super::{EngineError, Identity, Query};
-use crate::apply::{Event, Network, Outcome, remove_network, schedule};
 use crate::config::Mode;
-use crate::diff::{clean, network_name};
 use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState, SwarmService};
 use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
-use crate::plan::{Action, Step};
 
 /// How long a create or update may take to converge before berth says why not.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -79,17 +76,6 @@ pub struct SwarmSecret {
     pub value: Vec<u8>,
     /// The file's path in the container.
     pub target: String,
-}
-
-/// A plan step on a swarm.
-#[derive(Debug, Clone)]
-pub struct ServiceJob {
-    pub step: Step,
-    /// For `Create` and `Update`.
-    pub request: Option<ServiceRequest>,
-    /// How long every task must run, the same tasks throughout, before the service
-    /// counts as converged: a task that crashes right after it starts is not.
-    pub stable_for: Duration,
 }
 
 /// The Swarm secret for secret `name` with value digest `digest`:
@@ -332,77 +318,6 @@ impl Docker {
         Ok(out)
     }
 
-    /// Carries out a Swarm plan: the overlay network, then the services (side by side,
-    /// at most `parallelism` at once), then the removal of berth's secrets of this
-    /// project that no service uses any more.
-    pub async fn execute_swarm(
-        &self,
-        identity: &Identity,
-        network: &Network<'_>,
-        jobs: &[ServiceJob],
-        parallelism: usize,
-        stopping: &AtomicBool,
-        progress: &(dyn Fn(Event<'_>) + Sync),
-    ) -> Result<(Vec<Outcome>, Vec<String>), EngineError> {
-        if let Some(name) = network.create {
-            self.create_network_of(name, network.labels, "overlay").await?;
-        }
-        let mut outcomes = schedule(
-            jobs,
-            |j| &j.step,
-            parallelism,
-            stopping,
-            progress,
-            |job| self.run(job),
-        )
-        .await;
-        let notes = self.remove_unused_secrets(identity).await;
-        outcomes.extend(remove_network(self, network, &outcomes).await);
-        Ok((outcomes, notes))
-    }
-
-    async fn run(&self, job: &ServiceJob) -> Result<(), String> {
-        let step = &job.step;
-        let id = step.id.as_deref().unwrap_or_default();
-        match (step.action, &job.request) {
-            (Action::Create, Some(request)) => {
-                let spec = self.service_spec(request).await?;
-                let created = self
-                    .client
-                    .create_service(spec, request.credentials.as_ref().map(registry_auth))
-                    .await
-                    .map_err(|e| text(self.error("cannot create the service", e)))?;
-                let id = created.id.unwrap_or_default();
-                self.converge(&id, request, job.stable_for).await
-            }
-            (Action::Update, Some(request)) => {
-                let spec = self.service_spec(request).await?;
-                // The version the plan was made from: Swarm refuses the update if anyone
-                // changed the service since.
-                let version = step.version.unwrap_or_default();
-                let options = UpdateServiceOptionsBuilder::new()
-                    .version(i32::try_from(version).unwrap_or(i32::MAX))
-                    .build();
-                let auth = request.credentials.as_ref().map(registry_auth);
-                match self.client.update_service(id, spec, options, auth).await {
-                    Ok(_) => self.converge(id, request, job.stable_for).await,
-                    Err(e) if chain_of(&e).contains("out of sequence") => Err(format!(
-                        "the service changed since it was planned (its version index is no longer {version}); nothing was changed: plan again"
-                    )),
-                    Err(e) => Err(text(self.error("cannot update the service", e))),
-                }
-            }
-            (Action::Remove, _) => {
-                self.client
-                    .delete_service(id)
-                    .await
-                    .map_err(|e| text(self.error("cannot remove the service", e)))?;
-                self.gone(id).await
-            }
-            (action, _) => Err(format!("`{}` is not a step of a Swarm service", action.name())),
-        }
-    }
-
     /// The service spec, with its secrets created if they do not exist yet.
     async fn service_spec(&self, request: &ServiceRequest) -> Result<ServiceSpec, String> {
         let mut refs = Vec::new();
@@ -550,7 +465,7 @@ impl Docker {
 
     /// Removes this installation's secrets of the project that no service uses; notes
     /// on what could not be removed.
-    async fn remove_unused_secrets(&self, identity: &Identity) -> Vec<String> {
+    async fn remove_unused_secrets_of(&self, identity: &Identity) -> Vec<String> {
         let label = format!("{PROJECT}={}", identity.project);
         let (secrets, services) = match futures_util::try_join!(
             self.secrets("label", label.clone()),
@@ -592,6 +507,56 @@ impl Docker {
             }
         }
         notes
+    }
+}
+
+impl super::Swarm for Docker {
+    async fn create_overlay(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
+        self.create_network_of(name, labels, "overlay").await
+    }
+
+    async fn create_service(&self, request: &ServiceRequest, stable_for: Duration) -> Result<(), String> {
+        let spec = self.service_spec(request).await?;
+        let created = self
+            .client
+            .create_service(spec, request.credentials.as_ref().map(registry_auth))
+            .await
+            .map_err(|e| text(self.error("cannot create the service", e)))?;
+        let id = created.id.unwrap_or_default();
+        self.converge(&id, request, stable_for).await
+    }
+
+    async fn update_service(
+        &self,
+        id: &str,
+        version: u64,
+        request: &ServiceRequest,
+        stable_for: Duration,
+    ) -> Result<(), String> {
+        let spec = self.service_spec(request).await?;
+        let options = UpdateServiceOptionsBuilder::new()
+            .version(i32::try_from(version).unwrap_or(i32::MAX))
+            .build();
+        let auth = request.credentials.as_ref().map(registry_auth);
+        match self.client.update_service(id, spec, options, auth).await {
+            Ok(_) => self.converge(id, request, stable_for).await,
+            Err(e) if chain_of(&e).contains("out of sequence") => Err(format!(
+                "the service changed since it was planned (its version index is no longer {version}); nothing was changed: plan again"
+            )),
+            Err(e) => Err(text(self.error("cannot update the service", e))),
+        }
+    }
+
+    async fn remove_service(&self, id: &str) -> Result<(), String> {
+        self.client
+            .delete_service(id)
+            .await
+            .map_err(|e| text(self.error("cannot remove the service", e)))?;
+        self.gone(id).await
+    }
+
+    async fn remove_unused_secrets(&self, identity: &Identity) -> Vec<String> {
+        self.remove_unused_secrets_of(identity).await
     }
 }
 

@@ -12,7 +12,7 @@ use super::ast::{Arg, Block, BlockArg, Call, Expr, ExprKind, LocalRef, Param, Pa
 use super::stack::StackGuard;
 use super::template::{Item, Scanned};
 use super::value::{Exc, Value};
-use super::{ErbError, Segment, codes, methods};
+use super::{ErbError, Segment, codes, names, value};
 
 /// How many evaluation steps a template may take.
 pub(crate) const MAX_STEPS: u64 = 10_000_000;
@@ -415,7 +415,7 @@ impl<'a> Interp<'a> {
             ExprKind::Assign(..) | ExprKind::OpAssign(..) | ExprKind::MultiAssign(..) => Some("assignment"),
             ExprKind::Call(c) => match &c.recv {
                 Some(recv) => self.defined(recv)?.truthy().then_some("method"),
-                None => methods::is_function(&c.name).then_some("method"),
+                None => names::is_function(&c.name).then_some("method"),
             },
             _ => Some("expression"),
         };
@@ -473,7 +473,7 @@ impl<'a> Interp<'a> {
         // Mutating calls on a variable take its value out while they run, so an Array
         // grows in place instead of being copied; blocks may read the variable, so calls
         // with a block copy instead.
-        let mutating = methods::is_mutating(&c.name);
+        let mutating = names::is_mutating(&c.name);
         let take = mutating && block.is_none() && is_variable(recv_expr);
         let (mut recv, args) = if take {
             let args = self.args(&c.args)?;
@@ -633,7 +633,7 @@ fn is_variable(e: &Expr) -> bool {
 /// `pattern === value`, as `case`/`when` uses it.
 pub(crate) fn case_equal(pattern: &Value, v: &Value) -> bool {
     match pattern {
-        Value::Range(r) => methods::range_covers(r, v),
+        Value::Range(r) => value::range_covers(r, v),
         p => p.equals(v),
     }
 }

@@ -13,6 +13,7 @@ mod ast;
 mod eval;
 mod lexer;
 mod methods;
+mod names;
 mod parser;
 mod stack;
 mod stream;

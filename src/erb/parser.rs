@@ -14,7 +14,7 @@ use super::ast::{Arg, Block, BlockArg, Call, Expr, ExprKind, LocalRef, Param, Pa
 use super::lexer::{Kw, StrPart, Tok, Token};
 use super::stack::StackGuard;
 use super::stream::unsupported_help;
-use super::{ErbError, codes, methods};
+use super::{ErbError, codes, names};
 
 /// How deeply the parser may recurse (each parenthesis, block or `if` costs a few).
 const MAX_RECURSION: usize = 300;
@@ -1030,7 +1030,7 @@ impl Parser<'_> {
 
     /// Checks a call without receiver: only a few Kernel functions exist in templates.
     fn function(&mut self, name: &str, tok: &Token) {
-        if methods::is_function(name) {
+        if names::is_function(name) {
             return;
         }
         let (what, help) = match name {
@@ -1407,7 +1407,7 @@ impl Parser<'_> {
             }
             _ => return Err(self.syntax(&tok, "expected a method name after `.`")),
         };
-        if !methods::is_method(&name) {
+        if !names::is_method(&name) {
             self.unsupported(&tok, format!("the method `{name}`"), None);
         }
         let (args, block, _) = self.call_args()?;

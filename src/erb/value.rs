@@ -577,6 +577,23 @@ fn inspect_sym(s: &str) -> String {
     }
 }
 
+/// `range.cover?(v)`.
+pub(crate) fn range_covers(r: &RangeVal, v: &Value) -> bool {
+    let above_start = match &r.start {
+        Value::Nil => true,
+        s => matches!(s.compare(v), Some(Ordering::Less | Ordering::Equal)),
+    };
+    let below_end = match &r.end {
+        Value::Nil => true,
+        e => match v.compare(e) {
+            Some(Ordering::Less) => true,
+            Some(Ordering::Equal) => !r.exclusive,
+            _ => false,
+        },
+    };
+    above_start && below_end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

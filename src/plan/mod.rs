@@ -2,6 +2,8 @@
 //! replace, start, stop or remove — with the reasons, in a stable order. Pure: the plan
 //! is data; `apply` carries it out.
 
+#[cfg(test)]
+pub mod fake;
 pub mod view;
 
 use sha2::{Digest as _, Sha256};
@@ -225,7 +227,7 @@ mod tests {
 
     use super::*;
     use crate::diff::{DiffOptions, diff};
-    use crate::engine::fake::FakeEngine;
+    use crate::plan::fake::FakeEngine;
     use std::collections::BTreeMap;
 
     use crate::live::{Container, LiveState, Owner, RunState, SwarmService};

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::ast::{Block, Erb, ErbTag, Plugin, Variable};
-use crate::compile::cosmos::keywords;
 use crate::erb;
+use crate::formats::cosmos::keywords;
+use crate::formats::cosmos::{is_local_variable_name, is_reserved};
 use crate::parse::plugin_txt::{self, LexError, LogicalLine, Tokenized};
 use crate::problem::Problem;
 use crate::source::{SourceFile, Span};
@@ -148,22 +149,6 @@ fn gather_variables(raw: &Tokenized) -> Vec<Variable> {
         }
     }
     variables
-}
-
-/// VARIABLE names COSMOS refuses (FORMATS.md §1.4).
-pub fn is_reserved(name: &str) -> bool {
-    matches!(name, "target_name" | "microservice_name" | "scope")
-}
-
-/// Whether Ruby's `local_variable_set` accepts `name`: a lowercase letter or `_` first
-/// (non-ASCII lowercase letters count), then word characters.
-pub fn is_local_variable_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    let first_ok = first == '_' || first.is_ascii_lowercase() || (!first.is_ascii() && !first.is_uppercase());
-    first_ok && chars.all(|c| c == '_' || c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric()))
 }
 
 /// The template COSMOS's phase 2 hands to ERB for a plugin.txt's text (for tests and
@@ -340,16 +325,6 @@ mod tests {
             .map(|l| (l.params[0].value.as_str(), l.line, l.cosmos_line))
             .collect();
         assert_eq!(lines, [("B", 4, 2), ("C", 6, 4), ("C", 6, 6)]);
-    }
-
-    #[test]
-    fn ruby_local_variable_names() {
-        for ok in ["a", "_target", "x_1", "ünï", "end"] {
-            assert!(is_local_variable_name(ok), "{ok}");
-        }
-        for bad in ["", "A", "a-b", "1x", "<%="] {
-            assert!(!is_local_variable_name(bad), "{bad}");
-        }
     }
 
     proptest::proptest! {

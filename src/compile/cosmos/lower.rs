@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use crate::ast::{Block, Plugin};
 use crate::compile::cosmos::install::InstallOptions;
-use crate::compile::cosmos::keywords::{self, BlockKind};
-use crate::compile::cosmos::values::{is_nil_like, ruby_integer};
+use crate::formats::cosmos::keywords::{self, BlockKind};
+use crate::formats::cosmos::service_name;
+use crate::formats::cosmos::values::{is_nil_like, ruby_integer};
 use crate::model::{
     CosmosKind, CosmosService, DesiredState, Origin, Platform, Port, Protocol, Secret, SecretDelivery,
     Service, Text, looks_secret,
@@ -29,16 +30,6 @@ pub fn lower(plugin: &Plugin, options: &InstallOptions) -> Vec<Service> {
         .filter(|b| b.kind.is_deployed())
         .filter_map(|b| lower_block(plugin, b, options.scope()))
         .collect()
-}
-
-/// The COSMOS name of a deployed block: `SCOPE__TYPE__NAME`, NAME upcased.
-pub fn service_name(scope: &str, kind: BlockKind, name: &str) -> String {
-    let kind = match kind {
-        BlockKind::Interface => "INTERFACE",
-        BlockKind::Router => "ROUTER",
-        _ => "USER",
-    };
-    format!("{scope}__{kind}__{}", name.to_uppercase())
 }
 
 fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {

@@ -1,5 +1,5 @@
-//! The built-in methods of the Ruby subset: which names exist (for the parser's
-//! "outside the subset" check), dispatch by receiver type, the methods every object
+//! The built-in methods of the Ruby subset (their names are in `names`): dispatch by
+//! receiver type, the methods every object
 //! has, and the few Kernel functions a template may call.
 //!
 //! Each receiver type lives in its own file; a method that changes its receiver gets it
@@ -13,80 +13,13 @@ mod string;
 use std::cmp::Ordering;
 
 use super::eval::{BlockVal, Flow, Interp, R, case_equal};
-use super::value::{Exc, RangeVal, Value};
+use super::value::{Exc, Value};
 
 pub(crate) use format::sprintf;
 
 /// A method looked up on one receiver type: `Ok(None)` when the type has no method of
 /// that name, so the methods every object has are tried next.
 pub(crate) type Found = Result<Option<Value>, Flow>;
-
-/// Every method name berth implements on some receiver type.
-#[rustfmt::skip]
-const METHODS: &[&str] = &[
-    // operators
-    "+", "-", "*", "/", "%", "**", "-@", "+@", "~", "!", "&", "|", "^", "<<", ">>", "==", "!=", "===",
-    "<=>", "<", ">", "<=", ">=", "[]", "[]=",
-    // every object
-    "to_s", "inspect", "nil?", "equal?", "eql?", "freeze", "frozen?", "dup", "clone", "itself", "then",
-    "yield_self", "tap", "between?", "clamp", "hash",
-    // numbers
-    "to_i", "to_int", "to_f", "chr", "ord", "times", "upto", "downto", "step", "abs", "magnitude", "succ",
-    "next", "pred", "even?", "odd?", "zero?", "nonzero?", "positive?", "negative?", "divmod", "div",
-    "modulo", "fdiv", "pow", "floor", "ceil", "round", "truncate", "gcd", "lcm", "digits", "integer?",
-    "finite?", "infinite?", "nan?", "bit_length",
-    // strings and symbols
-    "length", "size", "bytesize", "to_str", "to_sym", "intern", "to_proc", "id2name", "name", "strip",
-    "lstrip", "rstrip", "chomp", "chop", "chars", "bytes", "lines", "upcase", "downcase", "capitalize",
-    "swapcase", "start_with?", "end_with?", "include?", "index", "rindex", "gsub", "sub", "tr", "delete",
-    "squeeze", "count", "split", "center", "ljust", "rjust", "reverse", "empty?", "hex", "oct", "each_char",
-    "each_line", "concat", "prepend", "insert", "replace", "slice", "casecmp", "casecmp?", "delete_prefix",
-    "delete_suffix", "partition", "rpartition", "ascii_only?", "valid_encoding?",
-    // collections
-    "at", "dig", "fetch", "first", "last", "any?", "all?", "none?", "one?", "member?", "find_index", "join",
-    "rotate", "sort", "sort_by", "min", "max", "min_by", "max_by", "minmax", "sum", "uniq", "compact",
-    "flatten", "push", "append", "pop", "shift", "unshift", "delete_at", "delete_if", "keep_if", "clear",
-    "map", "collect", "flat_map", "collect_concat", "select", "filter", "reject", "filter_map", "find",
-    "detect", "find_all", "each", "each_with_index", "each_with_object", "each_slice", "each_cons",
-    "each_index", "with_index", "zip", "take", "drop", "take_while", "drop_while", "group_by", "tally",
-    "inject", "reduce", "to_a", "entries", "to_h", "to_hash", "values_at", "keys", "values", "key", "key?",
-    "has_key?", "value?", "has_value?", "store", "merge", "update", "each_pair", "each_key", "each_value",
-    "transform_values", "transform_keys", "invert", "except", "cover?", "begin", "end", "exclude_end?",
-    "reverse_each", "fill",
-];
-
-/// Methods whose names end in `!` change the receiver; these change it too.
-#[rustfmt::skip]
-const MUTATING: &[&str] = &[
-    "<<", "[]=", "push", "append", "pop", "shift", "unshift", "prepend", "insert", "concat", "delete",
-    "delete_at", "delete_if", "keep_if", "clear", "replace", "store", "update", "fill",
-];
-
-/// The Kernel functions a template may call without a receiver.
-#[rustfmt::skip]
-const FUNCTIONS: &[&str] = &[
-    "Integer", "Float", "String", "Array", "format", "sprintf", "raise", "fail",
-];
-
-/// Whether `name` is a method berth implements (for some receiver).
-pub(crate) fn is_method(name: &str) -> bool {
-    match name.strip_suffix('!') {
-        Some(base) if base.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
-            METHODS.contains(&base)
-        }
-        _ => METHODS.contains(&name),
-    }
-}
-
-/// Whether calling `name` may change its receiver (so the result is written back).
-pub(crate) fn is_mutating(name: &str) -> bool {
-    (name.ends_with('!') && name != "!") || MUTATING.contains(&name)
-}
-
-/// Whether `name` is a Kernel function berth implements.
-pub(crate) fn is_function(name: &str) -> bool {
-    FUNCTIONS.contains(&name)
-}
 
 /// Checks the number of arguments: `min..=max`.
 pub(crate) fn arity(args: &[Value], min: usize, max: usize) -> Result<(), Exc> {
@@ -127,23 +60,6 @@ pub(crate) fn str_arg(v: &Value) -> Result<&str, Exc> {
 /// The block, or Ruby's error for a method that needs one.
 pub(crate) fn need_block(blk: Option<BlockVal<'_>>) -> Result<BlockVal<'_>, Exc> {
     blk.ok_or_else(|| Exc::ruby("LocalJumpError", "no block given (yield)"))
-}
-
-/// `range.cover?(v)`.
-pub(crate) fn range_covers(r: &RangeVal, v: &Value) -> bool {
-    let above_start = match &r.start {
-        Value::Nil => true,
-        s => matches!(s.compare(v), Some(Ordering::Less | Ordering::Equal)),
-    };
-    let below_end = match &r.end {
-        Value::Nil => true,
-        e => match v.compare(e) {
-            Some(Ordering::Less) => true,
-            Some(Ordering::Equal) => !r.exclusive,
-            _ => false,
-        },
-    };
-    above_start && below_end
 }
 
 /// Sorts stably with a comparison that may fail (a block may raise, or compare
@@ -434,6 +350,7 @@ fn hash_of(v: &Value) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::erb::names::{METHODS, MUTATING};
 
     #[test]
     fn merge_sort_is_stable_and_total() {
@@ -490,11 +407,5 @@ mod tests {
             });
             assert!(exists, "`{name}` is listed but no receiver implements it");
         }
-    }
-
-    #[test]
-    fn method_lists() {
-        assert!(is_method("gsub!") && is_method("strip") && !is_method("send") && !is_method("!!"));
-        assert!(is_mutating("<<") && is_mutating("upcase!") && !is_mutating("!") && !is_mutating("upcase"));
     }
 }

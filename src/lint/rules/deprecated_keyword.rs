@@ -1,6 +1,6 @@
 //! P32: deprecated keywords that COSMOS accepts and ignores.
 
-use crate::compile::cosmos::keywords::{self, Status};
+use crate::formats::cosmos::keywords::{self, Status};
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! P30: a block with DISABLE_ERB both bare and with patterns, where the bare one no
 //! longer means "every file".
 
-use crate::compile::cosmos::keywords;
+use crate::formats::cosmos::keywords;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

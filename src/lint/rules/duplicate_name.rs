@@ -1,7 +1,7 @@
 //! P12: two MICROSERVICEs, INTERFACEs, ROUTERs or TARGETs with the same name in one
 //! plugin. COSMOS upcases the names, so the comparison ignores case.
 
-use crate::compile::cosmos::keywords::BlockKind;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule, repeats};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! P31: keywords that only COSMOS Enterprise honours (CONTAINER) or that the docs list as
 //! "Coming Soon" (BRIDGE and friends).
 
-use crate::compile::cosmos::keywords::{self, Status};
+use crate::formats::cosmos::keywords::{self, Status};
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -3,7 +3,7 @@
 //! `<%= %>` shifts every later line it reports. Said once per plugin, at the first line
 //! that moved.
 
-use crate::compile::cosmos::keywords;
+use crate::formats::cosmos::keywords;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! P4: a PORT, SHARD or DB_SHARD number that Ruby's `Integer()` refuses.
 
 use crate::ast::Plugin;
-use crate::compile::cosmos::values::is_ruby_integer;
+use crate::formats::cosmos::values::is_ruby_integer;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::parse::plugin_txt::{LogicalLine, Token};
 use crate::problem::Severity;

@@ -1,7 +1,7 @@
 //! P11: a MICROSERVICE, INTERFACE or ROUTER name whose Kubernetes service name (COSMOS
 //! Enterprise) is not a valid DNS label.
 
-use crate::compile::cosmos::lower::service_name;
+use crate::formats::cosmos::service_name;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! P29: an INTERFACE or ROUTER mapping a target that this plugin declares only later, or
 //! not at all.
 
-use crate::compile::cosmos::keywords::BlockKind;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! B6: a memory limit or reservation below the 6 MiB the Docker engine allows.
 
-use crate::compile::cumulocity::memory_bytes;
 use crate::diff::limits::MIN_MEMORY_BYTES;
+use crate::formats::quantity::memory_bytes;
 use crate::lint::{Check, DocChecker, Docs, Format, Rule};
 use crate::problem::Severity;
 

@@ -1,6 +1,6 @@
 //! P2: a modifier that the enclosing block does not accept.
 
-use crate::compile::cosmos::keywords;
+use crate::formats::cosmos::keywords;
 use crate::lint::rules::unknown_keyword::suggest;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;

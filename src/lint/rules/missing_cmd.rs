@@ -1,6 +1,6 @@
 //! P14: a MICROSERVICE without CMD, which has nothing to run.
 
-use crate::compile::cosmos::keywords::BlockKind;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! P34: a MICROSERVICE whose folder is missing from the plugin's `microservices/`.
 //! Only checkable when the plugin.txt sits in a plugin tree.
 
-use crate::compile::cosmos::keywords::BlockKind;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! P10: a MICROSERVICE, INTERFACE or ROUTER name containing `__`, which breaks COSMOS's
 //! `SCOPE__TYPE__NAME` microservice names.
 
-use crate::compile::cosmos::lower::service_name;
+use crate::formats::cosmos::service_name;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! P25: VARIABLE_DESCRIPTION or VARIABLE_STATE before any VARIABLE.
 
-use crate::compile::cosmos::install::is_reserved;
-use crate::compile::cosmos::keywords;
+use crate::formats::cosmos::is_reserved;
+use crate::formats::cosmos::keywords;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,6 +1,6 @@
 //! P3: a keyword with too few or too many parameters.
 
-use crate::compile::cosmos::keywords::{self, Keyword};
+use crate::formats::cosmos::keywords::{self, Keyword};
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::parse::plugin_txt::LogicalLine;
 use crate::problem::Severity;

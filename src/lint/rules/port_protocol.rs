@@ -1,6 +1,6 @@
 //! P6: a PORT protocol other than TCP, UDP or SCTP.
 
-use crate::compile::cosmos::values::is_nil_like;
+use crate::formats::cosmos::values::is_nil_like;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,7 +1,7 @@
 //! B1 (berth's own): a modifier that older COSMOS releases accepted and the pinned one
 //! no longer knows.
 
-use crate::compile::cosmos::keywords::{self, Status};
+use crate::formats::cosmos::keywords::{self, Status};
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,6 +1,6 @@
 //! C11: requested resources above the resource limits.
 
-use crate::compile::cumulocity::{cpu_millis, memory_bytes};
+use crate::formats::quantity::{cpu_millis, memory_bytes};
 use crate::lint::{Check, DocChecker, Docs, Format, Rule};
 use crate::problem::Severity;
 

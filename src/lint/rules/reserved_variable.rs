@@ -1,6 +1,6 @@
 //! P23: a VARIABLE whose name COSMOS reserves.
 
-use crate::compile::cosmos::install::is_reserved;
+use crate::formats::cosmos::is_reserved;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,8 +1,8 @@
 //! P8: a MICROSERVICE SECRET whose fourth parameter looks like an INTERFACE option name,
 //! though for a MICROSERVICE it is the secret store.
 
-use crate::compile::cosmos::keywords::BlockKind;
-use crate::compile::cosmos::values::is_nil_like;
+use crate::formats::cosmos::keywords::BlockKind;
+use crate::formats::cosmos::values::is_nil_like;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

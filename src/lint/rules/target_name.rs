@@ -1,6 +1,6 @@
 //! P13: a TARGET name that COSMOS's `verify_parameter_naming` refuses.
 
-use crate::compile::cosmos::keywords::BlockKind;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

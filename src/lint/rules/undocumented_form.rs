@@ -1,7 +1,7 @@
 //! P33: forms COSMOS's code accepts but its docs do not describe: `TOOL WINDOW SAME`, a
 //! third WIDGET parameter, SCRIPT_ENGINE with one or three parameters.
 
-use crate::compile::cosmos::keywords::BlockKind;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,6 +1,6 @@
 //! P1: a keyword COSMOS does not know, or a modifier before any block.
 
-use crate::compile::cosmos::keywords;
+use crate::formats::cosmos::keywords;
 use crate::lint::{Check, Checker, Docs, Rule, closest};
 use crate::problem::Severity;
 

@@ -2,7 +2,7 @@
 //! what was meant: not plain digits, a leading 0 (octal), a port outside 1–65535, or a
 //! negative shard.
 
-use crate::compile::cosmos::values::{is_ruby_integer, ruby_integer};
+use crate::formats::cosmos::values::{is_ruby_integer, ruby_integer};
 use crate::lint::rules::invalid_integer::integer_params;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;

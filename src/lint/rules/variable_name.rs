@@ -1,6 +1,6 @@
 //! P24: a VARIABLE name that Ruby cannot bind as a local variable, so ERB fails.
 
-use crate::compile::cosmos::install::{is_local_variable_name, is_reserved};
+use crate::formats::cosmos::{is_local_variable_name, is_reserved};
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 

@@ -1,0 +1,67 @@
+//! Carrying out a plan on a swarm: the overlay network, then the services side by side
+//! (the same scheduler as containers), then the removal of secrets no service uses any
+//! more. Generic over the `Swarm` interface; waiting for convergence is the engine's.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::{Event, Network, Outcome, remove_network, schedule};
+use crate::engine::swarm::ServiceRequest;
+use crate::engine::{EngineError, Identity, Swarm};
+use crate::plan::{Action, Step};
+
+/// A plan step on a swarm.
+#[derive(Debug, Clone)]
+pub struct ServiceJob {
+    pub step: Step,
+    /// For `Create` and `Update`.
+    pub request: Option<ServiceRequest>,
+    /// How long every task must run, the same tasks throughout, before the service
+    /// counts as converged: a task that crashes right after it starts is not.
+    pub stable_for: Duration,
+}
+
+/// Carries out a Swarm plan: the overlay network, then the services (side by side, at
+/// most `parallelism` at once), then the removal of berth's secrets of this project that
+/// no service uses any more. Returns one outcome per job and notes on the secrets.
+pub async fn execute_swarm<E: Swarm>(
+    engine: &E,
+    identity: &Identity,
+    network: &Network<'_>,
+    jobs: &[ServiceJob],
+    parallelism: usize,
+    stopping: &AtomicBool,
+    progress: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<(Vec<Outcome>, Vec<String>), EngineError> {
+    if let Some(name) = network.create {
+        engine.create_overlay(name, network.labels).await?;
+    }
+    let mut outcomes = schedule(
+        jobs,
+        |j| &j.step,
+        parallelism,
+        stopping,
+        progress,
+        |job| run(engine, job),
+    )
+    .await;
+    let notes = engine.remove_unused_secrets(identity).await;
+    outcomes.extend(remove_network(engine, network, &outcomes).await);
+    Ok((outcomes, notes))
+}
+
+async fn run<E: Swarm>(engine: &E, job: &ServiceJob) -> Result<(), String> {
+    let step = &job.step;
+    let id = step.id.as_deref().unwrap_or_default();
+    match (step.action, &job.request) {
+        (Action::Create, Some(request)) => engine.create_service(request, job.stable_for).await,
+        // The version the plan was made from: Swarm refuses the update if anyone changed
+        // the service since.
+        (Action::Update, Some(request)) => {
+            let version = step.version.unwrap_or_default();
+            engine.update_service(id, version, request, job.stable_for).await
+        }
+        (Action::Remove, _) => engine.remove_service(id).await,
+        (action, _) => Err(format!("`{}` is not a step of a Swarm service", action.name())),
+    }
+}

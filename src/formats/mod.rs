@@ -1,0 +1,5 @@
+//! Facts about the three input formats that more than one stage reads: COSMOS's keyword
+//! table and value rules, Kubernetes quantities. A leaf: it imports nothing of berth.
+
+pub mod cosmos;
+pub mod quantity;
