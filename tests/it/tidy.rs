@@ -81,3 +81,124 @@ fn readme_lists_every_lint_rule() {
         .collect();
     assert!(missing.is_empty(), "README's lint rule table lacks {missing:?}");
 }
+
+/// The modules a source file's non-test code names through `crate::` or `super::`, as
+/// paths from the crate root (`["engine", "naming"]`).
+fn imports(module: &[String], text: &str) -> Vec<Vec<String>> {
+    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let segments = |path: &str| -> Vec<String> {
+        path.split("::")
+            .map(str::trim)
+            .take_while(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            })
+            .map(String::from)
+            .collect()
+    };
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(|c: char| c == 'c' || c == 's') {
+        let here = &rest[at..];
+        let boundary = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let (base, tail) = if boundary && here.starts_with("crate::") {
+            (Vec::new(), &here["crate::".len()..])
+        } else if boundary && here.starts_with("super::") {
+            let mut tail = here;
+            let mut base = module.to_vec();
+            while let Some(t) = tail.strip_prefix("super::") {
+                base.pop();
+                tail = t;
+            }
+            (base, tail)
+        } else {
+            rest = &rest[at + 1..];
+            continue;
+        };
+        let paths: Vec<&str> = match tail.strip_prefix('{') {
+            Some(group) => group.split('}').next().unwrap_or_default().split(',').collect(),
+            None => vec![
+                tail.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .next()
+                    .unwrap_or_default(),
+            ],
+        };
+        for path in paths {
+            let mut full = base.clone();
+            full.extend(segments(path));
+            found.push(full);
+        }
+        rest = &tail[..];
+    }
+    found
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let modules: Vec<(Vec<String>, String)> = files
+        .iter()
+        .map(|f| {
+            let relative = f.strip_prefix(root().join("src")).unwrap().with_extension("");
+            let mut path: Vec<String> = relative
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect();
+            if matches!(path.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+                path.pop();
+            }
+            (path, std::fs::read_to_string(f).unwrap())
+        })
+        .collect();
+    // Siblings at every depth: `engine` and `apply`, `erb::eval` and `erb::methods`. A
+    // module and its own parent or child are one unit and may name each other.
+    for depth in 1..=3 {
+        let mut edges: std::collections::BTreeMap<Vec<String>, std::collections::BTreeSet<Vec<String>>> =
+            Default::default();
+        for (module, text) in &modules {
+            if module.len() < depth {
+                continue;
+            }
+            let from = module[..depth].to_vec();
+            for import in imports(module, text) {
+                if import.len() < depth
+                    || import[..depth - 1] != from[..depth - 1]
+                    || import[..depth] == from[..]
+                {
+                    continue;
+                }
+                edges
+                    .entry(from.clone())
+                    .or_default()
+                    .insert(import[..depth].to_vec());
+            }
+        }
+        for (start, targets) in &edges {
+            // Can `start` reach itself?
+            let mut seen = std::collections::BTreeSet::new();
+            let mut stack: Vec<(Vec<String>, Vec<Vec<String>>)> = targets
+                .iter()
+                .map(|t| (t.clone(), vec![start.clone(), t.clone()]))
+                .collect();
+            while let Some((module, path)) = stack.pop() {
+                assert!(
+                    module != *start,
+                    "a module imports one that imports it back: {}",
+                    path.iter().map(|p| p.join("::")).collect::<Vec<_>>().join(" → ")
+                );
+                if seen.insert(module.clone()) {
+                    for next in edges.get(&module).into_iter().flatten() {
+                        let mut longer = path.clone();
+                        longer.push(next.clone());
+                        stack.push((next.clone(), longer));
+                    }
+                }
+            }
+        }
+    }
+}
