@@ -21,7 +21,6 @@ pub mod compile;
 pub mod config;
 pub mod diff;
 pub mod engine;
-pub mod erb;
 pub mod formats;
 #[allow(clippy::disallowed_methods)] // the edge: the journal file, the clock
 pub mod journal;
@@ -43,3 +42,6 @@ pub mod source;
 pub mod state;
 pub mod validate;
 pub mod watch;
+
+/// The ERB subset is its own crate (`crates/erb`): it depends on nothing of berth.
+pub use berth_erb as erb;

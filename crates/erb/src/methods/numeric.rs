@@ -3,8 +3,8 @@
 //! mixing, and errors (not wrap-around) when a result does not fit in 64 bits.
 
 use super::{Found, arity, int_arg};
-use crate::erb::eval::{BlockVal, Interp, R};
-use crate::erb::value::{Exc, Value};
+use crate::eval::{BlockVal, Interp, R};
+use crate::value::{Exc, Value};
 
 fn too_big() -> Exc {
     Exc::unsupported("an Integer beyond 64 bits")
@@ -120,7 +120,7 @@ fn float_arith(op: &str, x: f64, y: f64) -> Result<Value, Exc> {
 /// A Float's integer part as an Integer (Ruby's `to_i`).
 fn float_to_int(f: f64) -> Result<Value, Exc> {
     if f.is_nan() || f.is_infinite() {
-        return Err(Exc::ruby("FloatDomainError", crate::erb::value::float_to_s(f)));
+        return Err(Exc::ruby("FloatDomainError", crate::value::float_to_s(f)));
     }
     let t = f.trunc();
     // i64::MIN is exactly -2^63; i64::MAX rounds up to 2^63 as a Float.
@@ -606,7 +606,7 @@ fn float_method(f: f64, name: &str, args: &[Value]) -> Result<Option<Value>, Exc
             .map_or(Ok(0), int_arg)
     };
     let v = match name {
-        "to_s" | "inspect" => Value::str(crate::erb::value::float_to_s(f)),
+        "to_s" | "inspect" => Value::str(crate::value::float_to_s(f)),
         "to_f" | "+@" => Value::Float(f),
         "-@" => Value::Float(-f),
         "to_i" | "to_int" => float_to_int(f)?,
@@ -652,7 +652,7 @@ mod tests {
         );
         assert_eq!(
             arith("*", &i(i64::MAX), &i(2)).unwrap_err().code,
-            crate::erb::codes::UNSUPPORTED
+            crate::codes::UNSUPPORTED
         );
         assert!(
             arith("+", &i(1), &Value::str("a"))

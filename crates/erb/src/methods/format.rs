@@ -4,7 +4,7 @@
 //! `..f` two's-complement forms unless a sign flag is given).
 
 use super::numeric::{kernel_float, kernel_integer};
-use crate::erb::value::{Exc, Value};
+use crate::value::{Exc, Value};
 
 #[derive(Default)]
 struct Spec {

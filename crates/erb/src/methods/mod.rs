@@ -350,7 +350,7 @@ fn hash_of(v: &Value) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::erb::names::{METHODS, MUTATING};
+    use crate::names::{METHODS, MUTATING};
 
     #[test]
     fn merge_sort_is_stable_and_total() {
@@ -372,7 +372,7 @@ mod tests {
     /// an argument error, not NoMethodError.
     #[test]
     fn listed_methods_exist() {
-        let scanned = crate::erb::template::Scanned::default();
+        let scanned = crate::template::Scanned::default();
         let env = std::collections::BTreeMap::new();
         let mut interp = Interp::new("", &scanned, &env, Vec::new());
         let samples = [

@@ -2007,7 +2007,7 @@ fn describe(kind: &Tok) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::erb::{stream, template};
+    use crate::{stream, template};
 
     fn parse_template(t: &str, locals: &[&str]) -> Parsed {
         let scanned = template::scan(t);

@@ -191,7 +191,7 @@ pub(crate) fn unsupported_help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::erb::template;
+    use crate::template;
 
     /// The stream as short text: code tokens by kind, `T` for text, `<`/`>` around
     /// output, `;` and `/` for separators and line breaks.

@@ -12,9 +12,9 @@ use std::rc::Rc;
 use super::numeric::arith;
 use super::string::select_range;
 use super::{Found, arity, int_arg, merge_sort, need_block, str_arg};
-use crate::erb::eval::{BlockVal, Flow, Interp, R, case_equal};
-use crate::erb::value::range_covers;
-use crate::erb::value::{Array, Exc, Hash, Key, RangeVal, Value};
+use crate::eval::{BlockVal, Flow, Interp, R, case_equal};
+use crate::value::range_covers;
+use crate::value::{Array, Exc, Hash, Key, RangeVal, Value};
 
 /// What `each` yields, one at a time.
 enum Elements {
