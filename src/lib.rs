@@ -21,6 +21,7 @@ pub mod compile;
 pub mod config;
 pub mod diff;
 pub mod engine;
+pub mod failure;
 pub mod formats;
 #[allow(clippy::disallowed_methods)] // the edge: the journal file, the clock
 pub mod journal;
@@ -29,6 +30,7 @@ pub mod live;
 #[allow(clippy::disallowed_methods)] // the edge: lock files, the clock, the host's name
 pub mod lock;
 pub mod model;
+pub mod ops;
 pub mod parse;
 pub mod plan;
 pub mod problem;

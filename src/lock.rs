@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use miette::{IntoDiagnostic, WrapErr};
+use crate::failure::{Failure, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -92,8 +92,8 @@ pub fn acquire(
     commit: Option<&str>,
     timeout: Duration,
     stopping: Option<&AtomicBool>,
-) -> miette::Result<Lock> {
-    std::fs::create_dir_all(locks_dir(state)).into_diagnostic()?;
+) -> Result<Lock> {
+    std::fs::create_dir_all(locks_dir(state))?;
     let path = lock_path(state, project, engine);
     let started = Instant::now();
     loop {
@@ -103,8 +103,7 @@ pub fn acquire(
             .create(true)
             .truncate(false)
             .open(&path)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot open the lock {}", path.display()))?;
+            .map_err(|e| Failure::caused(format!("cannot open the lock {}", path.display()), e))?;
         match file.try_lock() {
             Ok(()) => {
                 // The file may have been removed by the holder that just let go: only a
@@ -126,31 +125,30 @@ pub fn acquire(
                     since: now(),
                     commit: commit.map(String::from),
                 };
-                file.set_len(0).into_diagnostic()?;
-                file.rewind().into_diagnostic()?;
-                file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes())
-                    .into_diagnostic()?;
-                file.sync_all().into_diagnostic()?;
+                file.set_len(0)?;
+                file.rewind()?;
+                file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes())?;
+                file.sync_all()?;
                 return Ok(Lock { file, path, holder });
             }
             Err(TryLockError::WouldBlock) => {
                 if stopping.is_some_and(|s| s.load(Ordering::SeqCst)) {
-                    miette::bail!("stopped while waiting for the lock of project `{project}` on {engine}");
+                    return Err(Failure::new(format!(
+                        "stopped while waiting for the lock of project `{project}` on {engine}"
+                    )));
                 }
                 if started.elapsed() >= timeout {
                     let who =
                         read_holder(&mut file).map_or_else(|| "another berth".to_string(), |h| h.to_string());
-                    miette::bail!(
-                        help = "wait for it to finish, or raise --lock-timeout",
+                    return Err(Failure::new(format!(
                         "project `{project}` on {engine} is being applied: {who}"
-                    );
+                    ))
+                    .with_help("wait for it to finish, or raise --lock-timeout"));
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
             Err(TryLockError::Error(e)) => {
-                return Err(e)
-                    .into_diagnostic()
-                    .wrap_err_with(|| format!("cannot lock {}", path.display()));
+                return Err(e).map_err(|e| Failure::caused(format!("cannot lock {}", path.display()), e));
             }
         }
     }
@@ -172,10 +170,8 @@ fn hostname() -> String {
 }
 
 /// `berth unlock ID`: removes the lock record `id` if no live process holds it.
-pub fn unlock(state: &Path, id: &str) -> miette::Result<Holder> {
-    let entries = std::fs::read_dir(locks_dir(state))
-        .into_diagnostic()
-        .wrap_err("no locks")?;
+pub fn unlock(state: &Path, id: &str) -> Result<Holder> {
+    let entries = std::fs::read_dir(locks_dir(state)).map_err(|e| Failure::caused("no locks", e))?;
     for entry in entries.flatten() {
         let path = entry.path();
         let Ok(mut file) = OpenOptions::new().read(true).write(true).open(&path) else {
@@ -189,16 +185,16 @@ pub fn unlock(state: &Path, id: &str) -> miette::Result<Holder> {
         }
         return match file.try_lock() {
             Ok(()) => {
-                std::fs::remove_file(&path).into_diagnostic()?;
+                std::fs::remove_file(&path)?;
                 Ok(holder)
             }
-            Err(_) => miette::bail!(
-                help = "its holder is alive; stop it instead",
-                "{holder}: still held"
-            ),
+            Err(_) => {
+                return Err(Failure::new(format!("{holder}: still held"))
+                    .with_help("its holder is alive; stop it instead"));
+            }
         };
     }
-    miette::bail!("no lock with id `{id}`")
+    Err(Failure::new(format!("no lock with id `{id}`")))
 }
 
 #[cfg(test)]

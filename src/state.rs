@@ -6,8 +6,15 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::failure::{Failure, Result};
 use hmac::{KeyInit, Mac};
-use miette::{IntoDiagnostic, WrapErr};
+
+/// The state directory found in the environment, or what to set.
+pub fn dir(found: Option<&Path>) -> Result<PathBuf> {
+    found
+        .map(Path::to_path_buf)
+        .ok_or_else(|| Failure::new("no state directory: set BERTH_STATE_DIR (or HOME)"))
+}
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -19,29 +26,28 @@ pub struct State {
 }
 
 impl State {
-    /// The state directory: `$BERTH_STATE_DIR`, else `$XDG_STATE_HOME/berth`, else
-    /// `~/.local/state/berth`.
-    pub fn default_dir() -> miette::Result<PathBuf> {
-        if let Some(dir) = std::env::var_os("BERTH_STATE_DIR").filter(|d| !d.is_empty()) {
-            return Ok(PathBuf::from(dir));
+    /// The state directory, from the environment `var` reads: `$BERTH_STATE_DIR`, else
+    /// `$XDG_STATE_HOME/berth`, else `~/.local/state/berth`; `None` without any of them.
+    pub fn default_dir(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+        let set = |name: &str| var(name).filter(|d| !d.is_empty());
+        if let Some(dir) = set("BERTH_STATE_DIR") {
+            return Some(PathBuf::from(dir));
         }
-        if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-            return Ok(PathBuf::from(dir).join("berth"));
+        if let Some(dir) = set("XDG_STATE_HOME") {
+            return Some(PathBuf::from(dir).join("berth"));
         }
-        match std::env::var_os("HOME") {
-            Some(home) => Ok(PathBuf::from(home).join(".local/state/berth")),
-            None => miette::bail!("no state directory: set BERTH_STATE_DIR (or HOME)"),
-        }
+        var("HOME").map(|home| PathBuf::from(home).join(".local/state/berth"))
     }
 
     /// Opens `dir`, creating it (mode 0700) and its key (mode 0600) on first use.
-    pub fn open(dir: &Path) -> miette::Result<State> {
+    pub fn open(dir: &Path) -> Result<State> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot create the state directory {}", dir.display()))?;
+            .map_err(|e| {
+                Failure::caused(format!("cannot create the state directory {}", dir.display()), e)
+            })?;
         let key = read_or_create_key(&dir.join("key"))?;
         Ok(State {
             dir: dir.to_path_buf(),
@@ -64,7 +70,7 @@ impl State {
     }
 }
 
-fn read_or_create_key(path: &Path) -> miette::Result<Vec<u8>> {
+fn read_or_create_key(path: &Path) -> Result<Vec<u8>> {
     let context = || format!("cannot read berth's key {}", path.display());
     // create_new: of two berths starting at once, one writes the key, the other reads it.
     match std::fs::OpenOptions::new()
@@ -77,24 +83,20 @@ fn read_or_create_key(path: &Path) -> miette::Result<Vec<u8>> {
             let mut key = vec![0u8; 32];
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut r| r.read_exact(&mut key))
-                .into_diagnostic()
-                .wrap_err("cannot read /dev/urandom for a new key")?;
+                .map_err(|e| Failure::caused("cannot read /dev/urandom for a new key", e))?;
             file.write_all(hex::encode(&key).as_bytes())
                 .and_then(|()| file.sync_all())
-                .into_diagnostic()
-                .wrap_err_with(context)?;
+                .map_err(|e| Failure::caused(context(), e))?;
             Ok(key)
         }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(path)
-                .into_diagnostic()
-                .wrap_err_with(context)?;
+            let text = std::fs::read_to_string(path).map_err(|e| Failure::caused(context(), e))?;
             hex::decode(text.trim())
                 .ok()
                 .filter(|k| k.len() >= 16)
-                .ok_or_else(|| miette::miette!(help = "restore it from a backup; a new key would make berth disown every container it created", "berth's key {} is damaged", path.display()))
+                .ok_or_else(|| Failure::new(format!("berth's key {} is damaged", path.display())).with_help("restore it from a backup; a new key would make berth disown every container it created"))
         }
-        Err(e) => Err(e).into_diagnostic().wrap_err_with(context),
+        Err(e) => Err(e).map_err(|e| Failure::caused(context(), e)),
     }
 }
 

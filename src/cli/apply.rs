@@ -1,10 +1,8 @@
-//! `berth apply`: take the project's lock, plan (or re-check a saved plan), ask, provide
-//! missing images, then carry the plan out with `apply::execute` — services side by side,
-//! replaces create-before-destroy — showing progress and a final report.
+//! `berth apply`: plan (or re-check a saved plan), ask, then carry the plan out with the
+//! apply use case, showing progress on the terminal and a final report.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -15,20 +13,15 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use miette::{IntoDiagnostic, WrapErr};
 
 use super::inputs::InputArgs;
-use super::plan::{Planned, Request, engine_problem, make, runtime};
+use super::plan::{environment, exit, runtime, warn};
 use super::report::{colour_stdout, stdout};
-use crate::apply::swarm::{ServiceJob, execute_swarm};
-use crate::apply::{Event, File, Job, Network, Outcome, execute};
-use crate::config::Mode;
-use crate::engine::Readiness;
-use crate::engine::docker::Docker;
-use crate::engine::naming::project_network;
-use crate::engine::swarm::{ServiceRequest, SwarmSecret, secret_name};
-use crate::engine::{Create, Engine, EngineError, ImageSource, Observe, labels};
-use crate::journal;
-use crate::model::{DesiredState, PullPolicy, SecretDelivery, Service};
+use crate::apply::{Event, Outcome};
+use crate::ops::Dial;
+use crate::ops::apply::{Observer, Settings, carry_out, fresh, record};
+use crate::ops::load::Inputs;
+use crate::ops::plan::{Planned, Request, make};
+use crate::plan::Step;
 use crate::plan::view::{PlanView, human};
-use crate::plan::{Action, Step};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -56,10 +49,10 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
-    let saved = saved_plan(&args.inputs)?;
+    let saved = saved_plan(&args.inputs.inputs())?;
     let inputs = saved
         .as_ref()
-        .map_or_else(|| args.inputs.clone(), |v| InputArgs::from_view(&v.inputs));
+        .map_or_else(|| args.inputs.inputs(), |v| Inputs::from_view(&v.inputs));
     let (targets, prune) = match &saved {
         Some(v) => (v.inputs.targets.clone(), v.inputs.prune),
         None => (args.targets.clone(), args.prune),
@@ -71,13 +64,20 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         lock: Some(args.lock_timeout),
         stopping: None,
     };
-    let planned = match make(&request) {
-        Ok(planned) => planned,
-        Err(unplanned) => return unplanned.exit(),
+    // One runtime and one connection to the engine, for the plan and its apply.
+    let runtime = runtime()?;
+    let (planned, docker) = match runtime.block_on(make(&request, &environment(), &Dial, &warn)) {
+        Ok(made) => made,
+        Err(unplanned) => return exit(unplanned),
     };
     match &saved {
         // Applying a saved plan applies exactly it: anything new since is refused.
-        Some(saved) => fresh(saved, &planned.view)?,
+        Some(saved) => fresh(saved, &planned.view).map_err(|stale| {
+            miette::miette!(
+                help = "make a new plan with `berth plan --out FILE` and review it",
+                "{stale}"
+            )
+        })?,
         None => stdout(&human(&planned.plan, colour_stdout()))?,
     }
     if !planned.plan.errors.is_empty() {
@@ -101,155 +101,36 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         parallelism: args.parallelism,
         stable_for: args.stable_for,
     };
-    let outcomes = runtime()?.block_on(async {
-        let docker = Docker::connect(&planned.address).await?;
-        carry_out(
-            &docker,
-            &planned,
-            &settings,
-            &AtomicBool::new(false),
-            &Progress::new(),
-        )
-        .await
-    });
+    let outcomes = runtime.block_on(carry_out(
+        &docker,
+        &planned,
+        &settings,
+        &AtomicBool::new(false),
+        &Progress::new(),
+    ));
     let outcomes = match outcomes {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            eprintln!("error: {}", engine_problem(&e));
+            eprintln!("error: {}", e.explained());
             return Ok(ExitCode::FAILURE);
         }
     };
     Ok(report(&outcomes, &planned))
 }
 
-/// How an apply runs.
-pub struct Settings {
-    /// How many services change at once.
-    pub parallelism: usize,
-    /// A container without probes is ready when it has stayed up this long; a Swarm
-    /// service when all its tasks have.
-    pub stable_for: Duration,
-}
-
-/// Where an apply's progress goes: the terminal for `berth apply`, the log for `berth
-/// watch`.
-pub trait Observer: Sync {
-    fn event(&self, event: Event<'_>);
-    /// A line about the apply as a whole: an image provided, a step that cannot run.
-    fn note(&self, warning: bool, line: &str);
-}
-
-/// Provides the images the plan needs, then carries the plan out; one outcome per step.
-/// Once `stopping` is set, no new step starts.
-pub async fn carry_out(
-    docker: &Docker,
-    planned: &Planned,
-    settings: &Settings,
-    stopping: &AtomicBool,
-    observer: &dyn Observer,
-) -> Result<Vec<Outcome>, EngineError> {
-    let images = provide_images(docker, planned, observer).await;
-    if planned.mode == Mode::Swarm {
-        let (jobs, mut outcomes) = jobs(
-            planned,
-            |step| service_job(planned, step, &images, settings.stable_for),
-            observer,
-        );
-        let (mut done, notes) = execute_swarm(
-            docker,
-            &planned.identity,
-            &Network {
-                create: planned.plan.network.as_deref(),
-                remove: planned.plan.remove_network.as_deref(),
-                labels: &planned.identity.base(),
-            },
-            &jobs,
-            settings.parallelism,
-            stopping,
-            &|e| observer.event(e),
-        )
-        .await?;
-        for note in notes {
-            observer.note(true, &note);
-        }
-        outcomes.append(&mut done);
-        return Ok(outcomes);
-    }
-    let (jobs, mut outcomes) = jobs(
-        planned,
-        |step| job(planned, step, &images, settings.stable_for),
-        observer,
-    );
-    let labels = planned.identity.base();
-    let network = Network {
-        create: planned.plan.network.as_deref(),
-        remove: planned.plan.remove_network.as_deref(),
-        labels: &labels,
-    };
-    let mut done = execute(docker, &network, &jobs, settings.parallelism, stopping, &|e| {
-        observer.event(e)
-    })
-    .await?;
-    outcomes.append(&mut done);
-    Ok(outcomes)
-}
-
 /// The saved plan `berth apply FILE` names, if the only path is one.
-fn saved_plan(inputs: &InputArgs) -> miette::Result<Option<PlanView>> {
-    let [path] = inputs.paths() else {
+fn saved_plan(inputs: &Inputs) -> miette::Result<Option<PlanView>> {
+    let [path] = &inputs.paths[..] else {
         return Ok(None);
     };
     if !path.is_file() || path.extension().is_none_or(|e| e != "json") {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).into_diagnostic()?;
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Ok(None);
-    };
-    if value.get("desired_digest").is_none() {
-        return Ok(None);
-    }
-    serde_json::from_value(value)
+    crate::ops::apply::saved_plan(&text)
+        .transpose()
         .into_diagnostic()
         .wrap_err_with(|| format!("{} is not a plan this berth can apply", path.display()))
-        .map(Some)
-}
-
-/// Refuses a saved plan when the configuration or the engine changed since, saying what.
-fn fresh(saved: &PlanView, now: &PlanView) -> miette::Result<()> {
-    if saved.desired_digest == now.desired_digest && saved.observed_fingerprint == now.observed_fingerprint {
-        return Ok(());
-    }
-    let line = |s: &crate::plan::view::StepView| format!("{} {}", s.action, s.container);
-    let before: Vec<String> = saved.steps.iter().map(line).collect();
-    let after: Vec<String> = now.steps.iter().map(line).collect();
-    let mut what = Vec::new();
-    if saved.desired_digest != now.desired_digest {
-        what.push("the configuration changed".to_string());
-    }
-    if saved.observed_fingerprint != now.observed_fingerprint {
-        what.push("the engine's containers changed".to_string());
-    }
-    let gone: Vec<&String> = before.iter().filter(|s| !after.contains(s)).collect();
-    let new: Vec<&String> = after.iter().filter(|s| !before.contains(s)).collect();
-    let mut detail = String::new();
-    if !gone.is_empty() {
-        detail += &format!(
-            "; no longer planned: {}",
-            gone.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        );
-    }
-    if !new.is_empty() {
-        detail += &format!(
-            "; now planned: {}",
-            new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        );
-    }
-    miette::bail!(
-        help = "make a new plan with `berth plan --out FILE` and review it",
-        "the saved plan is stale: {} since it was made{detail}",
-        what.join(" and ")
-    )
 }
 
 /// Asks on the terminal, as Terraform does; without one, refuses.
@@ -267,306 +148,6 @@ fn approved() -> miette::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// Makes every image a create or replace needs present; by reference, its ID or why not.
-async fn provide_images(
-    engine: &Docker,
-    planned: &Planned,
-    observer: &dyn Observer,
-) -> BTreeMap<String, Result<String, String>> {
-    let mut needed: BTreeMap<&str, &Service> = BTreeMap::new();
-    // A Swarm service's update may name a new image; a container's never does.
-    let swarm = planned.mode == Mode::Swarm;
-    for step in planned.plan.steps.iter().filter(|s| {
-        matches!(s.action, Action::Create | Action::Replace) || swarm && s.action == Action::Update
-    }) {
-        if let (Some(spec), Some(service)) = (&step.spec, service(planned, &step.service)) {
-            needed.entry(spec.image.as_str()).or_insert(service);
-        }
-    }
-    let mut ids = BTreeMap::new();
-    for (reference, service) in needed {
-        let present = planned.live.images.get(reference);
-        let fresh = service.pull.policy == PullPolicy::Always;
-        let result = match source(planned, reference, service) {
-            Err(e) => Err(e),
-            Ok(_) if present.is_some() && !fresh => Ok(present.cloned().unwrap_or_default()),
-            Ok(None) => present.cloned().ok_or_else(|| {
-                format!("image `{reference}` is not present, and skip_pull forbids pulling it; build or load it first")
-            }),
-            Ok(Some(how)) => match provide(engine, reference, &how, observer).await {
-                Ok(id) => Ok(id),
-                // Asked to pull every time, and the registry fails: the image already
-                // here still runs, loudly, rather than nothing.
-                Err(e) if present.is_some() => {
-                    observer.note(true, &format!("{e}; using the image `{reference}` already present"));
-                    Ok(present.cloned().unwrap_or_default())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        ids.insert(reference.to_string(), result);
-    }
-    ids
-}
-
-/// Provides one image; its ID.
-async fn provide(
-    engine: &Docker,
-    reference: &str,
-    how: &ImageSource,
-    observer: &dyn Observer,
-) -> Result<String, String> {
-    let started = Instant::now();
-    observer.note(false, &format!("image {reference}: {}…", verb(how)));
-    engine.provide_image(how).await.map_err(|e| engine_problem(&e))?;
-    let id = engine.image_id(reference).await.map_err(|e| engine_problem(&e))?;
-    let id = id.ok_or_else(|| format!("image `{reference}` is still not present after {}", verb(how)))?;
-    observer.note(
-        false,
-        &format!(
-            "image {reference}: ready ({:.1}s)",
-            started.elapsed().as_secs_f32()
-        ),
-    );
-    Ok(id)
-}
-
-fn verb(source: &ImageSource) -> &'static str {
-    match source {
-        ImageSource::Load { .. } => "loading",
-        ImageSource::Build { .. } => "building",
-        ImageSource::Pull { .. } => "pulling",
-    }
-}
-
-/// How an image is provided: berth.yaml's rule for it, the service's archive, else a
-/// pull (`None` when the service forbids pulling).
-pub fn source(planned: &Planned, reference: &str, service: &Service) -> Result<Option<ImageSource>, String> {
-    let root = &planned.root;
-    if let Some(rule) = planned.config.images.iter().find(|r| r.name == reference) {
-        if let Some(build) = &rule.build {
-            return Ok(Some(ImageSource::Build {
-                tag: reference.to_string(),
-                context: root.join(&build.context),
-                dockerfile: build.dockerfile.clone(),
-                args: build.args.clone(),
-            }));
-        }
-        if let Some(load) = &rule.load {
-            return Ok(Some(ImageSource::Load {
-                archive: root.join(load),
-            }));
-        }
-    }
-    if let Some(archive) = &service.pull.archive {
-        return Ok(Some(ImageSource::Load {
-            archive: archive_path(root, archive),
-        }));
-    }
-    if service.pull.policy == PullPolicy::Never {
-        return Ok(None);
-    }
-    let credentials = match &service.pull.auth {
-        None => None,
-        Some(auth) => {
-            let text = |t| {
-                planned
-                    .secrets
-                    .render(t)
-                    .map_err(|name| format!("registry credentials need secret `{name}`, which has no value"))
-            };
-            Some((text(&auth.username)?, text(&auth.password)?))
-        }
-    };
-    Ok(Some(ImageSource::Pull {
-        reference: reference.to_string(),
-        credentials,
-    }))
-}
-
-/// Archives are named relative to the current folder when berth read them.
-fn archive_path(root: &Path, archive: &str) -> PathBuf {
-    let path = PathBuf::from(archive);
-    if path.is_file() { path } else { root.join(archive) }
-}
-
-fn service<'a>(planned: &'a Planned, name: &str) -> Option<&'a Service> {
-    planned.model.services.iter().find(|s| s.name == name)
-}
-
-/// The jobs for the plan's steps, made by `make`; steps that cannot run (no image, no
-/// secret) fail here.
-fn jobs<J>(
-    planned: &Planned,
-    make: impl Fn(&Step) -> Result<J, String>,
-    observer: &dyn Observer,
-) -> (Vec<J>, Vec<Outcome>) {
-    let mut jobs = Vec::new();
-    let mut failed = Vec::new();
-    for step in &planned.plan.steps {
-        match make(step) {
-            Ok(job) => jobs.push(job),
-            Err(e) => {
-                observer.note(
-                    true,
-                    &format!("{}: {} failed: {e}", step.name, step.action.name()),
-                );
-                failed.push(Outcome {
-                    name: step.name.clone(),
-                    action: step.action,
-                    result: Err(e),
-                });
-            }
-        }
-    }
-    (jobs, failed)
-}
-
-/// The image ID a new or updated object's hash names: it may have just arrived.
-fn image_id(
-    images: &BTreeMap<String, Result<String, String>>,
-    spec: &crate::model::canonical::Spec,
-) -> Result<String, String> {
-    images
-        .get(&spec.image)
-        .cloned()
-        .unwrap_or_else(|| Err("no image".into()))
-}
-
-/// What a service gets with real values: its environment (secrets in variables filled
-/// in), and its secret files as (secret, path, value).
-#[allow(clippy::type_complexity)] // a pair said once, taken apart at once by both callers
-fn real_values<'a>(
-    planned: &Planned,
-    service: &'a Service,
-) -> Result<(BTreeMap<String, String>, Vec<(&'a str, &'a str, Vec<u8>)>), String> {
-    let missing = |name: &str| format!("secret `{name}` has no value");
-    let env = planned.secrets.environment(service).map_err(|n| missing(&n))?;
-    let mut files = Vec::new();
-    for secret in &service.secrets {
-        if let SecretDelivery::File { path } = &secret.delivery {
-            let value = planned.secrets.require(&secret.name).map_err(|n| missing(&n))?;
-            files.push((secret.name.as_str(), path.as_str(), value.as_bytes().to_vec()));
-        }
-    }
-    Ok((env, files))
-}
-
-/// A Swarm step with real values: secret files become Swarm secrets named after their
-/// value's digest, secrets in variables stay variables (Swarm has no other way to set
-/// one).
-fn service_job(
-    planned: &Planned,
-    step: &Step,
-    images: &BTreeMap<String, Result<String, String>>,
-    stable_for: Duration,
-) -> Result<ServiceJob, String> {
-    let mut job = ServiceJob {
-        step: step.clone(),
-        request: None,
-        stable_for,
-    };
-    let (Action::Create | Action::Update, Some(spec), Some(service)) =
-        (step.action, &step.spec, service(planned, &step.service))
-    else {
-        return Ok(job);
-    };
-    let image_id = image_id(images, spec)?;
-    let hash = spec.hash(Some(&image_id));
-    let (env, files) = real_values(planned, service)?;
-    let identity = &planned.identity;
-    let mut secrets = Vec::new();
-    for (name, path, value) in files {
-        let digest = spec.secret_files.get(path).map_or("", String::as_str);
-        let mut labels = identity.base();
-        labels.remove(labels::COMMIT);
-        labels.insert(labels::SECRET.to_string(), name.to_string());
-        secrets.push(SwarmSecret {
-            name: secret_name(&identity.project, name, digest),
-            labels,
-            value,
-            target: path.to_string(),
-        });
-    }
-    let mut labels = identity.container(&step.service, 0, spec, &hash, step.origin.as_ref());
-    labels.insert(labels::IMAGE_ID.to_string(), image_id);
-    let mut container_labels = spec.labels.clone();
-    container_labels.insert(labels::SPEC_HASH.to_string(), hash);
-    job.request = Some(ServiceRequest {
-        name: step.name.clone(),
-        spec: spec.clone(),
-        env,
-        replicas: if service.state == DesiredState::Running {
-            service.replicas
-        } else {
-            0
-        },
-        labels,
-        container_labels,
-        network: project_network(
-            &identity.project,
-            Mode::Swarm,
-            planned.config.network.external.as_deref(),
-        ),
-        alias: step.service.clone(),
-        secrets,
-        credentials: match source(planned, &spec.image, service)? {
-            Some(ImageSource::Pull { credentials, .. }) => credentials,
-            _ => None,
-        },
-    });
-    Ok(job)
-}
-
-fn job(
-    planned: &Planned,
-    step: &Step,
-    images: &BTreeMap<String, Result<String, String>>,
-    stable_for: Duration,
-) -> Result<Job, String> {
-    let service = service(planned, &step.service);
-    let readiness = service
-        .and_then(|s| s.probes.readiness.clone().or_else(|| s.probes.liveness.clone()))
-        .map_or(Readiness::StaysUp(stable_for), Readiness::Probe);
-    let mut job = Job {
-        step: step.clone(),
-        create: None,
-        files: Vec::new(),
-        readiness,
-        stop_first: false,
-    };
-    let (Action::Create | Action::Replace, Some(spec), Some(service)) = (step.action, &step.spec, service)
-    else {
-        return Ok(job);
-    };
-    let hash = spec.hash(Some(&image_id(images, spec)?));
-    let (env, files) = real_values(planned, service)?;
-    job.files = files
-        .into_iter()
-        .map(|(_, path, content)| File {
-            path: path.to_string(),
-            content,
-        })
-        .collect();
-    let identity = &planned.identity;
-    let labels = identity.container(&step.service, step.instance, spec, &hash, step.origin.as_ref());
-    job.create = Some(Create::new(
-        &step.name,
-        spec,
-        env,
-        labels,
-        &project_network(
-            &identity.project,
-            Mode::Docker,
-            planned.config.network.external.as_deref(),
-        ),
-        &step.service,
-    ));
-    // A host port the old container holds cannot be taken by the new one beside it.
-    job.stop_first = step.action == Action::Replace && spec.ports.iter().any(|p| p.host.is_some());
-    Ok(job)
-}
-
 /// Progress: a spinner per running step on a terminal, one line per finished step when
 /// piped.
 struct Progress {
@@ -577,6 +158,10 @@ struct Progress {
 impl Observer for Progress {
     fn event(&self, event: Event<'_>) {
         self.show(event);
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 
     fn note(&self, warning: bool, line: &str) {
@@ -648,52 +233,6 @@ impl Progress {
 
 fn key(step: &Step) -> String {
     format!("{}/{}", step.name, step.action.name())
-}
-
-/// Keeps an apply's outcome in the journal for `berth status`; the entry written.
-pub fn record(
-    outcomes: &[Outcome],
-    planned: &Planned,
-    reason: Option<String>,
-    observer: &dyn Observer,
-) -> journal::Entry {
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| {
-            o.result
-                .as_ref()
-                .err()
-                .map(|e| format!("{} ({}): {e}", o.name, o.action.name()))
-        })
-        .collect();
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in outcomes.iter().filter(|o| o.result.is_ok()) {
-        *counts.entry(o.action.done()).or_default() += 1;
-    }
-    let done: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
-    let done = if done.is_empty() {
-        "nothing".to_string()
-    } else {
-        done.join(", ")
-    };
-    let entry = journal::Entry {
-        time: journal::now(),
-        engine: planned.address.host.clone(),
-        commit: planned.identity.commit.clone(),
-        outcome: if failed.is_empty() {
-            "complete"
-        } else {
-            "incomplete"
-        }
-        .to_string(),
-        done,
-        failed,
-        reason,
-    };
-    if let Err(e) = journal::record(&planned.state_dir, &planned.identity.project, &entry) {
-        observer.note(true, &format!("cannot record this apply in the journal: {e}"));
-    }
-    entry
 }
 
 /// The final report, also kept in the journal; exit 1 when anything failed.

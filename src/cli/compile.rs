@@ -73,7 +73,7 @@ struct ModelView<'a> {
 }
 
 pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
-    let loaded = load(&args.inputs)?;
+    let loaded = load(&args.inputs.inputs())?;
     let compiled = &loaded.compiled;
     let colour = colour();
     // berth.yaml's lint levels and `# berth:allow` comments count here too: a rule

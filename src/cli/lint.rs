@@ -11,6 +11,7 @@ use super::sarif;
 use crate::lint::policy::{Level, Levels};
 use crate::lint::{Rule, find_rule, rules::RULES};
 use crate::problem::{Location, Problem, Severity};
+use crate::repo::dir::Disk;
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
@@ -94,9 +95,10 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
     }
     // Given only some files (as pre-commit does), compile the whole repository around
     // them, so cross-file rules are right, and report only the named files' problems.
-    let (loaded, only) = match args.inputs.enclosing_repository() {
-        Some(whole) => (load(&whole)?, Some(args.inputs.named_files())),
-        None => (load(&args.inputs)?, None),
+    let inputs = args.inputs.inputs();
+    let (loaded, only) = match inputs.enclosing_repository(&Disk) {
+        Some(whole) => (load(&whole)?, Some(inputs.named_files())),
+        None => (load(&inputs)?, None),
     };
     let config = &loaded.config.lint;
     // berth.yaml's levels, then the flags over them.

@@ -9,9 +9,10 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::inputs::InputArgs;
-use super::plan::{Planned, Request, make};
+use super::plan::{exit, plan};
 use super::report::{json, stdout};
 use crate::journal;
+use crate::ops::plan::{Planned, Request};
 use crate::plan::Step;
 
 #[derive(Debug, Args)]
@@ -72,16 +73,17 @@ pub struct InstanceStatus {
 }
 
 pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
+    let inputs = args.inputs.inputs();
     let request = Request {
-        inputs: &args.inputs,
+        inputs: &inputs,
         targets: &[],
         prune: false,
         lock: None,
         stopping: None,
     };
-    let planned = match make(&request) {
+    let planned = match plan(&request) {
         Ok(planned) => planned,
-        Err(unplanned) => return unplanned.exit(),
+        Err(unplanned) => return exit(unplanned),
     };
     let status = Status {
         format_version: "1",

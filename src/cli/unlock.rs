@@ -4,8 +4,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::state::State;
-
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
     /// The lock's id, as a waiting apply names it.
@@ -13,7 +11,7 @@ pub struct UnlockArgs {
 }
 
 pub fn run(args: UnlockArgs) -> miette::Result<ExitCode> {
-    let holder = crate::lock::unlock(&State::default_dir()?, &args.id)?;
+    let holder = crate::lock::unlock(&super::plan::state_dir()?, &args.id)?;
     println!("Removed {holder}.");
     Ok(ExitCode::SUCCESS)
 }

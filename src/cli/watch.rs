@@ -31,9 +31,8 @@ use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info, warn};
 
-use super::apply::{Observer, Settings, carry_out, record, source};
 use super::inputs::InputArgs;
-use super::plan::{Planned, Request, Unplanned, engine_problem, make, runtime};
+use super::plan::{plan, runtime, state_dir};
 use super::report::one_line;
 use super::status::{ServiceStatus, services};
 use crate::apply::{Event, STOPPED};
@@ -42,6 +41,9 @@ use crate::engine::docker::{Address, Docker};
 use crate::engine::{Engine as _, EngineError, Identity, ImageSource, Observe as _};
 use crate::journal;
 use crate::live::RunState;
+use crate::ops::apply::{Observer, Settings, carry_out, record, source};
+use crate::ops::load::Inputs;
+use crate::ops::plan::{Planned, Request, Unplanned};
 use crate::plan::Step;
 use crate::repo::git::{git_dir, is_url};
 use crate::schedule::{Found, Pulls};
@@ -212,19 +214,19 @@ struct WatchedService {
 }
 
 async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
-    if args.inputs.offline() {
+    let inputs = args.inputs.inputs();
+    if inputs.offline {
         miette::bail!(
             help = "drop --offline: the watcher fetches the remote on every reconcile, which is how it sees pushes",
             "berth watch cannot follow a repository --offline"
         );
     }
-    let state = BerthState::open(&BerthState::default_dir()?)?;
+    let state = BerthState::open(&state_dir()?)?;
     let (target, target_rx) = watch::channel(None);
-    let source = match args.inputs.repo() {
-        Some(repo) => format!("{repo} at {}", args.inputs.reference().unwrap_or("HEAD")),
-        None => args
-            .inputs
-            .paths()
+    let source = match &inputs.repo {
+        Some(repo) => format!("{repo} at {}", inputs.reference.as_deref().unwrap_or("HEAD")),
+        None => inputs
+            .paths
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
@@ -270,7 +272,7 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
         });
     }
     // Kept alive for as long as the loop runs.
-    let _files = watch_files(&args.inputs, shared.clone())?;
+    let _files = watch_files(&inputs, shared.clone())?;
     tokio::spawn(follow_events(shared.clone(), target_rx));
     info!(%source, interval = %humantime::format_duration(args.interval), "watching");
 
@@ -358,14 +360,14 @@ async fn signals(shared: Arc<Shared>, stop: watch::Sender<bool>) {
 /// every debounced batch of changes is a trigger. Nothing to watch for a URL: it is
 /// polled every --interval.
 fn watch_files(
-    inputs: &InputArgs,
+    inputs: &Inputs,
     shared: Arc<Shared>,
 ) -> miette::Result<
     Option<
         notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
     >,
 > {
-    let targets: Vec<(PathBuf, RecursiveMode)> = match inputs.repo() {
+    let targets: Vec<(PathBuf, RecursiveMode)> = match inputs.repo.as_deref() {
         Some(repo) if is_url(repo) => return Ok(None),
         Some(repo) => {
             let dir = git_dir(repo).map_err(|e| miette::miette!("{e}"))?;
@@ -430,7 +432,7 @@ async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(
         let docker = match Docker::connect(&address).await {
             Ok(docker) => docker,
             Err(e) => {
-                warn!("engine events: {}", engine_problem(&e));
+                warn!("engine events: {}", e.explained());
                 tokio::time::sleep(backoff.next().unwrap_or_default()).await;
                 continue;
             }
@@ -449,7 +451,7 @@ async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(
                         }
                     }
                     Some(Err(e)) => {
-                        warn!("engine events: {}", engine_problem(&e));
+                        warn!("engine events: {}", e.explained());
                         break;
                     }
                     None => break,
@@ -682,7 +684,7 @@ impl Reconciler {
                 }
                 Ok(out)
             })
-            .map_err(|e: EngineError| engine_problem(&e))
+            .map_err(|e: EngineError| e.explained())
         });
         let pulled = match pulled {
             Ok(pulled) => pulled,
@@ -704,7 +706,7 @@ impl Reconciler {
                     (found.name(), after)
                 }
                 Err(e) => {
-                    let e = engine_problem(&e);
+                    let e = e.explained();
                     warn!(%service, %image, "scheduled pull failed: {e}");
                     ("failed", e)
                 }
@@ -763,14 +765,15 @@ impl Reconciler {
         let time = journal::now();
         shared.status(|s| s.reconciling = true);
         self.pull_scheduled(unix_secs(), shared);
+        let inputs = self.args.inputs.inputs();
         let request = Request {
-            inputs: &self.args.inputs,
+            inputs: &inputs,
             targets: &[],
             prune: self.args.prune,
             lock: Some(self.args.lock_timeout),
             stopping: Some(&shared.stopping),
         };
-        let (ending, commit) = match make(&request) {
+        let (ending, commit) = match plan(&request) {
             Ok(planned) => {
                 let commit = planned.identity.commit.clone();
                 self.schedule_pulls(&planned, unix_secs());
@@ -976,7 +979,7 @@ impl Reconciler {
                 let docker = Docker::connect(&planned.address).await?;
                 carry_out(&docker, &planned, &settings, &shared.stopping, &Log).await
             })
-            .map_err(|e| engine_problem(&e))
+            .map_err(|e| e.explained())
         });
         let outcomes = match outcomes {
             Ok(outcomes) => outcomes,
@@ -1189,7 +1192,7 @@ fn failure(unplanned: Unplanned) -> Failure {
                 .join("; ")
         )),
         Unplanned::Refused(report) => Failure::Permanent(format!("{report}")),
-        Unplanned::Engine(e) => Failure::Transient(engine_problem(&e)),
+        Unplanned::Engine(e) => Failure::Transient(e.explained()),
         Unplanned::Failed(report) => Failure::Transient(format!("{report}")),
     }
 }
@@ -1223,6 +1226,10 @@ impl Observer for Log {
                 warn!(container = %step.name, "{} failed: {e}", step.action.name())
             }
         }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 
     fn note(&self, warning: bool, line: &str) {

@@ -98,6 +98,7 @@ impl Docker {
             address: self.address.clone(),
             what: what.into(),
             cause: chain(&cause),
+            unreachable: false,
         }
     }
 
@@ -308,6 +309,7 @@ fn unreachable(address: &str, cause: String) -> EngineError {
         address: address.to_string(),
         what: "cannot reach the Docker engine".into(),
         cause,
+        unreachable: true,
     }
 }
 
@@ -713,6 +715,7 @@ impl Docker {
                     address: self.address.clone(),
                     what,
                     cause,
+                    unreachable: false,
                 });
             }
         }
@@ -772,6 +775,7 @@ impl Engine for Docker {
             address: self.address.clone(),
             what,
             cause: e.to_string(),
+            unreachable: false,
         };
         let build_error =
             |i: &bollard::models::BuildInfo| i.error_detail.as_ref().and_then(|d| d.message.clone());
@@ -890,6 +894,7 @@ impl Engine for Docker {
             address: self.address.clone(),
             what: format!("cannot pack `{path}`"),
             cause: e.to_string(),
+            unreachable: false,
         };
         let mut archive = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_gnu();

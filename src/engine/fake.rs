@@ -42,6 +42,7 @@ fn fail(cause: String) -> EngineError {
         address: "fake".into(),
         what: "fake".into(),
         cause,
+        unreachable: false,
     }
 }
 

@@ -31,6 +31,21 @@ pub struct EngineError {
     /// What berth was doing: `cannot reach the Docker engine`, `cannot list containers`.
     pub what: String,
     pub cause: String,
+    /// No engine answered at the address at all.
+    pub unreachable: bool,
+}
+
+impl EngineError {
+    /// The failure as one line; for an unreachable engine, with what to do.
+    pub fn explained(&self) -> String {
+        let cause = self.cause.replace('\n', " ");
+        let line = format!("{} at {}: {cause}", self.what, self.address);
+        if self.unreachable {
+            line + "; start the engine (dockerd), or point DOCKER_HOST or berth.yaml's engine.host at a running one"
+        } else {
+            line
+        }
+    }
 }
 
 /// What to observe: one project's objects, and the images its services name.

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Entry, Files};
 
@@ -38,4 +38,9 @@ impl Files for Disk {
         }
         Ok(out)
     }
+}
+
+/// `path` made absolute with every link resolved, as the folder a project is named after.
+pub fn canonical(path: &Path) -> io::Result<PathBuf> {
+    std::fs::canonicalize(path)
 }

@@ -1,0 +1,470 @@
+//! The plan use case: read and compile the configuration, refuse what cannot be
+//! planned (errors, services without an image, unknown targets), name the project, take
+//! the lock for an apply, observe the engine through a read-only handle, and plan —
+//! with the refusals only the engine's state reveals (a secret without a value, an image
+//! nothing can provide) and, from git, who changed each field.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::load::{Inputs, Loaded, load};
+use super::{Connect, Environment};
+use crate::config::{self, Mode};
+use crate::diff::{DiffOptions, Refusal, diff};
+use crate::engine::docker::{Address, DEFAULT_HOST, TlsFiles};
+use crate::engine::naming::project_network;
+use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
+use crate::failure::Failure;
+use crate::lint::policy::Levels;
+use crate::live::LiveState;
+use crate::lock::Lock;
+use crate::model::{Model, PullPolicy};
+use crate::plan::view::PlanView;
+use crate::plan::{Action, Plan, PlanOptions, desired_digest, plan};
+use crate::problem::{Problem, closest};
+use crate::repo::git::GitTree;
+use crate::secrets::Secrets;
+use crate::state::State;
+
+/// A plan, the document that binds it to what it was made from, and what executing
+/// it needs.
+pub struct Planned {
+    pub plan: Plan,
+    pub view: PlanView,
+    pub model: Model,
+    pub config: config::Config,
+    /// The folder berth.yaml's relative paths start from.
+    pub root: PathBuf,
+    pub identity: Identity,
+    pub secrets: Secrets,
+    pub address: Address,
+    /// Containers, or Swarm services.
+    pub mode: Mode,
+    pub live: LiveState,
+    /// berth's state directory.
+    pub state_dir: PathBuf,
+    /// Held from before the engine was observed until this is dropped, for an apply.
+    #[allow(dead_code)] // held, never read: releasing it is its Drop
+    pub lock: Option<Lock>,
+}
+
+/// What to plan.
+pub struct Request<'a> {
+    pub inputs: &'a Inputs,
+    pub targets: &'a [String],
+    pub prune: bool,
+    /// For an apply: take the project's lock first, waiting this long for it.
+    pub lock: Option<Duration>,
+    /// Set when berth is asked to stop: waiting for the lock ends.
+    pub stopping: Option<&'a AtomicBool>,
+}
+
+/// Why nothing was planned: never from a partial picture.
+#[derive(Debug, thiserror::Error)]
+pub enum Unplanned {
+    /// The configuration has errors, each with its place; read at `commit` with --repo.
+    #[error("the configuration has {} error(s); nothing was planned", problems.len())]
+    Invalid {
+        problems: Vec<Problem>,
+        commit: Option<String>,
+    },
+    /// The configuration cannot be planned for another reason (no image, a bad lint
+    /// level, an unknown target).
+    #[error("{0}")]
+    Refused(Failure),
+    /// The engine could not be read.
+    #[error(transparent)]
+    Engine(EngineError),
+    /// Anything else: reading the repository, the state directory, the lock.
+    #[error("{0}")]
+    Failed(Failure),
+}
+
+impl From<Failure> for Unplanned {
+    fn from(failure: Failure) -> Self {
+        Unplanned::Failed(failure)
+    }
+}
+
+/// Everything known before the engine is looked at: the compiled configuration past
+/// its gates, who plans, and the lock when applying.
+pub struct Prepared {
+    loaded: Loaded,
+    inputs: Inputs,
+    targets: Vec<String>,
+    prune: bool,
+    identity: Identity,
+    secrets: Secrets,
+    pub address: Address,
+    mode: Mode,
+    state_dir: PathBuf,
+    lock: Option<Lock>,
+}
+
+/// Compiles, observes and plans, over a connection `connect` opens to the engine
+/// berth.yaml or the environment names; the plan and that connection. `warn` hears what
+/// is worth saying but stops nothing (a mirror used without fetching).
+pub async fn make<C: Connect>(
+    request: &Request<'_>,
+    env: &Environment,
+    connect: &C,
+    warn: &dyn Fn(&str),
+) -> Result<(Planned, C::Engine), Unplanned>
+where
+    C::Engine: Observe,
+{
+    let loaded = load(request.inputs, env.state_dir.as_deref(), warn)?;
+    let prepared = prepare(request, loaded, env)?;
+    let engine = connect
+        .connect(&prepared.address)
+        .await
+        .map_err(Unplanned::Engine)?;
+    let planned = observe_and_plan(prepared, &engine).await?;
+    Ok((planned, engine))
+}
+
+/// The gates and the identity: everything of a plan that needs no engine.
+pub fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<Prepared, Unplanned> {
+    let Request {
+        inputs,
+        targets,
+        prune,
+        lock,
+        stopping,
+    } = *request;
+    let levels = Levels::from_config(&loaded.config.lint).map_err(|e| {
+        Unplanned::Refused(
+            Failure::new(format!("berth.yaml: {e}")).with_help("`berth lint --list-rules` lists them"),
+        )
+    })?;
+    let errors: Vec<_> = levels
+        .apply(loaded.compiled.problems.clone())
+        .into_iter()
+        .filter(|p| p.is_error())
+        .collect();
+    let model = &loaded.compiled.model;
+    let without_image: Vec<&str> = model
+        .services
+        .iter()
+        .filter(|s| s.image.is_none())
+        .map(|s| s.name.as_str())
+        .collect();
+    if !errors.is_empty() {
+        return Err(Unplanned::Invalid {
+            problems: errors,
+            commit: loaded.commit().map(String::from),
+        });
+    }
+    if !without_image.is_empty() {
+        return Err(Unplanned::Refused(
+            Failure::new(format!("no image for: {}", without_image.join(", ")))
+                .with_help("set cosmos.image (COSMOS) or cumulocity.images (Cumulocity) in berth.yaml"),
+        ));
+    }
+    for target in targets {
+        if !model.services.iter().any(|s| &s.name == target) {
+            let names = model.services.iter().map(|s| s.name.as_str());
+            let hint = closest(target, names)
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            return Err(Unplanned::Refused(Failure::new(format!(
+                "--target `{target}`: no such service{hint}"
+            ))));
+        }
+    }
+
+    let project = match &inputs.project {
+        Some(name) => name.clone(),
+        None => project_name(&loaded, inputs.repo.as_deref())?,
+    };
+    let state_dir = crate::state::dir(env.state_dir.as_deref())?;
+    let state = State::open(&state_dir)?;
+    let identity = Identity {
+        installation: state.installation(),
+        project,
+        commit: loaded.commit().map(String::from),
+    };
+    let secrets = Secrets::resolve(model, &loaded.config.secrets.providers, &loaded.root, state);
+    let address = engine_address(&loaded.config.engine, &loaded.root, env)?;
+    let lock = match lock {
+        Some(timeout) => Some(crate::lock::acquire(
+            &state_dir,
+            &identity.project,
+            &address.host,
+            loaded.commit(),
+            timeout,
+            stopping,
+        )?),
+        None => None,
+    };
+    let mode = inputs.mode(&loaded.config);
+    Ok(Prepared {
+        loaded,
+        inputs: inputs.clone(),
+        targets: targets.to_vec(),
+        prune,
+        identity,
+        secrets,
+        address,
+        mode,
+        state_dir,
+        lock,
+    })
+}
+
+/// Observes the engine through a handle that cannot write, and plans.
+pub async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<Planned, Unplanned> {
+    let Prepared {
+        loaded,
+        inputs,
+        targets,
+        prune,
+        identity,
+        secrets,
+        address,
+        mode,
+        state_dir,
+        lock,
+    } = prepared;
+    let model = &loaded.compiled.model;
+    // A reference the engine cannot parse is the plan's to refuse, not the engine's.
+    let mut images: Vec<String> = model
+        .services
+        .iter()
+        .filter_map(|s| s.image.clone())
+        .filter(|r| crate::diff::limits::reference_problem(r).is_none())
+        .collect();
+    images.sort();
+    images.dedup();
+    let mut host_ports: Vec<_> = model
+        .services
+        .iter()
+        .flat_map(|s| &s.ports)
+        .filter_map(|p| Some((p.host?, p.protocol)))
+        .collect();
+    host_ports.sort();
+    host_ports.dedup();
+    let external = loaded.config.network.external.as_deref();
+    let query = Query {
+        identity: &identity,
+        images,
+        mode,
+        host_ports,
+        network: project_network(&identity.project, mode, external),
+    };
+    // Planning gets a handle that cannot write.
+    let live = ReadOnly(engine)
+        .observe(&query)
+        .await
+        .map_err(Unplanned::Engine)?;
+    let diff = diff(
+        model,
+        &live,
+        &DiffOptions {
+            project: &identity.project,
+            default_image: "",
+            digests: &secrets,
+            mode,
+            external_network: external.map(|name| (name, loaded.config.network.origin.as_ref())),
+        },
+    );
+    let mut plan = plan(
+        &diff,
+        &PlanOptions {
+            prune: prune || loaded.config.prune,
+            mode,
+        },
+    );
+    for name in secrets.missing() {
+        for service in model
+            .services
+            .iter()
+            .filter(|s| s.secret_names().any(|n| n == name))
+        {
+            // The SECRET line that delivers it, else the variable whose value names it,
+            // else the service's declaration (registry credentials).
+            let line = service.secrets.iter().position(|s| s.name == name);
+            let variable = service.env.iter().find(|(_, v)| v.secrets().any(|n| n == name));
+            let at = match (line, variable) {
+                (Some(i), _) => crate::diff::source_of(service, &format!("secrets[{i}]")),
+                (None, Some((key, _))) => crate::diff::source_of(service, &format!("env.{key}")),
+                (None, None) => service.origin.clone(),
+            };
+            plan.errors.push(Refusal {
+                service: Some(service.name.clone()),
+                message: format!(
+                    "secret `{name}` (used by `{}`) has no value in any of berth.yaml's secrets.providers",
+                    service.name
+                ),
+                at: Some(at),
+                help: Some("give it a value in one of the providers (a variable with their prefix, or a file in their folder)".into()),
+            });
+        }
+    }
+    plan.errors
+        .extend(unobtainable_images(model, &loaded.config, &live, &plan));
+    if !targets.is_empty() {
+        plan = plan.only(&targets);
+    }
+    if let Some(git) = &loaded.git {
+        blame(&mut plan, &live, git);
+    }
+    let view = PlanView::new(
+        &plan,
+        &identity.project,
+        &address.host,
+        desired_digest(&diff),
+        live.fingerprint(),
+        inputs.to_view(&targets, prune, loaded.commit()),
+    );
+    Ok(Planned {
+        plan,
+        view,
+        model: loaded.compiled.model,
+        config: loaded.config,
+        root: loaded.root,
+        identity,
+        secrets,
+        address,
+        mode,
+        live,
+        state_dir,
+        lock,
+    })
+}
+
+/// Images a create or replace needs that nothing can provide: not on the engine, no
+/// berth.yaml rule or archive to build or load them, and `skip_pull` forbids pulling.
+/// Known before anything is applied, so the plan refuses instead of the apply failing.
+fn unobtainable_images(
+    model: &Model,
+    config: &config::Config,
+    live: &LiveState,
+    plan: &Plan,
+) -> Vec<Refusal> {
+    let needed = |service: &str| {
+        plan.steps
+            .iter()
+            .any(|s| s.service == service && matches!(s.action, Action::Create | Action::Replace))
+    };
+    model
+        .services
+        .iter()
+        .filter(|s| s.pull.policy == PullPolicy::Never && s.pull.archive.is_none() && needed(&s.name))
+        .filter_map(|s| {
+            let image = s.image.as_ref()?;
+            let provided = live.images.contains_key(image) || config.images.iter().any(|r| &r.name == image);
+            (!provided).then(|| Refusal {
+                service: Some(s.name.clone()),
+                message: format!(
+                    "`{}`: the image `{image}` is not on the engine, and skip_pull forbids pulling it",
+                    s.name
+                ),
+                at: Some(crate::diff::source_of(s, "image")),
+                help: Some(
+                    "load or build it on the engine first, give it a berth.yaml `images` rule, or drop skip_pull"
+                        .into(),
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Names, for every changed field, the commit that last changed its line, between the
+/// commit the container was made from and the one planned.
+fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
+    for step in &mut plan.steps {
+        let deployed = live
+            .containers
+            .iter()
+            .find(|c| Some(&c.id) == step.id.as_ref())
+            .and_then(|c| c.owner.as_ref()?.commit.clone());
+        for change in &mut step.changes {
+            change.provenance = git.blame(
+                Path::new(&change.source.file),
+                change.source.line,
+                deployed.as_deref(),
+            );
+        }
+    }
+}
+
+/// berth.yaml's `project`; else, read from git, the repository's name (never where
+/// berth runs); else the name of the folder berth.yaml would be in.
+fn project_name(loaded: &Loaded, repo: Option<&str>) -> Result<String, Failure> {
+    if let Some(name) = &loaded.config.project {
+        return Ok(name.clone());
+    }
+    let hint = "set `project:` in berth.yaml";
+    if let Some(location) = repo {
+        let location = if crate::repo::git::is_url(location) {
+            crate::repo::without_userinfo(location)
+        } else {
+            let path = crate::repo::dir::canonical(Path::new(location))?;
+            path.to_string_lossy().into_owned()
+        };
+        return crate::repo::repository_name(&location).ok_or_else(|| {
+            Failure::new(format!("cannot name the project after the repository {location}")).with_help(hint)
+        });
+    }
+    let root = crate::repo::dir::canonical(&loaded.root)?;
+    root.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            Failure::new(format!("cannot name the project after {}", root.display())).with_help(hint)
+        })
+}
+
+/// `DOCKER_HOST` (with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, as the docker CLI reads
+/// them), else berth.yaml's `engine`, else the default socket.
+fn engine_address(engine: &config::Engine, root: &Path, env: &Environment) -> Result<Address, Failure> {
+    if let Some(host) = env.docker_host.clone() {
+        let tls = match env.docker_tls_verify {
+            true => {
+                let dir = match &env.docker_cert_path {
+                    Some(dir) => dir.clone(),
+                    None => env.home.clone().unwrap_or_default().join(".docker"),
+                };
+                Some(TlsFiles {
+                    ca: dir.join("ca.pem"),
+                    cert: dir.join("cert.pem"),
+                    key: dir.join("key.pem"),
+                })
+            }
+            false => None,
+        };
+        return Ok(Address { host, tls });
+    }
+    let Some(host) = &engine.host else {
+        return Ok(Address {
+            host: DEFAULT_HOST.to_string(),
+            tls: None,
+        });
+    };
+    let tls = match &engine.tls {
+        None => None,
+        Some(tls) => {
+            let file = |f: &Option<String>, what: &str| {
+                f.as_ref()
+                    .map(|f| root.join(f))
+                    .ok_or_else(|| Failure::new(format!("berth.yaml: engine.tls needs `{what}`")))
+            };
+            if !tls.verify {
+                return Err(Failure::new(
+                    "berth.yaml: engine.tls.verify: false is not supported; berth only talks TLS to an engine it can verify",
+                )
+                .with_help("give engine.tls a `ca` that signed the engine's certificate"));
+            }
+            Some(TlsFiles {
+                ca: file(&tls.ca, "ca")?,
+                cert: file(&tls.cert, "cert")?,
+                key: file(&tls.key, "key")?,
+            })
+        }
+    };
+    Ok(Address {
+        host: host.clone(),
+        tls,
+    })
+}
