@@ -83,7 +83,24 @@ impl Engine for FakeDocker {
         Ok(())
     }
 
-    async fn provide_image(&self, _: &ImageSource) -> Result<(), EngineError> {
+    /// A pull or build makes the image present under a made-up ID; a load leaves the
+    /// engine as it was (the archive's tags are not known here).
+    async fn provide_image(&self, source: &ImageSource) -> Result<(), EngineError> {
+        let (verb, reference) = match source {
+            ImageSource::Pull { reference, .. } => ("pull", reference.clone()),
+            ImageSource::Build { tag, .. } => ("build", tag.clone()),
+            ImageSource::Load { archive } => {
+                self.write(format!("load {}", archive.display()));
+                return Ok(());
+            }
+        };
+        self.write(format!("{verb} {reference}"));
+        if reference.starts_with("missing") {
+            return Err(fail(format!("{reference}: not found")));
+        }
+        let mut state = self.state.lock().expect("not poisoned");
+        let id = format!("sha256:{verb}-{reference}");
+        state.images.insert(reference, id);
         Ok(())
     }
 
@@ -165,5 +182,39 @@ impl Engine for FakeDocker {
             Some(v) if v == "no" => Err("not ready".into()),
             _ => Ok(()),
         }
+    }
+}
+
+/// A fake engine is no swarm manager: it makes the overlay network as any network, and
+/// refuses services.
+impl super::Swarm for FakeDocker {
+    async fn create_overlay(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
+        self.create_network(name, labels).await
+    }
+
+    async fn create_service(
+        &self,
+        _: &super::swarm::ServiceRequest,
+        _: std::time::Duration,
+    ) -> Result<(), String> {
+        Err("the fake engine is no swarm".into())
+    }
+
+    async fn update_service(
+        &self,
+        _: &str,
+        _: u64,
+        _: &super::swarm::ServiceRequest,
+        _: std::time::Duration,
+    ) -> Result<(), String> {
+        Err("the fake engine is no swarm".into())
+    }
+
+    async fn remove_service(&self, _: &str) -> Result<(), String> {
+        Err("the fake engine is no swarm".into())
+    }
+
+    async fn remove_unused_secrets(&self, _: &Identity) -> Vec<String> {
+        Vec::new()
     }
 }

@@ -72,11 +72,21 @@ impl Loaded {
 /// Reads and compiles everything `args` names; `state_dir` holds the mirrors of
 /// repositories read by URL.
 pub fn load(args: &Inputs, state_dir: Option<&Path>, warn: &dyn Fn(&str)) -> Result<Loaded> {
-    let git = open_git(args, state_dir, warn)?;
-    let files: &dyn Files = match &git {
-        Some(tree) => tree,
-        None => &Disk,
-    };
+    match open_git(args, state_dir, warn)? {
+        Some(tree) => {
+            let loaded = load_from(&tree, args)?;
+            Ok(Loaded {
+                git: Some(tree),
+                ..loaded
+            })
+        }
+        None => load_from(&Disk, args),
+    }
+}
+
+/// Reads and compiles everything `args` names in `files` (a folder, a commit, or files
+/// in memory).
+pub fn load_from(files: &dyn Files, args: &Inputs) -> Result<Loaded> {
     let root = root_of(files, &args.paths);
     let mut problems = Vec::new();
     let config_path = root.join("berth.yaml");
@@ -153,7 +163,7 @@ pub fn load(args: &Inputs, state_dir: Option<&Path>, warn: &dyn Fn(&str)) -> Res
         files: file_count,
         config,
         root,
-        git,
+        git: None,
     })
 }
 

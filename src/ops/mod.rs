@@ -10,6 +10,8 @@
 pub mod apply;
 pub mod load;
 pub mod plan;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::path::PathBuf;

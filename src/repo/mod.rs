@@ -4,6 +4,7 @@
 
 pub mod dir;
 pub mod git;
+pub mod memory;
 
 use std::ffi::OsString;
 use std::io;
