@@ -12,8 +12,8 @@ use super::inputs::InputArgs;
 use super::plan::{exit, plan};
 use super::report::{json, stdout};
 use crate::journal;
-use crate::ops::plan::{Planned, Request};
-use crate::plan::Step;
+use crate::ops::plan::Request;
+use crate::ops::status::{ServiceStatus, services};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -43,35 +43,6 @@ struct Status {
     last_apply: Option<journal::Entry>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceStatus {
-    pub name: String,
-    pub desired_instances: u32,
-    pub desired_state: &'static str,
-    pub running: usize,
-    pub instances: Vec<InstanceStatus>,
-    /// What a plan would do, `replace (env.LOG_LEVEL)`; empty when in sync.
-    pub drift: Vec<String>,
-    /// On a swarm: tasks that are not running, and the last rolling update.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub swarm: Option<SwarmStatus>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SwarmStatus {
-    /// Task slots of the current spec without a running task, with their last error.
-    pub failing: Vec<String>,
-    /// The last rolling update's state and Swarm's message (`rollback_completed: …`).
-    pub update: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct InstanceStatus {
-    pub container: String,
-    pub state: String,
-    pub commit: Option<String>,
-}
-
 pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
     let inputs = args.inputs.inputs();
     let request = Request {
@@ -99,59 +70,6 @@ pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
         Format::Json => json(&status),
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Every configured service: its instances as observed and what a plan would do to it.
-pub fn services(planned: &Planned) -> Vec<ServiceStatus> {
-    planned
-        .model
-        .services
-        .iter()
-        .map(|s| {
-            let ours: Vec<&crate::live::Container> = planned
-                .live
-                .containers
-                .iter()
-                .filter(|c| c.owner.as_ref().is_some_and(|o| o.service == s.name))
-                .collect();
-            let swarm = ours.iter().find_map(|c| c.swarm.as_ref());
-            let mut instances: Vec<InstanceStatus> = ours
-                .iter()
-                .map(|c| InstanceStatus {
-                    container: c.name.clone(),
-                    state: format!("{:?}", c.state).to_lowercase(),
-                    commit: c.owner.as_ref().and_then(|o| o.commit.clone()),
-                })
-                .collect();
-            instances.sort_by(|a, b| a.container.cmp(&b.container));
-            let drift = planned
-                .plan
-                .steps
-                .iter()
-                .filter(|step| step.service == s.name)
-                .map(Step::summary)
-                .collect();
-            ServiceStatus {
-                name: s.name.clone(),
-                desired_instances: s.replicas,
-                desired_state: match s.state {
-                    crate::model::DesiredState::Running => "running",
-                    crate::model::DesiredState::Stopped => "stopped",
-                },
-                // A Swarm service's running tasks; else its running containers.
-                running: match swarm {
-                    Some(t) => t.running as usize,
-                    None => instances.iter().filter(|i| i.state == "running").count(),
-                },
-                instances,
-                drift,
-                swarm: swarm.map(|t| SwarmStatus {
-                    failing: t.failing.clone(),
-                    update: t.update.clone(),
-                }),
-            }
-        })
-        .collect()
 }
 
 fn short(commit: &str) -> &str {

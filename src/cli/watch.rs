@@ -34,7 +34,7 @@ use tracing::{debug, error, info, warn};
 use super::inputs::InputArgs;
 use super::plan::{plan, runtime, state_dir};
 use super::report::one_line;
-use super::status::{ServiceStatus, services};
+use crate::ops::status::{ServiceStatus, services};
 use crate::apply::{Event, STOPPED};
 use crate::config::Drift;
 use crate::engine::docker::{Address, Docker};

@@ -5,11 +5,13 @@
 //! interface, and returns typed results; none prints.
 //!
 //! `load` finds and compiles a repository's inputs; `plan` gates, observes and plans;
-//! `apply` provides images and turns a plan's steps into jobs with real values.
+//! `apply` provides images and turns a plan's steps into jobs with real values;
+//! `status` tells each service's instances and drift.
 
 pub mod apply;
 pub mod load;
 pub mod plan;
+pub mod status;
 #[cfg(test)]
 mod tests;
 
