@@ -51,6 +51,13 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The problem on one line, `file:line:col: severity[code]: message`, as logs and
+    /// editors take it.
+    pub fn one_line(&self) -> String {
+        let location = self.location().map(|l| format!("{l}: ")).unwrap_or_default();
+        format!("{location}{}[{}]: {}\n", self.severity, self.code, self.message)
+    }
+
     pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
         Problem {
             code,

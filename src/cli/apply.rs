@@ -13,7 +13,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use miette::{IntoDiagnostic, WrapErr};
 
 use super::inputs::InputArgs;
-use super::plan::{environment, exit, runtime, warn};
+use super::inputs::environment;
+use super::plan::{exit, runtime};
+use super::report::warn;
 use super::report::{colour_stdout, stdout};
 use crate::apply::{Event, Outcome};
 use crate::ops::Dial;
@@ -66,7 +68,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
     };
     // One runtime and one connection to the engine, for the plan and its apply.
     let runtime = runtime()?;
-    let (planned, docker) = match runtime.block_on(make(&request, &environment(), &Dial, &warn)) {
+    let (planned, docker) = match runtime.block_on(make(&request, &environment(), &Dial::default(), &warn)) {
         Ok(made) => made,
         Err(unplanned) => return exit(unplanned),
     };

@@ -163,7 +163,7 @@ fn post_receive(args: &PostReceiveArgs) -> miette::Result<ExitCode> {
         }
     }
     if let Some(listen) = args.listen {
-        let state = State::open(&super::plan::state_dir()?)?;
+        let state = State::open(&super::inputs::state_dir()?)?;
         let headers = BTreeMap::from([(
             "authorization".to_string(),
             format!("Bearer {}", local_token(&state)),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::config::Mode;
+use crate::ops::Environment;
 use crate::ops::load::{Inputs, Loaded};
 
 /// What to compile and how: the paths and the COSMOS install overrides.
@@ -99,6 +100,23 @@ pub fn load(inputs: &Inputs) -> miette::Result<Loaded> {
     Ok(crate::ops::load::load(
         inputs,
         state_dir.as_deref(),
-        &super::plan::warn,
+        &super::report::warn,
     )?)
+}
+
+/// What the use cases read from the environment, read here once.
+pub fn environment() -> Environment {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    Environment {
+        state_dir: crate::state::State::default_dir(|name| std::env::var_os(name)),
+        docker_host: set("DOCKER_HOST").map(|h| h.to_string_lossy().into_owned()),
+        docker_tls_verify: set("DOCKER_TLS_VERIFY").is_some(),
+        docker_cert_path: set("DOCKER_CERT_PATH").map(PathBuf::from),
+        home: set("HOME").map(PathBuf::from),
+    }
+}
+
+/// berth's state directory, or what to set for one.
+pub fn state_dir() -> Result<PathBuf, crate::failure::Failure> {
+    crate::state::dir(environment().state_dir.as_deref())
 }

@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use miette::{IntoDiagnostic, WrapErr};
 
-use super::inputs::InputArgs;
+use super::inputs::{InputArgs, environment};
+use super::report::warn;
 use super::report::{colour, colour_stdout, json, render, stdout};
 use crate::engine::EngineError;
+use crate::ops::Dial;
 use crate::ops::plan::{Planned, Request, Unplanned, make};
-use crate::ops::{Dial, Environment};
 use crate::plan::view::human;
 
 #[derive(Debug, Args)]
@@ -84,30 +85,8 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
 pub fn plan(request: &Request<'_>) -> Result<Planned, Unplanned> {
     let runtime = runtime().map_err(|e| Unplanned::Failed(crate::failure::Failure::new(e.to_string())))?;
     runtime
-        .block_on(make(request, &environment(), &Dial, &warn))
+        .block_on(make(request, &environment(), &Dial::default(), &warn))
         .map(|(planned, _)| planned)
-}
-
-/// What the use cases read from the environment, read here once.
-pub fn environment() -> Environment {
-    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    Environment {
-        state_dir: crate::state::State::default_dir(|name| std::env::var_os(name)),
-        docker_host: set("DOCKER_HOST").map(|h| h.to_string_lossy().into_owned()),
-        docker_tls_verify: set("DOCKER_TLS_VERIFY").is_some(),
-        docker_cert_path: set("DOCKER_CERT_PATH").map(PathBuf::from),
-        home: set("HOME").map(PathBuf::from),
-    }
-}
-
-/// berth's state directory, or what to set for one.
-pub fn state_dir() -> Result<PathBuf, crate::failure::Failure> {
-    crate::state::dir(environment().state_dir.as_deref())
-}
-
-/// A warning on stderr.
-pub fn warn(line: &str) {
-    eprintln!("warning: {line}");
 }
 
 /// Prints why nothing was planned; the command's exit.

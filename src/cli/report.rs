@@ -53,11 +53,7 @@ pub fn render(problem: &Problem, colour: bool) -> String {
 
 /// `file:line:col: severity[code]: message`, the form CI logs and editors parse.
 pub fn one_line(problem: &Problem) -> String {
-    let location = problem.location().map(|l| format!("{l}: ")).unwrap_or_default();
-    format!(
-        "{location}{}[{}]: {}\n",
-        problem.severity, problem.code, problem.message
-    )
+    problem.one_line()
 }
 
 /// Counts by severity.
@@ -106,4 +102,9 @@ impl miette::Diagnostic for crate::failure::Failure {
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
+}
+
+/// A warning on stderr.
+pub fn warn(line: &str) {
+    eprintln!("warning: {line}");
 }

@@ -58,7 +58,8 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// A connected Docker engine.
+/// A connected Docker engine; a clone shares the connection.
+#[derive(Clone)]
 pub struct Docker {
     pub(super) client: bollard::Docker,
     address: String,

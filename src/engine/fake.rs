@@ -2,7 +2,7 @@
 //! apply executor and the use cases: it keeps a `LiveState` and records every write.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::Readiness;
 use super::{Create, Engine, EngineError, Identity, ImageSource, Observe, Query, labels};
@@ -13,12 +13,14 @@ use crate::model::Resources;
 /// executor: it keeps a `LiveState`, records every write, and fails the readiness check
 /// of a container whose environment has `READY=no`, and the creation of one whose image
 /// is `missing`.
-#[derive(Default)]
+///
+/// A clone is the same engine, as a clone of a connection is.
+#[derive(Clone, Default)]
 pub struct FakeDocker {
-    pub state: Mutex<LiveState>,
-    pub writes: Mutex<Vec<String>>,
-    env: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
-    next: Mutex<u64>,
+    pub state: Arc<Mutex<LiveState>>,
+    pub writes: Arc<Mutex<Vec<String>>>,
+    env: Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>,
+    next: Arc<Mutex<u64>>,
 }
 
 impl FakeDocker {

@@ -17,6 +17,7 @@ mod tests;
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use crate::engine::EngineError;
 use crate::engine::docker::{Address, Docker};
@@ -43,13 +44,37 @@ pub trait Connect {
     fn connect(&self, address: &Address) -> impl Future<Output = Result<Self::Engine, EngineError>>;
 }
 
-/// The Docker engine the address names, through bollard.
-pub struct Dial;
+/// The Docker engine the address names, through bollard: one connection per process,
+/// opened on first use and shared for as long as the address stays the same.
+#[derive(Default)]
+pub struct Dial {
+    open: Mutex<Option<(Address, Docker)>>,
+}
 
 impl Connect for Dial {
     type Engine = Docker;
 
-    fn connect(&self, address: &Address) -> impl Future<Output = Result<Docker, EngineError>> {
-        Docker::connect(address)
+    async fn connect(&self, address: &Address) -> Result<Docker, EngineError> {
+        let open = |slot: &Option<(Address, Docker)>| {
+            slot.as_ref()
+                .filter(|(at, _)| at == address)
+                .map(|(_, docker)| docker.clone())
+        };
+        if let Some(docker) = open(&self.open.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(docker);
+        }
+        let docker = Docker::connect(address).await?;
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = Some((address.clone(), docker.clone()));
+        Ok(docker)
+    }
+}
+
+/// The fake engine, wherever the configuration says the engine is: the use cases
+/// connect to it as they would to the Docker engine.
+impl Connect for crate::engine::fake::FakeDocker {
+    type Engine = crate::engine::fake::FakeDocker;
+
+    async fn connect(&self, _: &Address) -> Result<Self::Engine, EngineError> {
+        Ok(self.clone())
     }
 }

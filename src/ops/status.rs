@@ -88,4 +88,3 @@ pub fn services(planned: &Planned) -> Vec<ServiceStatus> {
         })
         .collect()
 }
-

@@ -1,0 +1,217 @@
+//! The reconciler on the fake engine, over a repository folder on disk and a clock the
+//! test moves: it applies, then finds the engine in sync; drift is reported or healed as
+//! the drift mode says; an invalid configuration waits for a change; a failed step
+//! marks its service failing and is retried; a service the engine keeps restarting is
+//! crash-looping.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+use tokio::sync::{Notify, watch};
+
+use super::Next;
+use super::metrics::Metrics;
+use super::reconciler::{Clock, Reconciler, Settings};
+use super::status::{Outcome, ServiceState, Shared, Status};
+use crate::config::Drift;
+use crate::engine::fake::FakeDocker;
+use crate::live::RunState;
+use crate::ops::Environment;
+use crate::ops::load::Inputs;
+
+const SERVICE: &str = "DEFAULT__USER__EXAMPLE";
+
+/// A clock that only the test moves.
+struct TestClock {
+    start: Instant,
+}
+
+impl Clock for TestClock {
+    fn instant(&self) -> Instant {
+        self.start
+    }
+
+    fn unix(&self) -> f64 {
+        1_800_000_000.0
+    }
+}
+
+/// A repository, a state directory, the fake engine and a reconciler over them.
+struct World {
+    repo: tempfile::TempDir,
+    _state: tempfile::TempDir,
+    engine: FakeDocker,
+    shared: Shared,
+    runtime: Runtime,
+    reconciler: Option<Reconciler<FakeDocker>>,
+}
+
+impl World {
+    fn new(image: &str, drift: Drift) -> World {
+        let repo = tempfile::tempdir().expect("a temporary folder");
+        let state = tempfile::tempdir().expect("a temporary folder");
+        let world_files = [
+            (
+                "berth.yaml",
+                format!("project: watched\ncosmos:\n  image: \"{image}\"\n"),
+            ),
+            (
+                "plugin.txt",
+                "MICROSERVICE EXAMPLE example\n  CMD ruby example.rb\n".to_string(),
+            ),
+        ];
+        for (name, text) in world_files {
+            write(&repo.path().join(name), &text);
+        }
+        let settings = Settings {
+            inputs: Inputs {
+                paths: vec![repo.path().to_path_buf()],
+                ..Inputs::default()
+            },
+            env: Environment {
+                state_dir: Some(state.path().to_path_buf()),
+                ..Environment::default()
+            },
+            prune: false,
+            lock_timeout: Duration::from_secs(5),
+            parallelism: 4,
+            stable_for: Duration::ZERO,
+            drift: Some(drift),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let engine = FakeDocker::default();
+        #[allow(clippy::disallowed_methods)] // the test is the edge: its clock
+        let clock = Box::new(TestClock {
+            start: Instant::now(),
+        });
+        let reconciler = Reconciler::new(settings, engine.clone(), runtime.handle().clone(), clock);
+        World {
+            repo,
+            _state: state,
+            engine,
+            shared: Shared {
+                wake: Notify::new(),
+                stopping: AtomicBool::new(false),
+                drift_off: AtomicBool::new(false),
+                metrics: Metrics::default(),
+                status: Mutex::new(Status::default()),
+                hooks: Mutex::new(None),
+                local_token: String::new(),
+                target: watch::channel(None).0,
+            },
+            runtime,
+            reconciler: Some(reconciler),
+        }
+    }
+
+    fn reconcile(&mut self) -> Next {
+        let reconciler = self.reconciler.as_mut().expect("a reconciler");
+        // The loop runs it on a blocking thread beside the runtime; so does the test.
+        let _inside = self.runtime.enter();
+        reconciler.reconcile(&self.shared)
+    }
+
+    fn outcome(&self) -> Outcome {
+        self.shared
+            .status(|s| s.last_reconcile.as_ref().map(|r| r.outcome))
+            .expect("a reconcile ran")
+    }
+
+    fn state(&self) -> ServiceState {
+        self.shared.status(|s| {
+            s.services
+                .iter()
+                .find(|w| w.status.name == SERVICE)
+                .map(|w| w.state)
+                .expect("the service is shown")
+        })
+    }
+
+    fn containers(&self) -> usize {
+        self.engine.state.lock().unwrap().containers.len()
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the test is the edge: it writes the repository
+fn write(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).expect("written");
+}
+
+#[test]
+fn it_applies_then_finds_the_engine_in_sync() {
+    let mut world = World::new("app:1", Drift::Heal);
+    assert_eq!(world.reconcile(), Next::Requeue(Duration::ZERO));
+    assert_eq!(world.outcome(), Outcome::Applied);
+    assert_eq!(world.containers(), 1);
+    assert_eq!(world.reconcile(), Next::AwaitChange);
+    assert_eq!(world.outcome(), Outcome::InSync);
+    assert_eq!(world.state(), ServiceState::InSync);
+    let status = world.shared.status(|s| serde_json::to_value(&*s).unwrap());
+    assert_eq!(status["last_reconcile"]["outcome"], "in_sync");
+    assert_eq!(status["services"][0]["state"], "in_sync");
+}
+
+#[test]
+fn drift_is_reported_in_warn_mode_and_left() {
+    let mut world = World::new("app:1", Drift::Warn);
+    world.reconcile();
+    world.reconcile();
+    // Someone removes the container by hand.
+    world.engine.state.lock().unwrap().containers.clear();
+    world.engine.writes.lock().unwrap().clear();
+    assert_eq!(world.reconcile(), Next::AwaitChange);
+    assert_eq!(world.outcome(), Outcome::DriftReported);
+    assert_eq!(world.state(), ServiceState::Drifted);
+    assert!(
+        world.engine.writes.lock().unwrap().is_empty(),
+        "warn changes nothing"
+    );
+}
+
+#[test]
+fn drift_is_healed_in_heal_mode() {
+    let mut world = World::new("app:1", Drift::Heal);
+    world.reconcile();
+    world.reconcile();
+    world.engine.state.lock().unwrap().containers.clear();
+    world.reconcile();
+    assert_eq!(world.outcome(), Outcome::Applied);
+    assert_eq!(world.containers(), 1, "the container is back");
+}
+
+#[test]
+fn an_invalid_configuration_waits_for_a_change() {
+    let mut world = World::new("app:1", Drift::Heal);
+    write(&world.repo.path().join("plugin.txt"), "MICROSERVICE\n");
+    assert_eq!(world.reconcile(), Next::AwaitChange);
+    assert_eq!(world.outcome(), Outcome::Invalid);
+    let error = world.shared.status(|s| s.last_error.clone()).expect("an error");
+    assert!(error.permanent && error.message.contains("error(s)"), "{error:?}");
+    assert!(world.engine.writes.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_step_marks_its_service_failing_and_is_retried() {
+    // The fake engine cannot pull an image named `missing…`.
+    let mut world = World::new("missing:1", Drift::Heal);
+    assert_eq!(world.reconcile(), Next::Requeue(Duration::from_secs(1)));
+    assert_eq!(world.outcome(), Outcome::Incomplete);
+    assert_eq!(world.state(), ServiceState::Failing);
+    // The backoff grows while it keeps failing.
+    assert_eq!(world.reconcile(), Next::Requeue(Duration::from_secs(2)));
+}
+
+#[test]
+fn a_service_the_engine_keeps_restarting_is_crash_looping() {
+    let mut world = World::new("app:1", Drift::Heal);
+    world.reconcile();
+    world.reconcile();
+    world.engine.state.lock().unwrap().containers[0].state = RunState::Restarting;
+    world.reconcile();
+    assert_eq!(world.state(), ServiceState::CrashLooping);
+}
