@@ -58,7 +58,7 @@ pub struct Engine {
 }
 
 /// What berth makes of each service on the engine.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// One container per instance on one Docker engine.

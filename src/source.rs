@@ -46,12 +46,6 @@ impl From<Range<usize>> for Span {
     }
 }
 
-impl From<Span> for miette::SourceSpan {
-    fn from(s: Span) -> Self {
-        (s.start, s.len()).into()
-    }
-}
-
 /// A source text with its display name (a path relative to where berth was pointed).
 ///
 /// The text is always valid UTF-8: `from_bytes` replaces invalid sequences and reports

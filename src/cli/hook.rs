@@ -17,7 +17,7 @@ use super::plan::runtime;
 use super::watch::local_token;
 use crate::engine::docker::http_request;
 use crate::repo::git::hooks_dir;
-use crate::state::State;
+use crate::store::state::State;
 
 /// The line that marks a hook as written by berth.
 const MARKER: &str = "# berth-hook: post-receive";

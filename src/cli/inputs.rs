@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::config::Mode;
 use crate::ops::Environment;
@@ -44,11 +44,20 @@ pub struct InputArgs {
     ssh_key: Option<PathBuf>,
     /// Containers on one engine, or Swarm services [default: berth.yaml's engine.mode].
     #[arg(long, value_enum, value_name = "MODE")]
-    engine: Option<Mode>,
+    engine: Option<EngineMode>,
     /// The project's name, as compose's -p: one configuration run as several projects
     /// side by side [default: berth.yaml's project, else the repository's or folder's name].
     #[arg(long, value_name = "NAME", value_parser = parse_project)]
     project: Option<String>,
+}
+
+/// `--engine`: berth.yaml's `engine.mode` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineMode {
+    /// One container per instance on one Docker engine.
+    Docker,
+    /// One Swarm service per service, through a swarm manager.
+    Swarm,
 }
 
 /// A project name as berth.yaml's `project` takes it.
@@ -87,7 +96,10 @@ impl InputArgs {
                     .filter(|k| !k.is_empty())
                     .map(PathBuf::from)
             }),
-            engine: self.engine,
+            engine: self.engine.map(|mode| match mode {
+                EngineMode::Docker => Mode::Docker,
+                EngineMode::Swarm => Mode::Swarm,
+            }),
             project: self.project.clone(),
         }
     }
@@ -96,7 +108,7 @@ impl InputArgs {
 /// Reads and compiles what `inputs` names, with the state directory the environment
 /// names (for mirrors of repositories read by URL); warnings go to stderr.
 pub fn load(inputs: &Inputs) -> miette::Result<Loaded> {
-    let state_dir = crate::state::State::default_dir(|name| std::env::var_os(name));
+    let state_dir = crate::store::state::State::default_dir(|name| std::env::var_os(name));
     Ok(crate::ops::load::load(
         inputs,
         state_dir.as_deref(),
@@ -108,15 +120,16 @@ pub fn load(inputs: &Inputs) -> miette::Result<Loaded> {
 pub fn environment() -> Environment {
     let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     Environment {
-        state_dir: crate::state::State::default_dir(|name| std::env::var_os(name)),
+        state_dir: crate::store::state::State::default_dir(|name| std::env::var_os(name)),
         docker_host: set("DOCKER_HOST").map(|h| h.to_string_lossy().into_owned()),
         docker_tls_verify: set("DOCKER_TLS_VERIFY").is_some(),
         docker_cert_path: set("DOCKER_CERT_PATH").map(PathBuf::from),
         home: set("HOME").map(PathBuf::from),
+        cwd: std::env::current_dir().unwrap_or_default(),
     }
 }
 
 /// berth's state directory, or what to set for one.
 pub fn state_dir() -> Result<PathBuf, crate::failure::Failure> {
-    crate::state::dir(environment().state_dir.as_deref())
+    crate::store::state::dir(environment().state_dir.as_deref())
 }

@@ -4,6 +4,7 @@
 mod apply;
 mod compile;
 mod completions;
+mod diagnostic;
 mod hook;
 mod inputs;
 mod lint;

@@ -94,16 +94,6 @@ impl Tally {
     }
 }
 
-/// A failure at the edge, rendered as miette renders any error: the message, the chain
-/// of causes, the help.
-impl miette::Diagnostic for crate::failure::Failure {
-    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
-    }
-}
-
 /// A warning on stderr.
 pub fn warn(line: &str) {
     eprintln!("warning: {line}");

@@ -11,9 +11,9 @@ use serde::Serialize;
 use super::inputs::InputArgs;
 use super::plan::{exit, plan};
 use super::report::{json, stdout};
-use crate::journal;
 use crate::ops::plan::Request;
 use crate::ops::status::{ServiceStatus, services};
+use crate::store::journal;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

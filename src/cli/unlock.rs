@@ -11,7 +11,7 @@ pub struct UnlockArgs {
 }
 
 pub fn run(args: UnlockArgs) -> miette::Result<ExitCode> {
-    let holder = crate::lock::unlock(&super::inputs::state_dir()?, &args.id)?;
+    let holder = crate::store::lock::unlock(&super::inputs::state_dir()?, &args.id)?;
     println!("Removed {holder}.");
     Ok(ExitCode::SUCCESS)
 }

@@ -39,7 +39,7 @@ use crate::engine::docker::{Address, Docker};
 use crate::ops::Dial;
 use crate::ops::load::Inputs;
 use crate::repo::git::{git_dir, is_url};
-use crate::state::State as BerthState;
+use crate::store::state::State as BerthState;
 use crate::watch::metrics::Metrics;
 use crate::watch::reconciler::{Clock, Reconciler, Settings as ReconcileSettings};
 use crate::watch::status::{Shared, Status};

@@ -16,12 +16,12 @@ use crate::config::Mode;
 use crate::engine::naming::project_network;
 use crate::engine::swarm::{ServiceRequest, SwarmSecret, secret_name};
 use crate::engine::{Create, EngineError, ImageSource, Readiness, Swarm, labels};
-use crate::journal;
 use crate::model::{DesiredState, PullPolicy, SecretDelivery, Service};
 use crate::plan::view::PlanView;
 use crate::plan::{Action, Step};
 use crate::repo::Files;
 use crate::repo::dir::Disk;
+use crate::store::journal;
 
 /// How an apply runs.
 pub struct Settings {

@@ -172,7 +172,7 @@ fn open_git(args: &Inputs, state_dir: Option<&Path>, warn: &dyn Fn(&str)) -> Res
     let Some(location) = &args.repo else {
         return Ok(None);
     };
-    let mirrors = crate::state::dir(state_dir)?.join("mirrors");
+    let mirrors = crate::store::state::dir(state_dir)?.join("mirrors");
     let (tree, warning) = GitTree::open(
         location,
         args.reference.as_deref(),
@@ -258,15 +258,17 @@ impl Inputs {
         self.engine.unwrap_or(config.engine.mode)
     }
 
-    /// The inputs as a saved plan records them: paths on disk made absolute, and with
-    /// --repo the commit that was read, so that applying the plan reads it again.
+    /// The inputs as a saved plan records them: paths on disk made absolute (from `cwd`,
+    /// the folder berth runs in), and with --repo the commit that was read, so that
+    /// applying the plan reads it again.
     pub fn to_view(
         &self,
         targets: &[String],
         prune: bool,
         commit: Option<&str>,
+        cwd: &Path,
     ) -> crate::plan::view::Inputs {
-        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let absolute = |p: &Path| absolute(cwd, p);
         let repo = self.repo.as_ref().map(|r| {
             if crate::repo::git::is_url(r) {
                 r.clone()
@@ -313,6 +315,28 @@ impl Inputs {
     pub fn named_files(&self) -> Vec<String> {
         self.paths.iter().map(|p| display_name(p)).collect()
     }
+}
+
+/// `path` made absolute from `cwd` as `std::path::absolute` does on Unix, without
+/// reading the current folder: `.` components and repeated separators go, `..` and a
+/// trailing separator stay, links are not resolved.
+fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let mut components = path.strip_prefix(".").unwrap_or(path).components();
+    let mut out = if !path.is_absolute() {
+        cwd.to_path_buf()
+    } else if bytes.starts_with(b"//") && !bytes.starts_with(b"///") {
+        // POSIX leaves a leading `//` to the implementation: kept as it is.
+        components.next();
+        PathBuf::from("//")
+    } else {
+        PathBuf::new()
+    };
+    out.extend(components);
+    if bytes.ends_with(b"/") {
+        out.push("");
+    }
+    out
 }
 
 /// The repository root: the first path if it is a folder, else its folder.
@@ -607,4 +631,25 @@ fn plugin_tree(files: &dyn Files, path: &Path) -> Option<PluginTree> {
 fn display_name(path: &Path) -> String {
     let s = path.to_string_lossy().replace('\\', "/");
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::absolute;
+
+    #[test]
+    fn paths_are_made_absolute_as_the_standard_library_does() {
+        let cwd = Path::new("/work/repo");
+        for (path, expected) in [
+            ("examples/fleet", "/work/repo/examples/fleet"),
+            ("./examples//fleet/", "/work/repo/examples/fleet/"),
+            (".", "/work/repo"),
+            ("../other", "/work/repo/../other"),
+            ("/srv/./fleet", "/srv/fleet"),
+        ] {
+            assert_eq!(absolute(cwd, Path::new(path)), Path::new(expected), "{path}");
+        }
+    }
 }

@@ -36,6 +36,8 @@ pub struct Environment {
     pub docker_cert_path: Option<PathBuf>,
     /// `HOME`, where the docker CLI keeps its certificates.
     pub home: Option<PathBuf>,
+    /// The folder berth runs in: relative paths in a saved plan are made absolute from it.
+    pub cwd: PathBuf,
 }
 
 /// Opens a connection to the engine at an address.

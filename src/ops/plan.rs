@@ -18,14 +18,14 @@ use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
 use crate::failure::Failure;
 use crate::lint::policy::Levels;
 use crate::live::LiveState;
-use crate::lock::Lock;
 use crate::model::{Model, PullPolicy};
 use crate::plan::view::PlanView;
 use crate::plan::{Action, Plan, PlanOptions, desired_digest, plan};
 use crate::problem::{Problem, closest};
 use crate::repo::git::GitTree;
-use crate::secrets::Secrets;
-use crate::state::State;
+use crate::store::lock::Lock;
+use crate::store::secrets::Secrets;
+use crate::store::state::State;
 
 /// A plan, the document that binds it to what it was made from, and what executing
 /// it needs.
@@ -100,6 +100,8 @@ pub struct Prepared {
     mode: Mode,
     state_dir: PathBuf,
     lock: Option<Lock>,
+    /// The folder berth runs in, that relative paths in a saved plan start from.
+    cwd: PathBuf,
 }
 
 /// Compiles, observes and plans, over a connection `connect` opens to the engine
@@ -178,7 +180,7 @@ pub fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Resu
         Some(name) => name.clone(),
         None => project_name(&loaded, inputs.repo.as_deref())?,
     };
-    let state_dir = crate::state::dir(env.state_dir.as_deref())?;
+    let state_dir = crate::store::state::dir(env.state_dir.as_deref())?;
     let state = State::open(&state_dir)?;
     let identity = Identity {
         installation: state.installation(),
@@ -188,7 +190,7 @@ pub fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Resu
     let secrets = Secrets::resolve(model, &loaded.config.secrets.providers, &loaded.root, state);
     let address = engine_address(&loaded.config.engine, &loaded.root, env)?;
     let lock = match lock {
-        Some(timeout) => Some(crate::lock::acquire(
+        Some(timeout) => Some(crate::store::lock::acquire(
             &state_dir,
             &identity.project,
             &address.host,
@@ -210,6 +212,7 @@ pub fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Resu
         mode,
         state_dir,
         lock,
+        cwd: env.cwd.clone(),
     })
 }
 
@@ -226,6 +229,7 @@ pub async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Res
         mode,
         state_dir,
         lock,
+        cwd,
     } = prepared;
     let model = &loaded.compiled.model;
     // A reference the engine cannot parse is the plan's to refuse, not the engine's.
@@ -316,7 +320,7 @@ pub async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Res
         &address.host,
         desired_digest(&diff),
         live.fingerprint(),
-        inputs.to_view(&targets, prune, loaded.commit()),
+        inputs.to_view(&targets, prune, loaded.commit(), &cwd),
     );
     Ok(Planned {
         plan,

@@ -10,9 +10,9 @@
 
 pub mod metrics;
 pub mod reconciler;
-pub mod status;
 #[cfg(test)]
 mod reconciler_tests;
+pub mod status;
 pub mod webhook;
 
 use std::collections::BTreeMap;

@@ -21,7 +21,6 @@ use crate::apply::{Event, STOPPED};
 use crate::config::Drift;
 use crate::engine::docker::Address;
 use crate::engine::{Engine, EngineError, Identity, ImageSource, Observe, Swarm};
-use crate::journal;
 use crate::live::RunState;
 use crate::ops::apply::{Observer, Settings as ApplySettings, carry_out, record, source};
 use crate::ops::load::Inputs;
@@ -30,6 +29,7 @@ use crate::ops::status::services;
 use crate::ops::{Connect, Environment};
 use crate::plan::Step;
 use crate::schedule::{Found, Pulls};
+use crate::store::journal;
 
 /// How the watcher reconciles: what to read and how to apply it.
 #[derive(Debug, Clone)]
@@ -571,7 +571,7 @@ where
             .into_iter()
             .filter_map(|(endpoint, name)| {
                 let name = name.as_ref()?;
-                let value = crate::secrets::find(&config.secrets.providers, name, &planned.root).ok_or_else(|| {
+                let value = crate::store::secrets::find(&config.secrets.providers, name, &planned.root).ok_or_else(|| {
                     format!("webhooks.{endpoint} names secret `{name}`, which has no value in any of berth.yaml's secrets.providers")
                 });
                 Some((endpoint, value))

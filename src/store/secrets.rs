@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::config::SecretProvider;
 use crate::model::canonical::Digests;
 use crate::model::{Model, Piece, SecretDelivery, Service, Text};
-use crate::state::State;
+use crate::store::state::State;
 
 /// The secrets a model uses, with their values where a provider has one.
 pub struct Secrets {
