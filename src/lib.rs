@@ -30,6 +30,7 @@
 pub mod source;
 pub mod problem;
 pub mod failure;
+pub mod secret;
 pub mod formats;
 /// The ERB subset is its own crate (`crates/erb`): it depends on nothing of berth.
 pub use berth_erb as erb;

@@ -16,19 +16,14 @@ use futures_util::{StreamExt, stream};
 
 use crate::engine::{Create, Engine, EngineError, Readiness};
 use crate::plan::{Action, Step};
+use crate::secret::Secret;
 
-/// A file placed in a container before it starts (a `SECRET FILE`).
-#[derive(Clone, PartialEq)]
+/// A file placed in a container before it starts (a `SECRET FILE`); its content is a
+/// secret.
+#[derive(Debug, Clone, PartialEq)]
 pub struct File {
     pub path: String,
-    pub content: Vec<u8>,
-}
-
-impl std::fmt::Debug for File {
-    // The content is a secret: never printed.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "File({}, {} bytes)", self.path, self.content.len())
-    }
+    pub content: Secret<Vec<u8>>,
 }
 
 /// One step with everything needed to carry it out.
@@ -204,7 +199,7 @@ async fn create<E: Engine>(engine: &E, job: &Job, name: &str) -> Result<String, 
     create.name = name.to_string();
     let id = engine.create_container(&create).await.map_err(text)?;
     for file in &job.files {
-        if let Err(e) = engine.put_file(&id, &file.path, &file.content).await {
+        if let Err(e) = engine.put_file(&id, &file.path, file.content.expose()).await {
             let _ = engine.remove(&id).await;
             return Err(text(e));
         }
@@ -355,7 +350,7 @@ mod tests {
                     Create::new(
                         &step.name,
                         spec,
-                        spec.env.clone(),
+                        Secret::new(spec.env.clone()),
                         labels,
                         &network_name("p", Mode::Docker),
                         &step.service,

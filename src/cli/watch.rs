@@ -39,6 +39,7 @@ use crate::engine::docker::{Address, Docker};
 use crate::ops::Dial;
 use crate::ops::load::Inputs;
 use crate::repo::git::{git_dir, is_url};
+use crate::secret::Secret;
 use crate::store::state::State as BerthState;
 use crate::watch::metrics::Metrics;
 use crate::watch::reconciler::{Clock, Reconciler, Settings as ReconcileSettings};
@@ -152,7 +153,7 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
             ..Status::default()
         }),
         hooks: Mutex::new(None),
-        local_token: local_token(&state),
+        local_token: Secret::new(local_token(&state)),
         target,
     });
     let (stop, mut stopped) = watch::channel(false);
@@ -453,7 +454,7 @@ async fn hook(
         return (StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB\n".into());
     };
     let secret = if name == "local" {
-        Ok(shared.local_token.clone())
+        Ok(shared.local_token.expose().clone())
     } else {
         let hooks = shared.hooks.lock().unwrap_or_else(|e| e.into_inner());
         match hooks.as_ref().map(|h| h.get(name)) {
@@ -466,7 +467,7 @@ async fn hook(
                 format!("/hooks/{name} is not configured: set webhooks.{name} in berth.yaml\n"),
             )),
             Some(Some(Err(why))) => Err((StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))),
-            Some(Some(Ok(secret))) => Ok(secret.clone()),
+            Some(Some(Ok(secret))) => Ok(secret.expose().clone()),
         }
     };
     let secret = match secret {

@@ -513,10 +513,10 @@ pub(super) fn positive(v: Option<i64>) -> Option<u64> {
 }
 
 /// Registry credentials (user, password) as the engine takes them.
-pub(super) fn registry_auth((user, password): &(String, String)) -> DockerCredentials {
+pub(super) fn registry_auth((user, password): &super::Credentials) -> DockerCredentials {
     DockerCredentials {
         username: Some(user.clone()),
-        password: Some(password.clone()),
+        password: Some(password.expose().clone()),
         ..Default::default()
     }
 }
@@ -638,7 +638,7 @@ fn create_body(c: &Create) -> ContainerCreateBody {
         // image, which a container of another image does not have: only an absolute
         // one means something here; otherwise the image's own working directory holds.
         working_dir: c.working_dir.clone().filter(|w| w.starts_with('/')),
-        env: Some(c.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: Some(c.env.expose().iter().map(|(k, v)| format!("{k}={v}")).collect()),
         exposed_ports: (!c.ports.is_empty()).then(|| c.ports.iter().map(port_key).collect()),
         labels: Some(c.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         healthcheck: c.healthcheck.as_ref().and_then(healthcheck),

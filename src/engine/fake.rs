@@ -135,7 +135,7 @@ impl Engine for FakeDocker {
         self.env
             .lock()
             .expect("not poisoned")
-            .insert(id.clone(), c.env.clone());
+            .insert(id.clone(), c.env.expose().clone());
         Ok(id)
     }
 

@@ -20,6 +20,7 @@ use crate::config::Mode;
 use crate::live::LiveState;
 use crate::model::canonical::Spec;
 use crate::model::{Capabilities, Port, Probe, Protocol, Resources};
+use crate::secret::Secret;
 
 pub use labels::Identity;
 
@@ -164,9 +165,9 @@ impl<E: Observe> Observe for ReadOnly<'_, E> {
     }
 }
 
-/// Where an image that is not present comes from. Its `Debug` never shows a registry
-/// password: a watcher keeps these for as long as it runs.
-#[derive(Clone, PartialEq, Eq)]
+/// Where an image that is not present comes from. The registry password is a `Secret`:
+/// a watcher keeps these for as long as it runs, and its `Debug` never shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {
     /// `docker load` of an archive (a Cumulocity `image.tar`, berth.yaml `images[].load`).
     Load { archive: PathBuf },
@@ -180,37 +181,12 @@ pub enum ImageSource {
     /// A pull from its registry, with credentials when the service has them.
     Pull {
         reference: String,
-        credentials: Option<(String, String)>,
+        credentials: Option<Credentials>,
     },
 }
 
-impl std::fmt::Debug for ImageSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ImageSource::Load { archive } => f.debug_struct("Load").field("archive", archive).finish(),
-            ImageSource::Build {
-                tag,
-                context,
-                dockerfile,
-                args,
-            } => f
-                .debug_struct("Build")
-                .field("tag", tag)
-                .field("context", context)
-                .field("dockerfile", dockerfile)
-                .field("args", args)
-                .finish(),
-            ImageSource::Pull {
-                reference,
-                credentials,
-            } => f
-                .debug_struct("Pull")
-                .field("reference", reference)
-                .field("user", &credentials.as_ref().map(|(user, _)| user))
-                .finish_non_exhaustive(),
-        }
-    }
-}
+/// A registry user and password.
+pub type Credentials = (String, Secret<String>);
 
 /// Everything needed to create one container, with real values: secrets resolved,
 /// berth's labels set.
@@ -221,7 +197,7 @@ pub struct Create {
     pub command: Vec<String>,
     pub working_dir: Option<String>,
     /// Environment with real values (secrets included): never logged or stored.
-    pub env: BTreeMap<String, String>,
+    pub env: Secret<BTreeMap<String, String>>,
     pub ports: Vec<Port>,
     pub extra_hosts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
@@ -239,7 +215,7 @@ impl Create {
     pub fn new(
         name: &str,
         spec: &Spec,
-        env: BTreeMap<String, String>,
+        env: Secret<BTreeMap<String, String>>,
         labels: BTreeMap<String, String>,
         network: &str,
         alias: &str,
@@ -265,12 +241,13 @@ impl Create {
 #[cfg(test)]
 mod tests {
     use super::ImageSource;
+    use crate::secret::Secret;
 
     #[test]
     fn a_pull_never_shows_its_password() {
         let pull = ImageSource::Pull {
             reference: "registry.local/app:1".into(),
-            credentials: Some(("puller".into(), "s3cret".into())),
+            credentials: Some(("puller".into(), Secret::new("s3cret".into()))),
         };
         let shown = format!("{pull:?}");
         assert!(shown.contains("puller") && !shown.contains("s3cret"), "{shown}");

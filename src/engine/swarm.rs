@@ -28,11 +28,12 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use super::docker::{CONCURRENCY, Docker, healthcheck, positive, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
 use super::naming::{clean, network_name};
-use super::{EngineError, Identity, Query};
+use super::{Credentials, EngineError, Identity, Query};
 use crate::config::Mode;
 use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState, SwarmService};
 use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
+use crate::secret::Secret;
 
 /// How long a create or update may take to converge before berth says why not.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -52,7 +53,7 @@ pub struct ServiceRequest {
     pub name: String,
     pub spec: Spec,
     /// Environment with real values (secrets delivered as variables included).
-    pub env: BTreeMap<String, String>,
+    pub env: Secret<BTreeMap<String, String>>,
     pub replicas: u32,
     /// The service's labels: berth's, read back into its `Owner`.
     pub labels: BTreeMap<String, String>,
@@ -64,7 +65,7 @@ pub struct ServiceRequest {
     pub alias: String,
     pub secrets: Vec<SwarmSecret>,
     /// Registry credentials (user, password), sent along so that every node can pull.
-    pub credentials: Option<(String, String)>,
+    pub credentials: Option<Credentials>,
 }
 
 /// A secret file, as a Swarm secret named after its value's keyed digest: a new value
@@ -73,7 +74,7 @@ pub struct ServiceRequest {
 pub struct SwarmSecret {
     pub name: String,
     pub labels: BTreeMap<String, String>,
-    pub value: Vec<u8>,
+    pub value: Secret<Vec<u8>>,
     /// The file's path in the container.
     pub target: String,
 }
@@ -356,7 +357,7 @@ impl Docker {
         let spec = SecretSpec {
             name: Some(secret.name.clone()),
             labels: Some(secret.labels.clone().into_iter().collect()),
-            data: Some(base64::engine::general_purpose::STANDARD.encode(&secret.value)),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(secret.value.expose())),
             ..Default::default()
         };
         match self.client.create_secret(spec).await {
@@ -647,7 +648,14 @@ pub fn service_spec(request: &ServiceRequest, secrets: Vec<TaskSpecContainerSpec
                 // As on one engine: only an absolute working directory means something
                 // in another image than COSMOS's own.
                 dir: spec.working_dir.clone().filter(|w| w.starts_with('/')),
-                env: Some(request.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+                env: Some(
+                    request
+                        .env
+                        .expose()
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect(),
+                ),
                 hosts: (!spec.extra_hosts.is_empty())
                     .then(|| spec.extra_hosts.iter().map(|(h, a)| format!("{a} {h}")).collect()),
                 health_check: spec.healthcheck.as_ref().and_then(healthcheck),
@@ -764,7 +772,7 @@ mod tests {
         ServiceRequest {
             name: "p-web".into(),
             spec,
-            env: BTreeMap::from([("A".into(), "1".into())]),
+            env: Secret::new(BTreeMap::from([("A".into(), "1".into())])),
             replicas: 2,
             labels: BTreeMap::from([(SPEC_HASH.into(), "v1:x".into())]),
             container_labels: BTreeMap::from([(SPEC_HASH.into(), "v1:x".into())]),

@@ -21,6 +21,7 @@ use crate::plan::view::PlanView;
 use crate::plan::{Action, Step};
 use crate::repo::Files;
 use crate::repo::dir::Disk;
+use crate::secret::Secret;
 use crate::store::journal;
 
 /// How an apply runs.
@@ -256,7 +257,7 @@ pub fn source(planned: &Planned, reference: &str, service: &Service) -> Result<O
                     .render(t)
                     .map_err(|name| format!("registry credentials need secret `{name}`, which has no value"))
             };
-            Some((text(&auth.username)?, text(&auth.password)?))
+            Some((text(&auth.username)?, Secret::new(text(&auth.password)?)))
         }
     };
     Ok(Some(ImageSource::Pull {
@@ -324,14 +325,24 @@ fn image_id(
 fn real_values<'a>(
     planned: &Planned,
     service: &'a Service,
-) -> Result<(BTreeMap<String, String>, Vec<(&'a str, &'a str, Vec<u8>)>), String> {
+) -> Result<
+    (
+        Secret<BTreeMap<String, String>>,
+        Vec<(&'a str, &'a str, Secret<Vec<u8>>)>,
+    ),
+    String,
+> {
     let missing = |name: &str| format!("secret `{name}` has no value");
-    let env = planned.secrets.environment(service).map_err(|n| missing(&n))?;
+    let env = Secret::new(planned.secrets.environment(service).map_err(|n| missing(&n))?);
     let mut files = Vec::new();
     for secret in &service.secrets {
         if let SecretDelivery::File { path } = &secret.delivery {
             let value = planned.secrets.require(&secret.name).map_err(|n| missing(&n))?;
-            files.push((secret.name.as_str(), path.as_str(), value.as_bytes().to_vec()));
+            files.push((
+                secret.name.as_str(),
+                path.as_str(),
+                Secret::new(value.as_bytes().to_vec()),
+            ));
         }
     }
     Ok((env, files))

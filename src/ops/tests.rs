@@ -343,3 +343,112 @@ async fn a_replace_that_publishes_a_host_port_stops_the_old_container_first() {
         .expect("new created");
     assert!(created < stopped, "create before destroy: {writes:?}");
 }
+
+/// Every type that holds a secret value, formatted with `{:?}` as a log line or a panic
+/// would: the value never shows.
+#[tokio::test]
+async fn no_secret_value_shows_in_any_debug_output() {
+    use crate::apply::swarm::ServiceJob;
+    use crate::apply::{File, Job};
+    use crate::engine::swarm::{ServiceRequest, SwarmSecret};
+    use crate::engine::{Create, Readiness};
+    use crate::secret::Secret;
+    use crate::store::state::State;
+
+    const VALUE: &str = "sentinel-value-7f3a";
+    let setup = setup();
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    #[allow(clippy::disallowed_methods)] // the test is the edge: it writes the secret
+    std::fs::write(folder.path().join("API_KEY"), VALUE).expect("written");
+    let berth = format!(
+        "{BERTH}secrets:\n  providers:\n    - {{ type: dir, path: \"{}\" }}\n",
+        folder.path().display()
+    );
+    let plugin = format!("{PLUGIN}  SECRET ENV API_KEY API_KEY\n  SECRET FILE API_KEY /run/secrets/key\n");
+    let files = Memory::new().add("berth.yaml", &berth).add("plugin.txt", &plugin);
+    let planned = plan_with(&files, &FakeDocker::default(), &[], &setup)
+        .await
+        .expect("planned");
+    assert!(planned.plan.errors.is_empty(), "{:?}", planned.plan.errors);
+    let service = &planned.model.services[0];
+    let env = planned
+        .secrets
+        .environment(service)
+        .expect("every secret has a value");
+    assert_eq!(
+        env.get("API_KEY").map(String::as_str),
+        Some(VALUE),
+        "the value is there to be sent"
+    );
+
+    let step = planned.plan.steps[0].clone();
+    let spec = step.spec.clone().expect("a create has a spec");
+    let create = Create::new(
+        &step.name,
+        &spec,
+        Secret::new(env.clone()),
+        Default::default(),
+        "net",
+        "alias",
+    );
+    let file = File {
+        path: "/run/secrets/key".into(),
+        content: Secret::new(VALUE.as_bytes().to_vec()),
+    };
+    let job = Job {
+        step: step.clone(),
+        create: Some(create.clone()),
+        files: vec![file.clone()],
+        readiness: Readiness::StaysUp(Duration::ZERO),
+        stop_first: false,
+    };
+    let secret = SwarmSecret {
+        name: "p-key-0123".into(),
+        labels: Default::default(),
+        value: Secret::new(VALUE.as_bytes().to_vec()),
+        target: "/run/secrets/key".into(),
+    };
+    let request = ServiceRequest {
+        name: step.name.clone(),
+        spec,
+        env: Secret::new(env),
+        replicas: 1,
+        labels: Default::default(),
+        container_labels: Default::default(),
+        network: "net".into(),
+        alias: "alias".into(),
+        secrets: vec![secret.clone()],
+        credentials: Some(("puller".into(), Secret::new(VALUE.into()))),
+    };
+    let service_job = ServiceJob {
+        step,
+        request: Some(request.clone()),
+        stable_for: Duration::ZERO,
+    };
+    let pull = ImageSource::Pull {
+        reference: "app:1".into(),
+        credentials: Some(("puller".into(), Secret::new(VALUE.into()))),
+    };
+    let state = State::open(setup.env.state_dir.as_deref().expect("a state directory")).expect("opened");
+    let shown = [
+        format!("{create:?}"),
+        format!("{file:?}"),
+        format!("{job:?}"),
+        format!("{secret:?}"),
+        format!("{request:?}"),
+        format!("{service_job:?}"),
+        format!("{pull:?}"),
+        format!("{:?}", planned.secrets),
+        format!("{:?}", planned.model),
+        format!("{:?}", planned.plan),
+        format!("{state:?}"),
+        format!("{}", Secret::new(VALUE)),
+    ];
+    for text in &shown {
+        assert!(!text.contains(VALUE), "a secret value shows: {text}");
+    }
+    assert!(
+        shown.iter().take(8).all(|t| t.contains("<redacted>")),
+        "{shown:?}"
+    );
+}

@@ -9,11 +9,13 @@ use std::path::Path;
 use crate::config::SecretProvider;
 use crate::model::canonical::Digests;
 use crate::model::{Model, Piece, SecretDelivery, Service, Text};
+use crate::secret::Secret;
 use crate::store::state::State;
 
 /// The secrets a model uses, with their values where a provider has one.
+#[derive(Debug)]
 pub struct Secrets {
-    values: BTreeMap<String, Option<String>>,
+    values: BTreeMap<String, Option<Secret<String>>>,
     state: State,
 }
 
@@ -23,7 +25,7 @@ impl Secrets {
         let values = names(model)
             .into_iter()
             .map(|name| {
-                let value = find(providers, &name, root);
+                let value = find(providers, &name, root).map(Secret::new);
                 (name, value)
             })
             .collect();
@@ -40,7 +42,7 @@ impl Secrets {
 
     /// The value of secret `name`.
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.values.get(name)?.as_deref()
+        self.values.get(name)?.as_ref().map(|v| v.expose().as_str())
     }
 }
 

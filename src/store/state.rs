@@ -7,6 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::failure::{Failure, Result};
+use crate::secret::Secret;
 use hmac::{KeyInit, Mac};
 
 /// The state directory found in the environment, or what to set.
@@ -22,7 +23,7 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 #[derive(Debug, Clone)]
 pub struct State {
     pub dir: PathBuf,
-    key: Vec<u8>,
+    key: Secret<Vec<u8>>,
 }
 
 impl State {
@@ -51,7 +52,7 @@ impl State {
         let key = read_or_create_key(&dir.join("key"))?;
         Ok(State {
             dir: dir.to_path_buf(),
-            key,
+            key: Secret::new(key),
         })
     }
 
@@ -64,7 +65,7 @@ impl State {
     /// HMAC-SHA256 of `data` under the key, hex, truncated to 128 bits.
     pub fn digest(&self, data: &[u8]) -> String {
         // HMAC accepts keys of any length.
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("any key length");
+        let mut mac = HmacSha256::new_from_slice(self.key.expose()).expect("any key length");
         mac.update(data);
         hex::encode(&mac.finalize().into_bytes()[..16])
     }

@@ -29,6 +29,7 @@ use crate::ops::status::services;
 use crate::ops::{Connect, Environment};
 use crate::plan::Step;
 use crate::schedule::{Found, Pulls};
+use crate::secret::Secret;
 use crate::store::journal;
 
 /// How the watcher reconciles: what to read and how to apply it.
@@ -571,7 +572,7 @@ where
             .into_iter()
             .filter_map(|(endpoint, name)| {
                 let name = name.as_ref()?;
-                let value = crate::store::secrets::find(&config.secrets.providers, name, &planned.root).ok_or_else(|| {
+                let value = crate::store::secrets::find(&config.secrets.providers, name, &planned.root).map(Secret::new).ok_or_else(|| {
                     format!("webhooks.{endpoint} names secret `{name}`, which has no value in any of berth.yaml's secrets.providers")
                 });
                 Some((endpoint, value))

@@ -20,6 +20,7 @@ use crate::engine::fake::FakeDocker;
 use crate::live::RunState;
 use crate::ops::Environment;
 use crate::ops::load::Inputs;
+use crate::secret::Secret;
 
 const SERVICE: &str = "DEFAULT__USER__EXAMPLE";
 
@@ -101,7 +102,7 @@ impl World {
                 metrics: Metrics::default(),
                 status: Mutex::new(Status::default()),
                 hooks: Mutex::new(None),
-                local_token: String::new(),
+                local_token: Secret::default(),
                 target: watch::channel(None).0,
             },
             runtime,

@@ -14,6 +14,10 @@ use super::metrics::Metrics;
 use crate::engine::Identity;
 use crate::engine::docker::Address;
 use crate::ops::status::ServiceStatus;
+use crate::secret::Secret;
+
+/// Webhook endpoint → its secret, or why it has none.
+pub type Hooks = BTreeMap<&'static str, Result<Secret<String>, String>>;
 
 /// What the loop, the HTTP handlers, the file watcher and the event stream share.
 pub struct Shared {
@@ -27,8 +31,8 @@ pub struct Shared {
     pub status: Mutex<Status>,
     /// Webhook endpoint → its secret (or why it has none), from the last berth.yaml
     /// read; `None` before the first.
-    pub hooks: Mutex<Option<BTreeMap<&'static str, Result<String, String>>>>,
-    pub local_token: String,
+    pub hooks: Mutex<Option<Hooks>>,
+    pub local_token: Secret<String>,
     /// The project and engine whose events to follow, once known.
     pub target: watch::Sender<Option<(Identity, Address)>>,
 }
