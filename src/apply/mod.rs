@@ -44,20 +44,28 @@ pub struct Job {
 pub struct Outcome {
     pub name: String,
     pub action: Action,
-    pub result: Result<(), String>,
+    pub result: Result<(), StepError>,
+}
+
+/// Why a step did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// It never started: berth was asked to stop.
+    #[error("not started: berth is stopping")]
+    Stopped,
+    /// It ran and failed, saying why (the engine's answer, a readiness check).
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Progress, as it happens.
 pub enum Event<'a> {
     Started(&'a Step),
-    Finished(&'a Step, &'a Result<(), String>),
+    Finished(&'a Step, &'a Result<(), StepError>),
 }
 
 /// The suffix of a replacement container's name until it takes over.
 pub const NEXT: &str = "-next";
-
-/// What a step that never started says: berth was asked to stop.
-pub const STOPPED: &str = "not started: berth is stopping";
 
 /// Runs `jobs`; `network` (name, labels) is created first when given. Returns one
 /// outcome per job; if the network cannot be created nothing else is tried. Once
@@ -113,7 +121,7 @@ pub async fn remove_network<E: Engine>(
         result: engine
             .remove_network(name, network.labels)
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| StepError::Failed(e.to_string())),
     })
 }
 
@@ -144,10 +152,10 @@ where
             for job in group {
                 let step = step_of(job);
                 let result = if stopping.load(Ordering::SeqCst) {
-                    Err(STOPPED.to_string())
+                    Err(StepError::Stopped)
                 } else {
                     progress(Event::Started(step));
-                    let result = run(job).await;
+                    let result = run(job).await.map_err(StepError::Failed);
                     progress(Event::Finished(step, &result));
                     result
                 };
@@ -412,7 +420,7 @@ mod tests {
         apply(&engine, &model(&[("a", "info", "yes")]), false);
         let before = running(&engine);
         let outcomes = apply(&engine, &model(&[("a", "debug", "no")]), false);
-        let error = outcomes[0].result.clone().unwrap_err();
+        let error = outcomes[0].result.clone().unwrap_err().to_string();
         assert!(error.contains("left running"), "{error}");
         assert_eq!(running(&engine), before, "untouched, and no -next left");
     }
@@ -423,7 +431,7 @@ mod tests {
         apply(&engine, &model(&[("a", "info", "yes")]), true);
         let before = running(&engine);
         let outcomes = apply(&engine, &model(&[("a", "debug", "no")]), true);
-        let error = outcomes[0].result.clone().unwrap_err();
+        let error = outcomes[0].result.clone().unwrap_err().to_string();
         assert!(error.contains("started again"), "{error}");
         assert_eq!(running(&engine), before, "running again");
     }
@@ -455,7 +463,7 @@ mod tests {
             }
         });
         let results: Vec<_> = outcomes.iter().map(|o| o.result.clone()).collect();
-        let stopped = Err(STOPPED.to_string());
+        let stopped = Err(StepError::Stopped);
         assert_eq!(results, [Ok(()), stopped.clone(), stopped]);
         let names: Vec<String> = running(&engine).into_iter().map(|(n, _, _)| n).collect();
         assert_eq!(names, ["p-a-0"]);

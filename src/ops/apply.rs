@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::plan::Planned;
 use crate::apply::swarm::{ServiceJob, execute_swarm};
-use crate::apply::{Event, File, Job, Network, Outcome, execute};
+use crate::apply::{Event, File, Job, Network, Outcome, StepError, execute};
 use crate::config::Mode;
 use crate::engine::naming::project_network;
 use crate::engine::swarm::{ServiceRequest, SwarmSecret, secret_name};
@@ -300,7 +300,7 @@ fn jobs<J>(
                 failed.push(Outcome {
                     name: step.name.clone(),
                     action: step.action,
-                    result: Err(e),
+                    result: Err(StepError::Failed(e)),
                 });
             }
         }

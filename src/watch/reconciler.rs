@@ -17,7 +17,7 @@ use tracing::{debug, error, info, warn};
 
 use super::status::{LastError, Outcome, Reconcile, ScheduledPull, ServiceState, Shared, WatchedService};
 use super::{Backoff, Failure, Memory, Next, retry_backoff};
-use crate::apply::{Event, STOPPED};
+use crate::apply::{Event, StepError};
 use crate::config::Drift;
 use crate::engine::docker::Address;
 use crate::engine::{Engine, EngineError, Identity, ImageSource, Observe, Swarm};
@@ -519,7 +519,7 @@ where
                 // Not a service's step (the project network's removal): the apply's
                 // report says it.
                 Err(_) if service.is_empty() => {}
-                Err(e) if e == STOPPED => {}
+                Err(StepError::Stopped) => {}
                 Err(e) => {
                     self.errors.insert(
                         service,
