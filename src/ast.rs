@@ -3,6 +3,7 @@
 //! into blocks. Spans always point into the original file. This is syntax, not meaning:
 //! `model::Service` is what will run.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::erb::TagKind;
@@ -120,4 +121,11 @@ impl Plugin {
     pub fn block_name(&self, block: &Block) -> Option<&Token> {
         self.header(block).params.get(block.kind.name_param())
     }
+}
+
+/// What is known about the folder a `plugin.txt` sits in, when it is a plugin tree.
+#[derive(Debug, Clone, Default)]
+pub struct PluginTree {
+    /// Folder names under `microservices/`.
+    pub microservice_folders: BTreeSet<String>,
 }

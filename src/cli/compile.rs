@@ -91,7 +91,7 @@ pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
             let picked: Vec<(&str, &[LogicalLine])> = compiled
                 .plugins
                 .iter()
-                .map(|p| (p.file.name(), if raw { &p.raw.lines[..] } else { &p.lines[..] }))
+                .map(|(p, _)| (p.file.name(), if raw { &p.raw.lines[..] } else { &p.lines[..] }))
                 .collect();
             lines(&picked, args.format)?
         }

@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::compile::Entity;
 use crate::compile::interpolate;
 use crate::config::{CapabilityProfile, Config};
+use crate::formats::Format;
 use crate::formats::quantity::{cpu_millis, memory_bytes};
-use crate::lint::{Document, Format, lint_document};
 use crate::model::{
     Capabilities, CumulocityService, Origin, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy,
     Service, Text, looks_secret,
@@ -31,13 +32,14 @@ pub struct Manifest<'a> {
     pub image_archive: Option<String>,
 }
 
-/// The manifest's services and every problem found.
-pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Problem>) {
+/// The manifest's services, every problem found, and the manifest as validated (for
+/// lint), when it is valid.
+pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Problem>, Option<Entity>) {
     let file = manifest.file;
     let mut problems = Vec::new();
     let doc = match json::parse(file.text()) {
         Ok(doc) => doc,
-        Err(e) => return (Vec::new(), vec![e.into_problem(file)]),
+        Err(e) => return (Vec::new(), vec![e.into_problem(file)], None),
     };
     if !doc.value.is_object() {
         let p = Problem::error(
@@ -48,22 +50,22 @@ pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Probl
         .with_help(
             "cumulocity.json holds `{ \"apiVersion\": \"2\", \"version\": ..., \"provider\": {...} }`",
         );
-        return (Vec::new(), vec![p]);
+        return (Vec::new(), vec![p], None);
     }
     let value = substitute_placeholders(&doc, &config.vars, file, &mut problems);
     problems.extend(validate(Schema::Cumulocity, &value, &doc, "", file));
     if problems.iter().any(Problem::is_error) {
-        return (Vec::new(), problems);
+        return (Vec::new(), problems, None);
     }
-    problems.extend(lint_document(&Document {
-        format: Format::Cumulocity,
-        file,
-        json: &doc,
-        base: "",
-        value: &value,
-    }));
     let services = lower(&value, &doc, manifest, config, &mut problems);
-    (services, problems)
+    let entity = Entity {
+        format: Format::Cumulocity,
+        file: file.clone(),
+        json: Arc::new(doc),
+        base: String::new(),
+        value,
+    };
+    (services, problems, Some(entity))
 }
 
 /// Replaces `@name@` build placeholders in every string from `vars`. One left over is
@@ -516,13 +518,14 @@ mod tests {
 
     fn compile_str(text: &str, config: &Config) -> (Vec<Service>, Vec<Problem>) {
         let file = SourceFile::new("svc/cumulocity.json", text);
-        compile(
-            &Manifest {
-                file: &file,
-                image_archive: None,
-            },
-            config,
-        )
+        let manifest = Manifest {
+            file: &file,
+            image_archive: None,
+        };
+        // As the driver does: lint over what compiled.
+        let (services, mut problems, entity) = compile(&manifest, config);
+        problems.extend(entity.iter().flat_map(crate::lint::lint_entity));
+        (services, problems)
     }
 
     #[test]

@@ -12,10 +12,11 @@ pub mod sesam;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::ast::Plugin;
+use crate::ast::{Plugin, PluginTree};
 use crate::config::Config;
-use crate::lint::{PluginTree, lint_plugin};
+use crate::formats::Format;
 use crate::model::{Model, Service};
+use crate::parse::json::Json;
 use crate::problem::Problem;
 use crate::source::{SourceFile, Span};
 use cosmos::install::{InstallOptions, install};
@@ -62,11 +63,26 @@ pub struct Project<'a> {
     pub cosmos: InstallOptions,
 }
 
+/// A JSON config entity past its schema (after placeholder or `$ENV` substitution), as
+/// the document lint rules read it.
+pub struct Entity {
+    pub format: Format,
+    pub file: Arc<SourceFile>,
+    /// The parsed file, for spans; shared by the entities of one file.
+    pub json: Arc<Json>,
+    /// Where the entity sits in the file (`""`, or `/2` in an array).
+    pub base: String,
+    pub value: serde_json::Value,
+}
+
 /// What a repository compiles to.
 pub struct Compiled {
     pub model: Model,
-    /// The analysed COSMOS plugins, for `--emit lines`.
-    pub plugins: Vec<Plugin>,
+    /// The analysed COSMOS plugins, with the folder each sits in: for lint and for
+    /// `--emit lines`.
+    pub plugins: Vec<(Plugin, Option<PluginTree>)>,
+    /// The valid JSON entities, for lint.
+    pub entities: Vec<Entity>,
     /// Every problem, by file and position.
     pub problems: Vec<Problem>,
 }
@@ -75,6 +91,7 @@ pub struct Compiled {
 pub fn compile(project: &Project) -> Compiled {
     let mut problems = Vec::new();
     let mut plugins = Vec::new();
+    let mut entities = Vec::new();
     let mut services: Vec<Service> = Vec::new();
     let mut sesam_index = sesam::Index::default();
     for source in &project.sources {
@@ -82,7 +99,6 @@ pub fn compile(project: &Project) -> Compiled {
             Source::Cosmos { file, folder, tree } => {
                 let options = cosmos_options(project, folder);
                 let (plugin, mut found) = install(file, &options);
-                found.extend(lint_plugin(&plugin, tree.as_ref()));
                 // Lowering reads only valid lines, so it also runs on a plugin with
                 // errors; the errors stop `compile` from being used for a plan.
                 services.extend(cosmos::lower::lower(&plugin, &options).into_iter().map(|mut s| {
@@ -93,19 +109,22 @@ pub fn compile(project: &Project) -> Compiled {
                     s
                 }));
                 problems.append(&mut found);
-                plugins.push(plugin);
+                plugins.push((plugin, tree.clone()));
             }
             Source::Cumulocity { file, image_archive } => {
                 let manifest = cumulocity::Manifest {
                     file,
                     image_archive: image_archive.clone(),
                 };
-                let (s, p) = cumulocity::compile(&manifest, project.config);
+                let (s, p, entity) = cumulocity::compile(&manifest, project.config);
                 services.extend(s);
                 problems.extend(p);
+                entities.extend(entity);
             }
             Source::Sesam { file, range } => {
-                let (s, p, index) = sesam::compile_indexed(file, range.clone(), project.sesam_env.as_ref());
+                let (s, p, index, valid) =
+                    sesam::compile_indexed(file, range.clone(), project.sesam_env.as_ref());
+                entities.extend(valid);
                 // A README's examples are checked, but deploy nothing and wire nothing.
                 if range.is_none() {
                     services.extend(s);
@@ -125,18 +144,11 @@ pub fn compile(project: &Project) -> Compiled {
     check_across_files(&services, &files, &mut problems);
     check_sesam_wiring(&sesam_index, &mut problems);
     services.sort_by(|a, b| a.name.cmp(&b.name));
-    problems.sort_by(|a, b| {
-        let key = |p: &Problem| {
-            (
-                p.file.as_ref().map(|f| f.name().to_string()),
-                p.span.map(|s| s.start),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+    sort_problems(&mut problems);
     Compiled {
         model: Model { services },
         plugins,
+        entities,
         problems,
     }
 }
@@ -202,6 +214,19 @@ fn check_sesam_wiring(index: &sesam::Index, problems: &mut Vec<Problem>) {
             );
         }
     }
+}
+
+/// Sorts problems by file and position; problems at one place keep their order.
+pub fn sort_problems(problems: &mut [Problem]) {
+    problems.sort_by(|a, b| {
+        let key = |p: &Problem| {
+            (
+                p.file.as_ref().map(|f| f.name().to_string()),
+                p.span.map(|s| s.start),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
 }
 
 /// Within one plugin.txt the `duplicate-name` lint rule reports a repeated name already.

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::compile::Entity;
 use crate::compile::interpolate::{self, Part};
-use crate::lint::{Document, Format, lint_document};
+use crate::formats::Format;
 use crate::model::{
     Origin, Platform, Port, Protocol, PullPolicy, RegistryAuth, Service, SesamService, looks_secret,
 };
@@ -38,30 +39,30 @@ pub struct Index {
 }
 
 /// The services in one Sesam config file (or in the part `range` of it: a JSON example
-/// in a README), and every problem found. `env` is `None` when the repository has no env
+/// in a README), every problem found, and the valid entities (for lint). `env` is `None` when the repository has no env
 /// profile and berth.yaml sets no `env`: `$ENV` references then stay unresolved, with a
 /// warning each, since nothing says what they should be.
 pub fn compile(
     file: &Arc<SourceFile>,
     range: Option<std::ops::Range<usize>>,
     env: Option<&BTreeMap<String, Value>>,
-) -> (Vec<Service>, Vec<Problem>) {
-    let (services, problems, _) = compile_indexed(file, range, env);
-    (services, problems)
+) -> (Vec<Service>, Vec<Problem>, Vec<Entity>) {
+    let (services, problems, _, entities) = compile_indexed(file, range, env);
+    (services, problems, entities)
 }
 
-/// `compile`, and the file's `Index`.
+/// `compile`, the file's `Index`, and its valid microservice entities (for lint).
 pub fn compile_indexed(
     file: &Arc<SourceFile>,
     range: Option<std::ops::Range<usize>>,
     env: Option<&BTreeMap<String, Value>>,
-) -> (Vec<Service>, Vec<Problem>, Index) {
+) -> (Vec<Service>, Vec<Problem>, Index, Vec<Entity>) {
     let mut index = Index::default();
     let mut problems = Vec::new();
     let range = range.unwrap_or(0..file.text().len());
     let doc = match json::parse_at(&file.text()[range.clone()], range.start) {
         Ok(doc) => doc,
-        Err(e) => return (Vec::new(), vec![e.into_problem(file)], index),
+        Err(e) => return (Vec::new(), vec![e.into_problem(file)], index, Vec::new()),
     };
     let entities: Vec<(String, &Value)> = match &doc.value {
         Value::Array(items) => items
@@ -75,6 +76,7 @@ pub fn compile_indexed(
         .iter()
         .any(|(_, e)| e.get("type").and_then(Value::as_str) == Some(MICROSERVICE));
     let mut services = Vec::new();
+    let mut valid = Vec::new();
     for (base, entity) in entities {
         let Some(kind) = entity.get("type").and_then(Value::as_str) else {
             problems.push(
@@ -120,18 +122,23 @@ pub fn compile_indexed(
         if problems[before..].iter().any(Problem::is_error) {
             continue;
         }
-        problems.extend(lint_document(&Document {
-            format: Format::Sesam,
-            file,
-            json: &doc,
-            base: &base,
-            value: &filled,
-        }));
         if let Some(s) = lower(&filled, &doc, &base, file, &mut problems) {
             services.push(s);
         }
+        valid.push((base, filled));
     }
-    (services, problems, index)
+    let json = Arc::new(doc);
+    let entities = valid
+        .into_iter()
+        .map(|(base, value)| Entity {
+            format: Format::Sesam,
+            file: file.clone(),
+            json: json.clone(),
+            base,
+            value,
+        })
+        .collect();
+    (services, problems, index, entities)
 }
 
 /// The systems a pipe uses: its source's, its sink's and each transform's `system`.
@@ -428,7 +435,11 @@ mod tests {
 
     fn compile_str(text: &str, env: &[(&str, Value)]) -> (Vec<Service>, Vec<Problem>) {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        compile(&SourceFile::new("systems/ms.conf.json", text), None, Some(&env))
+        // As the driver does: lint over what compiled.
+        let (services, mut problems, entities) =
+            compile(&SourceFile::new("systems/ms.conf.json", text), None, Some(&env));
+        problems.extend(entities.iter().flat_map(crate::lint::lint_entity));
+        (services, problems)
     }
 
     #[test]

@@ -3,3 +3,10 @@
 
 pub mod cosmos;
 pub mod quantity;
+
+/// The JSON formats: which platform a config document is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Cumulocity,
+    Sesam,
+}

@@ -10,12 +10,15 @@ pub use crate::parse::json::child;
 pub use crate::problem::closest;
 pub mod rules;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::ast::Plugin;
+pub use crate::ast::PluginTree;
+use crate::compile::{Compiled, Entity};
+pub use crate::formats::Format;
 use crate::parse::json::Json;
 use crate::problem::{Problem, Severity};
 use crate::source::{SourceFile, Span};
@@ -64,13 +67,6 @@ impl Check {
             document: Some(d),
         }
     }
-}
-
-/// The JSON formats a document rule may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Cumulocity,
-    Sesam,
 }
 
 /// One JSON config as the front end understood it.
@@ -209,13 +205,6 @@ pub struct Docs {
     pub instead: &'static str,
 }
 
-/// What is known about the folder a `plugin.txt` sits in, when it is a plugin tree.
-#[derive(Debug, Clone, Default)]
-pub struct PluginTree {
-    /// Folder names under `microservices/`.
-    pub microservice_folders: BTreeSet<String>,
-}
-
 /// Runs one rule over one plugin and collects what it reports.
 pub struct Checker<'a> {
     pub plugin: &'a Plugin,
@@ -259,6 +248,31 @@ pub fn lint_plugin(plugin: &Plugin, tree: Option<&PluginTree>) -> Vec<Problem> {
     }
     problems.sort_by_key(|p| (p.span.map(|s| s.start), p.code));
     problems
+}
+
+/// Every rule over what a repository compiled to: each COSMOS plugin as installed, each
+/// JSON entity as validated. The driver runs this after `compile`, which knows nothing of
+/// lint.
+pub fn lint_compiled(compiled: &Compiled) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (plugin, tree) in &compiled.plugins {
+        problems.extend(lint_plugin(plugin, tree.as_ref()));
+    }
+    for entity in &compiled.entities {
+        problems.extend(lint_entity(entity));
+    }
+    problems
+}
+
+/// Every document rule over one validated JSON entity.
+pub fn lint_entity(entity: &Entity) -> Vec<Problem> {
+    lint_document(&Document {
+        format: entity.format,
+        file: &entity.file,
+        json: &entity.json,
+        base: &entity.base,
+        value: &entity.value,
+    })
 }
 
 /// Every item whose key was seen before, paired with the first item that had the key:

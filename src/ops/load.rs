@@ -156,6 +156,10 @@ pub fn load_from(files: &dyn Files, args: &Inputs) -> Result<Loaded> {
         },
     };
     let mut compiled = compile::compile(&project);
+    // Lint after compile, over what it installed and validated; one order for all.
+    let mut linted = crate::lint::lint_compiled(&compiled);
+    compiled.problems.append(&mut linted);
+    compile::sort_problems(&mut compiled.problems);
     problems.append(&mut compiled.problems);
     compiled.problems = problems;
     Ok(Loaded {

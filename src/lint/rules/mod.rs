@@ -178,20 +178,26 @@ mod tests {
         lint(text).iter().map(|p| p.code).collect()
     }
 
-    /// What the front end (which runs the document rules) reports for a JSON snippet:
+    /// What the front end and the document rules report for a JSON snippet:
     /// a Sesam entity when it says so, else a Cumulocity manifest.
     fn document_codes(text: &str) -> BTreeSet<&'static str> {
         let problems = if text.contains(crate::compile::sesam::MICROSERVICE) {
             // Where the sesam client keeps a system with the examples' `_id`.
             let file = SourceFile::new("systems/example.conf.json", text);
-            crate::compile::sesam::compile(&file, None, Some(&Default::default())).1
+            let (_, mut problems, entities) =
+                crate::compile::sesam::compile(&file, None, Some(&Default::default()));
+            problems.extend(entities.iter().flat_map(crate::lint::lint_entity));
+            problems
         } else {
             let file = SourceFile::new("cumulocity.json", text);
             let manifest = crate::compile::cumulocity::Manifest {
                 file: &file,
                 image_archive: None,
             };
-            crate::compile::cumulocity::compile(&manifest, &Default::default()).1
+            let (_, mut problems, entity) =
+                crate::compile::cumulocity::compile(&manifest, &Default::default());
+            problems.extend(entity.iter().flat_map(crate::lint::lint_entity));
+            problems
         };
         problems.iter().map(|p| p.code).collect()
     }
