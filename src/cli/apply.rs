@@ -24,6 +24,7 @@ use crate::ops::load::Inputs;
 use crate::ops::plan::{Planned, Request, make};
 use crate::plan::Step;
 use crate::plan::view::{PlanView, human};
+use crate::repo::dir::Disk;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -61,6 +62,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
     };
     let request = Request {
         inputs: &inputs,
+        files: &Disk,
         targets: &targets,
         prune,
         lock: Some(args.lock_timeout),

@@ -111,6 +111,7 @@ pub fn load(inputs: &Inputs) -> miette::Result<Loaded> {
     let state_dir = crate::store::state::State::default_dir(|name| std::env::var_os(name));
     Ok(crate::ops::load::load(
         inputs,
+        &crate::repo::dir::Disk,
         state_dir.as_deref(),
         &super::report::warn,
     )?)

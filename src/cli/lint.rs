@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::inputs::{InputArgs, load};
-use super::report::{Tally, colour, json, render, stdout};
+use super::inputs::{InputArgs, state_dir};
+use super::report::{colour, json, render, stdout, warn};
 use super::sarif;
-use crate::lint::policy::{Level, Levels};
 use crate::lint::{Rule, find_rule, rules::RULES};
+use crate::ops::lint::{Linted, Request, lint};
 use crate::problem::{Location, Problem, Severity};
 use crate::repo::dir::Disk;
 
@@ -93,30 +93,20 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
             )),
         };
     }
-    // Given only some files (as pre-commit does), compile the whole repository around
-    // them, so cross-file rules are right, and report only the named files' problems.
     let inputs = args.inputs.inputs();
-    let (loaded, only) = match inputs.enclosing_repository(&Disk) {
-        Some(whole) => (load(&whole)?, Some(inputs.named_files())),
-        None => (load(&inputs)?, None),
+    let request = Request {
+        inputs: &inputs,
+        deny: &args.deny,
+        warn: &args.warn,
+        allow: &args.allow,
+        max_warnings: args.max_warnings,
     };
-    let config = &loaded.config.lint;
-    // berth.yaml's levels, then the flags over them.
-    let levels = Levels::from_config(config).and_then(|mut levels| {
-        levels.set(&args.allow, Level::Allow)?;
-        levels.set(&args.warn, Level::Warn)?;
-        levels.set(&args.deny, Level::Deny)?;
-        Ok(levels)
-    });
-    let levels = levels.map_err(|e| miette::miette!(help = "`berth lint --list-rules` lists them", "{e}"))?;
-    let mut problems = levels.apply(loaded.compiled.problems);
-    if let Some(only) = &only {
-        problems.retain(|p| p.file.as_ref().is_none_or(|f| only.iter().any(|o| o == f.name())));
-    }
-    let files = only.as_ref().map_or(loaded.files, Vec::len);
-    let max_warnings = args.max_warnings.or(config.max_warnings);
-    let mut tally = Tally::default();
-    problems.iter().for_each(|p| tally.add(p));
+    let Linted {
+        problems,
+        files,
+        tally,
+        failed,
+    } = lint(&request, &Disk, state_dir().ok().as_deref(), &warn)?;
     match args.format {
         LintFormat::Human => {
             let colour = colour();
@@ -148,8 +138,7 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
         LintFormat::Sarif => stdout(&json(&sarif::report(&problems)))?,
         LintFormat::Github => stdout(&github_annotations(&problems))?,
     }
-    let too_many_warnings = max_warnings.is_some_and(|max| tally.warnings > max);
-    Ok(if tally.errors > 0 || too_many_warnings {
+    Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -15,6 +15,7 @@ use crate::engine::EngineError;
 use crate::ops::Dial;
 use crate::ops::plan::{Planned, Request, Unplanned, make};
 use crate::plan::view::human;
+use crate::repo::dir::Disk;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -49,6 +50,7 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
     let inputs = args.inputs.inputs();
     let request = Request {
         inputs: &inputs,
+        files: &Disk,
         targets: &args.targets,
         prune: args.prune,
         lock: None,

@@ -7,7 +7,7 @@ use miette::IntoDiagnostic;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
-use crate::problem::{Problem, Severity};
+use crate::problem::Problem;
 
 /// Whether stderr gets colour.
 pub fn colour() -> bool {
@@ -54,44 +54,6 @@ pub fn render(problem: &Problem, colour: bool) -> String {
 /// `file:line:col: severity[code]: message`, the form CI logs and editors parse.
 pub fn one_line(problem: &Problem) -> String {
     problem.one_line()
-}
-
-/// Counts by severity.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Tally {
-    pub errors: usize,
-    pub warnings: usize,
-    pub infos: usize,
-}
-
-impl Tally {
-    pub fn add(&mut self, problem: &Problem) {
-        match problem.severity {
-            Severity::Error => self.errors += 1,
-            Severity::Warning => self.warnings += 1,
-            Severity::Info => self.infos += 1,
-        }
-    }
-
-    /// "2 errors, 1 warning in 5 files", or "no problems in 5 files".
-    pub fn summary(&self, files: usize) -> String {
-        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-        let parts: Vec<String> = [
-            (self.errors, "error"),
-            (self.warnings, "warning"),
-            (self.infos, "note"),
-        ]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, w)| plural(n, w))
-        .collect();
-        let what = if parts.is_empty() {
-            "no problems".to_string()
-        } else {
-            parts.join(", ")
-        };
-        format!("{what} in {}", plural(files, "file"))
-    }
 }
 
 /// A warning on stderr.

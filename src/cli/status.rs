@@ -13,6 +13,7 @@ use super::plan::{exit, plan};
 use super::report::{json, stdout};
 use crate::ops::plan::Request;
 use crate::ops::status::{ServiceStatus, services};
+use crate::repo::dir::Disk;
 use crate::store::journal;
 
 #[derive(Debug, Args)]
@@ -47,6 +48,7 @@ pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
     let inputs = args.inputs.inputs();
     let request = Request {
         inputs: &inputs,
+        files: &Disk,
         targets: &[],
         prune: false,
         lock: None,

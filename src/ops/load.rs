@@ -17,7 +17,6 @@ use crate::failure::{Failure, Result};
 use crate::lint::PluginTree;
 use crate::parse::{examples, json};
 use crate::problem::Problem;
-use crate::repo::dir::Disk;
 use crate::repo::git::{GitError, GitTree};
 use crate::repo::{Entry, Files};
 use crate::source::{SourceFile, Span};
@@ -69,9 +68,15 @@ impl Loaded {
     }
 }
 
-/// Reads and compiles everything `args` names; `state_dir` holds the mirrors of
+/// Reads and compiles everything `args` names: from the git repository it names, else
+/// from `files` (the filesystem, or files in memory). `state_dir` holds the mirrors of
 /// repositories read by URL.
-pub fn load(args: &Inputs, state_dir: Option<&Path>, warn: &dyn Fn(&str)) -> Result<Loaded> {
+pub fn load(
+    args: &Inputs,
+    files: &dyn Files,
+    state_dir: Option<&Path>,
+    warn: &dyn Fn(&str),
+) -> Result<Loaded> {
     match open_git(args, state_dir, warn)? {
         Some(tree) => {
             let loaded = load_from(&tree, args)?;
@@ -80,7 +85,7 @@ pub fn load(args: &Inputs, state_dir: Option<&Path>, warn: &dyn Fn(&str)) -> Res
                 ..loaded
             })
         }
-        None => load_from(&Disk, args),
+        None => load_from(files, args),
     }
 }
 

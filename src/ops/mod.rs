@@ -9,6 +9,7 @@
 //! `status` tells each service's instances and drift.
 
 pub mod apply;
+pub mod lint;
 pub mod load;
 pub mod plan;
 pub mod status;

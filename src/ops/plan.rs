@@ -22,6 +22,7 @@ use crate::model::{Model, PullPolicy};
 use crate::plan::view::PlanView;
 use crate::plan::{Action, Plan, PlanOptions, desired_digest, plan};
 use crate::problem::{Problem, closest};
+use crate::repo::Files;
 use crate::repo::git::GitTree;
 use crate::store::lock::Lock;
 use crate::store::secrets::Secrets;
@@ -52,6 +53,9 @@ pub struct Planned {
 /// What to plan.
 pub struct Request<'a> {
     pub inputs: &'a Inputs,
+    /// Where the inputs' paths are read, unless they name a git repository: the
+    /// filesystem (`repo::dir::Disk`), or files in memory.
+    pub files: &'a dyn Files,
     pub targets: &'a [String],
     pub prune: bool,
     /// For an apply: take the project's lock first, waiting this long for it.
@@ -89,7 +93,7 @@ impl From<Failure> for Unplanned {
 
 /// Everything known before the engine is looked at: the compiled configuration past
 /// its gates, who plans, and the lock when applying.
-pub struct Prepared {
+struct Prepared {
     loaded: Loaded,
     inputs: Inputs,
     targets: Vec<String>,
@@ -116,7 +120,7 @@ pub async fn make<C: Connect>(
 where
     C::Engine: Observe,
 {
-    let loaded = load(request.inputs, env.state_dir.as_deref(), warn)?;
+    let loaded = load(request.inputs, request.files, env.state_dir.as_deref(), warn)?;
     let prepared = prepare(request, loaded, env)?;
     let engine = connect
         .connect(&prepared.address)
@@ -127,9 +131,10 @@ where
 }
 
 /// The gates and the identity: everything of a plan that needs no engine.
-pub fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<Prepared, Unplanned> {
+fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<Prepared, Unplanned> {
     let Request {
         inputs,
+        files: _,
         targets,
         prune,
         lock,
@@ -217,7 +222,7 @@ pub fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Resu
 }
 
 /// Observes the engine through a handle that cannot write, and plans.
-pub async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<Planned, Unplanned> {
+async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<Planned, Unplanned> {
     let Prepared {
         loaded,
         inputs,

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::Environment;
 use super::apply::{Observer, Settings, carry_out, fresh, source};
-use super::load::{Inputs, load_from};
-use super::plan::{Planned, Request, Unplanned, observe_and_plan, prepare};
+use super::load::Inputs;
+use super::plan::{Planned, Request, Unplanned, make};
 use crate::apply::Event;
 use crate::engine::ImageSource;
 use crate::engine::fake::FakeDocker;
@@ -51,14 +51,15 @@ async fn plan_with(
     let inputs = inputs();
     let request = Request {
         inputs: &inputs,
+        files,
         targets,
         prune: false,
         lock: None,
         stopping: None,
     };
-    let loaded = load_from(files, &inputs).expect("files in memory read");
-    let prepared = prepare(&request, loaded, &setup.env)?;
-    observe_and_plan(prepared, engine).await
+    // The whole use case: load, gate, connect (to the fake engine), observe, plan.
+    let (planned, _) = make(&request, &setup.env, engine, &|_| {}).await?;
+    Ok(planned)
 }
 
 /// Progress, kept out of the way; the notes are kept for the tests to read.
@@ -450,5 +451,37 @@ async fn no_secret_value_shows_in_any_debug_output() {
     assert!(
         shown.iter().take(8).all(|t| t.contains("<redacted>")),
         "{shown:?}"
+    );
+}
+
+#[test]
+fn lint_fails_on_errors_and_refuses_an_unknown_rule() {
+    use super::lint::{Request as LintRequest, lint};
+    let files = Memory::new()
+        .add("berth.yaml", BERTH)
+        .add("plugin.txt", "MICROSERVICE\n");
+    let inputs = inputs();
+    let request = |deny: &'static [String]| LintRequest {
+        inputs: &inputs,
+        deny,
+        warn: &[],
+        allow: &[],
+        max_warnings: None,
+    };
+    let quiet = |_: &str| {};
+    let linted = lint(&request(&[]), &files, None, &quiet).expect("linted");
+    assert!(linted.failed && linted.tally.errors > 0, "{:?}", linted.problems);
+    assert_eq!(linted.files, 1, "the plugin; berth.yaml is the project file");
+    let fine = Memory::new().add("berth.yaml", BERTH).add("plugin.txt", PLUGIN);
+    let linted = lint(&request(&[]), &fine, None, &quiet).expect("linted");
+    assert!(!linted.failed, "{:?}", linted.problems);
+    static UNKNOWN: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["no-such-rule".into()]);
+    let refused = lint(&request(&UNKNOWN), &fine, None, &quiet)
+        .err()
+        .expect("refused");
+    assert_eq!(
+        refused.help.as_deref(),
+        Some("`berth lint --list-rules` lists them")
     );
 }

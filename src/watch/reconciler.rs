@@ -28,6 +28,7 @@ use crate::ops::plan::{Planned, Request, Unplanned, make};
 use crate::ops::status::services;
 use crate::ops::{Connect, Environment};
 use crate::plan::Step;
+use crate::repo::dir::Disk;
 use crate::schedule::{Found, Pulls};
 use crate::secret::Secret;
 use crate::store::journal;
@@ -265,6 +266,7 @@ where
         let settings = &self.settings;
         let request = Request {
             inputs: &settings.inputs,
+            files: &Disk,
             targets: &[],
             prune: settings.prune,
             lock: Some(settings.lock_timeout),
