@@ -6,7 +6,7 @@
 use std::fmt;
 
 /// A value whose `Debug` and `Display` print `<redacted>`.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Secret<T>(T);
 
 impl<T> Secret<T> {

@@ -13,18 +13,19 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use miette::{IntoDiagnostic, WrapErr};
 
 use super::inputs::InputArgs;
-use super::inputs::environment;
 use super::plan::{exit, runtime};
 use super::report::warn;
 use super::report::{colour_stdout, stdout};
 use crate::apply::{Event, Outcome};
 use crate::ops::Dial;
-use crate::ops::apply::{Observer, Settings, carry_out, fresh, record};
+use crate::ops::Environment;
+use crate::ops::apply::{Observer, Settings, carry_out, fresh, record, remade};
 use crate::ops::load::Inputs;
 use crate::ops::plan::{Planned, Request, make};
 use crate::plan::Step;
 use crate::plan::view::{PlanView, human};
 use crate::repo::dir::Disk;
+use crate::store::journal;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -51,14 +52,11 @@ pub struct ApplyArgs {
     stable_for: Duration,
 }
 
-pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
-    let saved = saved_plan(&args.inputs.inputs())?;
-    let inputs = saved
-        .as_ref()
-        .map_or_else(|| args.inputs.inputs(), |v| Inputs::from_view(&v.inputs));
-    let (targets, prune) = match &saved {
-        Some(v) => (v.inputs.targets.clone(), v.inputs.prune),
-        None => (args.targets.clone(), args.prune),
+pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
+    let saved = saved_plan(&args.inputs.inputs(env))?;
+    let (inputs, targets, prune) = match &saved {
+        Some(view) => remade(view, env),
+        None => (args.inputs.inputs(env), args.targets.clone(), args.prune),
     };
     let request = Request {
         inputs: &inputs,
@@ -70,7 +68,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
     };
     // One runtime and one connection to the engine, for the plan and its apply.
     let runtime = runtime()?;
-    let (planned, docker) = match runtime.block_on(make(&request, &environment(), &Dial::default(), &warn)) {
+    let (planned, docker) = match runtime.block_on(make(&request, env, &Dial::default(), &warn)) {
         Ok(made) => made,
         Err(unplanned) => return exit(unplanned),
     };
@@ -241,7 +239,7 @@ fn key(step: &Step) -> String {
 
 /// The final report, also kept in the journal; exit 1 when anything failed.
 fn report(outcomes: &[Outcome], planned: &Planned) -> ExitCode {
-    let entry = record(outcomes, planned, None, &Progress::new());
+    let entry = record(outcomes, planned, None, journal::now(), &Progress::new());
     if entry.failed.is_empty() {
         println!("\nApply complete: {}.", entry.done);
         ExitCode::SUCCESS

@@ -12,6 +12,7 @@ use super::inputs::{InputArgs, load};
 use super::report::{colour, json, render, stdout};
 use crate::lint::policy::Levels;
 use crate::model::{self, Model};
+use crate::ops::Environment;
 use crate::parse::plugin_txt::LogicalLine;
 
 #[derive(Debug, Args)]
@@ -72,8 +73,8 @@ struct ModelView<'a> {
     model: &'a Model,
 }
 
-pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
-    let loaded = load(&args.inputs.inputs())?;
+pub fn run(args: CompileArgs, env: &Environment) -> miette::Result<ExitCode> {
+    let loaded = load(&args.inputs.inputs(env), env)?;
     let compiled = &loaded.compiled;
     let colour = colour();
     // berth.yaml's lint levels and `# berth:allow` comments count here too: a rule
@@ -91,7 +92,16 @@ pub fn run(args: CompileArgs) -> miette::Result<ExitCode> {
             let picked: Vec<(&str, &[LogicalLine])> = compiled
                 .plugins
                 .iter()
-                .map(|(p, _)| (p.file.name(), if raw { &p.raw.lines[..] } else { &p.lines[..] }))
+                .map(|i| {
+                    (
+                        i.plugin.file.name(),
+                        if raw {
+                            &i.plugin.raw.lines[..]
+                        } else {
+                            &i.plugin.lines[..]
+                        },
+                    )
+                })
                 .collect();
             lines(&picked, args.format)?
         }

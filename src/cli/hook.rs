@@ -14,8 +14,8 @@ use clap::{Args, Subcommand};
 use miette::{IntoDiagnostic, WrapErr};
 
 use super::plan::runtime;
-use super::watch::local_token;
 use crate::engine::docker::http_request;
+use crate::ops::Environment;
 use crate::repo::git::hooks_dir;
 use crate::store::state::State;
 
@@ -62,10 +62,10 @@ pub struct PostReceiveArgs {
     reference: Option<String>,
 }
 
-pub fn run(args: HookArgs) -> miette::Result<ExitCode> {
+pub fn run(args: HookArgs, env: &Environment) -> miette::Result<ExitCode> {
     match args.command {
         HookCommand::Install(args) => install(&args),
-        HookCommand::PostReceive(args) => post_receive(&args),
+        HookCommand::PostReceive(args) => post_receive(&args, env),
     }
 }
 
@@ -144,7 +144,7 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-fn post_receive(args: &PostReceiveArgs) -> miette::Result<ExitCode> {
+fn post_receive(args: &PostReceiveArgs, env: &Environment) -> miette::Result<ExitCode> {
     // git passes `<old> <new> <ref>` per updated ref.
     let mut updates = String::new();
     std::io::stdin().read_to_string(&mut updates).into_diagnostic()?;
@@ -163,10 +163,10 @@ fn post_receive(args: &PostReceiveArgs) -> miette::Result<ExitCode> {
         }
     }
     if let Some(listen) = args.listen {
-        let state = State::open(&super::inputs::state_dir()?)?;
+        let state = State::open(&super::inputs::state_dir(env)?)?;
         let headers = BTreeMap::from([(
             "authorization".to_string(),
-            format!("Bearer {}", local_token(&state)),
+            format!("Bearer {}", state.local_token()),
         )]);
         let host = listen.ip().to_string();
         let answer = runtime()?.block_on(http_request(

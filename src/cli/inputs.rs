@@ -82,7 +82,7 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 
 impl InputArgs {
     /// The inputs the use cases take; the ssh key falls back to `BERTH_SSH_KEY`.
-    pub fn inputs(&self) -> Inputs {
+    pub fn inputs(&self, env: &Environment) -> Inputs {
         Inputs {
             paths: self.paths.clone(),
             vars: self.vars.clone(),
@@ -91,11 +91,7 @@ impl InputArgs {
             repo: self.repo.clone(),
             reference: self.reference.clone(),
             offline: self.offline,
-            ssh_key: self.ssh_key.clone().or_else(|| {
-                std::env::var_os("BERTH_SSH_KEY")
-                    .filter(|k| !k.is_empty())
-                    .map(PathBuf::from)
-            }),
+            ssh_key: self.ssh_key.clone().or_else(|| env.ssh_key.clone()),
             engine: self.engine.map(|mode| match mode {
                 EngineMode::Docker => Mode::Docker,
                 EngineMode::Swarm => Mode::Swarm,
@@ -107,30 +103,34 @@ impl InputArgs {
 
 /// Reads and compiles what `inputs` names, with the state directory the environment
 /// names (for mirrors of repositories read by URL); warnings go to stderr.
-pub fn load(inputs: &Inputs) -> miette::Result<Loaded> {
-    let state_dir = crate::store::state::State::default_dir(|name| std::env::var_os(name));
+pub fn load(inputs: &Inputs, env: &Environment) -> miette::Result<Loaded> {
     Ok(crate::ops::load::load(
         inputs,
         &crate::repo::dir::Disk,
-        state_dir.as_deref(),
+        env.state_dir.as_deref(),
         &super::report::warn,
     )?)
 }
 
-/// What the use cases read from the environment, read here once.
+/// What the use cases read from the environment, read once, when berth starts. Unset,
+/// empty and (but for paths) non-UTF-8 variables count as not set, as the docker CLI
+/// reads them.
 pub fn environment() -> Environment {
-    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     Environment {
         state_dir: crate::store::state::State::default_dir(|name| std::env::var_os(name)),
-        docker_host: set("DOCKER_HOST").map(|h| h.to_string_lossy().into_owned()),
+        docker_host: set("DOCKER_HOST"),
         docker_tls_verify: set("DOCKER_TLS_VERIFY").is_some(),
         docker_cert_path: set("DOCKER_CERT_PATH").map(PathBuf::from),
         home: set("HOME").map(PathBuf::from),
         cwd: std::env::current_dir().unwrap_or_default(),
+        ssh_key: std::env::var_os("BERTH_SSH_KEY")
+            .filter(|k| !k.is_empty())
+            .map(PathBuf::from),
     }
 }
 
 /// berth's state directory, or what to set for one.
-pub fn state_dir() -> Result<PathBuf, crate::failure::Failure> {
-    crate::store::state::dir(environment().state_dir.as_deref())
+pub fn state_dir(env: &Environment) -> Result<PathBuf, crate::failure::Failure> {
+    crate::store::state::dir(env.state_dir.as_deref())
 }

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::inputs::{InputArgs, state_dir};
+use super::inputs::InputArgs;
 use super::report::{colour, json, render, stdout, warn};
 use super::sarif;
 use crate::lint::{Rule, find_rule, rules::RULES};
+use crate::ops::Environment;
 use crate::ops::lint::{Linted, Request, lint};
 use crate::problem::{Location, Problem, Severity};
 use crate::repo::dir::Disk;
@@ -72,7 +73,7 @@ struct ProblemView<'a> {
     help: Option<&'a str>,
 }
 
-pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
+pub fn run(args: LintArgs, env: &Environment) -> miette::Result<ExitCode> {
     if args.list_rules {
         let list: String = RULES
             .iter()
@@ -93,7 +94,7 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
             )),
         };
     }
-    let inputs = args.inputs.inputs();
+    let inputs = args.inputs.inputs(env);
     let request = Request {
         inputs: &inputs,
         deny: &args.deny,
@@ -106,7 +107,7 @@ pub fn run(args: LintArgs) -> miette::Result<ExitCode> {
         files,
         tally,
         failed,
-    } = lint(&request, &Disk, state_dir().ok().as_deref(), &warn)?;
+    } = lint(&request, &Disk, env.state_dir.as_deref(), &warn)?;
     match args.format {
         LintFormat::Human => {
             let colour = colour();

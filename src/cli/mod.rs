@@ -65,15 +65,17 @@ pub fn run() -> ExitCode {
             };
         }
     };
+    // The environment is read here, once; below, the commands take what they need of it.
+    let env = inputs::environment();
     let result = match cli.command {
-        Command::Lint(args) => lint::run(args),
-        Command::Compile(args) => compile::run(args),
-        Command::Plan(args) => plan::run(args),
-        Command::Apply(args) => apply::run(args),
-        Command::Status(args) => status::run(args),
-        Command::Watch(args) => watch::run(args),
-        Command::Hook(args) => hook::run(args),
-        Command::Unlock(args) => unlock::run(args),
+        Command::Lint(args) => lint::run(args, &env),
+        Command::Compile(args) => compile::run(args, &env),
+        Command::Plan(args) => plan::run(args, &env),
+        Command::Apply(args) => apply::run(args, &env),
+        Command::Status(args) => status::run(args, &env),
+        Command::Watch(args) => watch::run(args, &env),
+        Command::Hook(args) => hook::run(args, &env),
+        Command::Unlock(args) => unlock::run(args, &env),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use miette::{IntoDiagnostic, WrapErr};
 
-use super::inputs::{InputArgs, environment};
+use super::inputs::InputArgs;
 use super::report::warn;
 use super::report::{colour, colour_stdout, json, render, stdout};
-use crate::engine::EngineError;
 use crate::ops::Dial;
+use crate::ops::Environment;
 use crate::ops::plan::{Planned, Request, Unplanned, make};
 use crate::plan::view::human;
 use crate::repo::dir::Disk;
@@ -46,8 +46,8 @@ enum Format {
     Json,
 }
 
-pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
-    let inputs = args.inputs.inputs();
+pub fn run(args: PlanArgs, env: &Environment) -> miette::Result<ExitCode> {
+    let inputs = args.inputs.inputs(env);
     let request = Request {
         inputs: &inputs,
         files: &Disk,
@@ -56,7 +56,7 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
         lock: None,
         stopping: None,
     };
-    let planned = match plan(&request) {
+    let planned = match plan(&request, env) {
         Ok(planned) => planned,
         Err(unplanned) => return exit(unplanned),
     };
@@ -84,10 +84,10 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
 
 /// Plans on the engine the configuration names: the use case on one runtime, with the
 /// process's environment.
-pub fn plan(request: &Request<'_>) -> Result<Planned, Unplanned> {
+pub fn plan(request: &Request<'_>, env: &Environment) -> Result<Planned, Unplanned> {
     let runtime = runtime().map_err(|e| Unplanned::Failed(crate::failure::Failure::new(e.to_string())))?;
     runtime
-        .block_on(make(request, &environment(), &Dial::default(), &warn))
+        .block_on(make(request, env, &Dial::default(), &warn))
         .map(|(planned, _)| planned)
 }
 
@@ -105,7 +105,7 @@ pub fn exit(unplanned: Unplanned) -> miette::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
         Unplanned::Engine(e) => {
-            eprintln!("error: {}", engine_problem(&e));
+            eprintln!("error: {}", e.explained());
             Ok(ExitCode::FAILURE)
         }
         Unplanned::Refused(failure) | Unplanned::Failed(failure) => Err(failure.into()),
@@ -117,9 +117,4 @@ pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .into_diagnostic()
-}
-
-/// An engine failure as one line; for an unreachable engine, with what to do.
-pub fn engine_problem(e: &EngineError) -> String {
-    e.explained()
 }

@@ -46,14 +46,9 @@ pub fn render(problem: &Problem, colour: bool) -> String {
     if handler.render_report(&mut out, problem).is_err() {
         // Rendering only fails on a span outside the text, which would be a bug; the
         // one-line form still tells the user what is wrong.
-        out = one_line(problem);
+        out = problem.one_line();
     }
     out
-}
-
-/// `file:line:col: severity[code]: message`, the form CI logs and editors parse.
-pub fn one_line(problem: &Problem) -> String {
-    problem.one_line()
 }
 
 /// A warning on stderr.

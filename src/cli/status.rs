@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::inputs::InputArgs;
 use super::plan::{exit, plan};
 use super::report::{json, stdout};
+use crate::ops::Environment;
 use crate::ops::plan::Request;
 use crate::ops::status::{ServiceStatus, services};
 use crate::repo::dir::Disk;
@@ -44,8 +45,8 @@ struct Status {
     last_apply: Option<journal::Entry>,
 }
 
-pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
-    let inputs = args.inputs.inputs();
+pub fn run(args: StatusArgs, env: &Environment) -> miette::Result<ExitCode> {
+    let inputs = args.inputs.inputs(env);
     let request = Request {
         inputs: &inputs,
         files: &Disk,
@@ -54,7 +55,7 @@ pub fn run(args: StatusArgs) -> miette::Result<ExitCode> {
         lock: None,
         stopping: None,
     };
-    let planned = match plan(&request) {
+    let planned = match plan(&request, env) {
         Ok(planned) => planned,
         Err(unplanned) => return exit(unplanned),
     };

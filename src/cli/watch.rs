@@ -31,12 +31,13 @@ use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info, warn};
 
 use super::inputs::InputArgs;
-use super::inputs::{environment, state_dir};
+use super::inputs::state_dir;
 use super::plan::runtime;
 use crate::config::Drift;
 use crate::engine::Identity;
 use crate::engine::docker::{Address, Docker};
 use crate::ops::Dial;
+use crate::ops::Environment;
 use crate::ops::load::Inputs;
 use crate::repo::git::{git_dir, is_url};
 use crate::secret::Secret;
@@ -98,16 +99,10 @@ enum LogFormat {
 /// go on before it runs, so that the burst costs one reconcile.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// The bearer token of `POST /hooks/local`, which `berth hook`'s post-receive hook
-/// sends: derived from the state key, so only who can read berth's state can poke.
-pub fn local_token(state: &BerthState) -> String {
-    state.digest(b"berth hook: local")
-}
-
-pub fn run(args: WatchArgs) -> miette::Result<ExitCode> {
+pub fn run(args: WatchArgs, env: &Environment) -> miette::Result<ExitCode> {
     logging(args.log_format);
     let runtime = runtime()?;
-    runtime.block_on(watch_loop(args))
+    runtime.block_on(watch_loop(args, env))
 }
 
 fn logging(format: LogFormat) {
@@ -123,15 +118,15 @@ fn logging(format: LogFormat) {
     }
 }
 
-async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
-    let inputs = args.inputs.inputs();
+async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCode> {
+    let inputs = args.inputs.inputs(env);
     if inputs.offline {
         miette::bail!(
             help = "drop --offline: the watcher fetches the remote on every reconcile, which is how it sees pushes",
             "berth watch cannot follow a repository --offline"
         );
     }
-    let state = BerthState::open(&state_dir()?)?;
+    let state = BerthState::open(&state_dir(env)?)?;
     let (target, target_rx) = watch::channel(None);
     let source = match &inputs.repo {
         Some(repo) => format!("{repo} at {}", inputs.reference.as_deref().unwrap_or("HEAD")),
@@ -153,7 +148,7 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
             ..Status::default()
         }),
         hooks: Mutex::new(None),
-        local_token: Secret::new(local_token(&state)),
+        local_token: Secret::new(state.local_token()),
         target,
     });
     let (stop, mut stopped) = watch::channel(false);
@@ -189,7 +184,7 @@ async fn watch_loop(args: WatchArgs) -> miette::Result<ExitCode> {
     let interval = args.interval;
     let settings = ReconcileSettings {
         inputs: inputs.clone(),
-        env: environment(),
+        env: env.clone(),
         prune: args.prune,
         lock_timeout: args.lock_timeout,
         parallelism: args.parallelism,
@@ -315,7 +310,7 @@ fn watch_files(
             targets
         }
         None => inputs
-            .paths()
+            .paths
             .iter()
             .map(|p| (p.clone(), RecursiveMode::Recursive))
             .collect(),

@@ -57,6 +57,7 @@ pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Probl
     if problems.iter().any(Problem::is_error) {
         return (Vec::new(), problems, None);
     }
+    let lint_at = problems.len();
     let services = lower(&value, &doc, manifest, config, &mut problems);
     let entity = Entity {
         format: Format::Cumulocity,
@@ -64,6 +65,7 @@ pub fn compile(manifest: &Manifest, config: &Config) -> (Vec<Service>, Vec<Probl
         json: Arc::new(doc),
         base: String::new(),
         value,
+        lint_at,
     };
     (services, problems, Some(entity))
 }

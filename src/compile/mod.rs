@@ -73,17 +73,28 @@ pub struct Entity {
     /// Where the entity sits in the file (`""`, or `/2` in an array).
     pub base: String,
     pub value: serde_json::Value,
+    /// Where among `Compiled::problems` lint's problems about it go: after those found
+    /// before it was valid, before those its lowering found.
+    pub lint_at: usize,
+}
+
+/// A COSMOS plugin as installed, with the folder it sits in.
+pub struct Installed {
+    pub plugin: Plugin,
+    pub tree: Option<PluginTree>,
+    /// Where among `Compiled::problems` lint's problems about it go: after its install's.
+    pub lint_at: usize,
 }
 
 /// What a repository compiles to.
 pub struct Compiled {
     pub model: Model,
-    /// The analysed COSMOS plugins, with the folder each sits in: for lint and for
-    /// `--emit lines`.
-    pub plugins: Vec<(Plugin, Option<PluginTree>)>,
+    /// The analysed COSMOS plugins: for lint and for `--emit lines`.
+    pub plugins: Vec<Installed>,
     /// The valid JSON entities, for lint.
     pub entities: Vec<Entity>,
-    /// Every problem, by file and position.
+    /// Every problem in the order found; `sort_problems` orders them by file and
+    /// position once lint's are in (`with_lint`).
     pub problems: Vec<Problem>,
 }
 
@@ -109,7 +120,11 @@ pub fn compile(project: &Project) -> Compiled {
                     s
                 }));
                 problems.append(&mut found);
-                plugins.push((plugin, tree.clone()));
+                plugins.push(Installed {
+                    plugin,
+                    tree: tree.clone(),
+                    lint_at: problems.len(),
+                });
             }
             Source::Cumulocity { file, image_archive } => {
                 let manifest = cumulocity::Manifest {
@@ -118,13 +133,14 @@ pub fn compile(project: &Project) -> Compiled {
                 };
                 let (s, p, entity) = cumulocity::compile(&manifest, project.config);
                 services.extend(s);
+                entities.extend(entity.map(|e| e.after(problems.len())));
                 problems.extend(p);
-                entities.extend(entity);
             }
             Source::Sesam { file, range } => {
                 let (s, p, index, valid) =
                     sesam::compile_indexed(file, range.clone(), project.sesam_env.as_ref());
-                entities.extend(valid);
+                let offset = problems.len();
+                entities.extend(valid.into_iter().map(|e| e.after(offset)));
                 // A README's examples are checked, but deploy nothing and wire nothing.
                 if range.is_none() {
                     services.extend(s);
@@ -144,7 +160,6 @@ pub fn compile(project: &Project) -> Compiled {
     check_across_files(&services, &files, &mut problems);
     check_sesam_wiring(&sesam_index, &mut problems);
     services.sort_by(|a, b| a.name.cmp(&b.name));
-    sort_problems(&mut problems);
     Compiled {
         model: Model { services },
         plugins,
@@ -213,6 +228,32 @@ fn check_sesam_wiring(index: &sesam::Index, problems: &mut Vec<Problem>) {
                 .with_help("set `\"eager_load\": false` to start it only when a pipe needs it, or remove it"),
             );
         }
+    }
+}
+
+impl Entity {
+    /// The entity with its lint position moved past `offset` problems found before it.
+    fn after(mut self, offset: usize) -> Entity {
+        self.lint_at += offset;
+        self
+    }
+}
+
+impl Compiled {
+    /// The problems with `linted` (each with its `lint_at`, in the order of `plugins`
+    /// then `entities`) put where lint ran when it ran inside the front ends, then
+    /// ordered by file and position: the same order, ties included, as ever.
+    pub fn with_lint(mut self, linted: Vec<(usize, Vec<Problem>)>) -> Compiled {
+        // From the last position back, so that earlier positions stay valid; of two at
+        // one position, the later goes in first and ends up after the earlier.
+        let mut linted = linted;
+        linted.sort_by_key(|(at, _)| *at);
+        for (at, found) in linted.into_iter().rev() {
+            let at = at.min(self.problems.len());
+            self.problems.splice(at..at, found);
+        }
+        sort_problems(&mut self.problems);
+        self
     }
 }
 

@@ -122,20 +122,22 @@ pub fn compile_indexed(
         if problems[before..].iter().any(Problem::is_error) {
             continue;
         }
+        let lint_at = problems.len();
         if let Some(s) = lower(&filled, &doc, &base, file, &mut problems) {
             services.push(s);
         }
-        valid.push((base, filled));
+        valid.push((base, filled, lint_at));
     }
     let json = Arc::new(doc);
     let entities = valid
         .into_iter()
-        .map(|(base, value)| Entity {
+        .map(|(base, value, lint_at)| Entity {
             format: Format::Sesam,
             file: file.clone(),
             json: json.clone(),
             base,
             value,
+            lint_at,
         })
         .collect();
     (services, problems, index, entities)

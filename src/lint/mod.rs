@@ -251,17 +251,16 @@ pub fn lint_plugin(plugin: &Plugin, tree: Option<&PluginTree>) -> Vec<Problem> {
 }
 
 /// Every rule over what a repository compiled to: each COSMOS plugin as installed, each
-/// JSON entity as validated. The driver runs this after `compile`, which knows nothing of
-/// lint.
-pub fn lint_compiled(compiled: &Compiled) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    for (plugin, tree) in &compiled.plugins {
-        problems.extend(lint_plugin(plugin, tree.as_ref()));
-    }
-    for entity in &compiled.entities {
-        problems.extend(lint_entity(entity));
-    }
-    problems
+/// JSON entity as validated, with where among the compile's problems each one's go
+/// (`Compiled::with_lint` puts them there). The driver runs this after `compile`, which
+/// knows nothing of lint.
+pub fn lint_compiled(compiled: &Compiled) -> Vec<(usize, Vec<Problem>)> {
+    let plugins = compiled
+        .plugins
+        .iter()
+        .map(|p| (p.lint_at, lint_plugin(&p.plugin, p.tree.as_ref())));
+    let entities = compiled.entities.iter().map(|e| (e.lint_at, lint_entity(e)));
+    plugins.chain(entities).collect()
 }
 
 /// Every document rule over one validated JSON entity.

@@ -109,7 +109,7 @@ fn render(text: &Text, digests: &dyn Digests) -> String {
             Piece::Secret(name) | Piece::SecretInJson(name) => {
                 format!("<secret:{name}:{}>", digests.secret(name))
             }
-            Piece::Sensitive(value) => format!("<redacted:{}>", digests.value(value)),
+            Piece::Sensitive(value) => format!("<redacted:{}>", digests.value(value.expose())),
         })
         .collect()
 }

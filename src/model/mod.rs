@@ -4,6 +4,7 @@
 //! Its JSON form (`berth compile --emit model --format json`) is a promised interface,
 //! described by `schemas/model.schema.json` and versioned by `FORMAT_VERSION`.
 
+use crate::secret::Secret as Hidden;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -115,7 +116,7 @@ pub enum Piece {
     SecretInJson(String),
     /// A credential written in plain text in the repository (a password field, an env
     /// var named like a secret): used as is, but never shown.
-    Sensitive(String),
+    Sensitive(Hidden<String>),
 }
 
 impl Text {
@@ -129,7 +130,7 @@ impl Text {
             self.0
                 .into_iter()
                 .map(|p| match p {
-                    Piece::Literal(s) if !s.is_empty() => Piece::Sensitive(s),
+                    Piece::Literal(s) if !s.is_empty() => Piece::Sensitive(Hidden::new(s)),
                     other => other,
                 })
                 .collect(),

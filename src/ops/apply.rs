@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use super::Environment;
+use super::load::Inputs;
 use super::plan::Planned;
 use crate::apply::swarm::{ServiceJob, execute_swarm};
 use crate::apply::{Event, File, Job, Network, Outcome, StepError, execute};
@@ -106,6 +108,16 @@ pub struct Stale {
     pub what: Vec<&'static str>,
     /// The steps no longer planned and the ones now planned.
     pub detail: String,
+}
+
+/// What applying a saved plan plans again from: the inputs, targets and prune it was
+/// made with. A plan records no ssh key: `BERTH_SSH_KEY` reads its repository again.
+pub fn remade(view: &PlanView, env: &Environment) -> (Inputs, Vec<String>, bool) {
+    let inputs = Inputs {
+        ssh_key: env.ssh_key.clone(),
+        ..Inputs::from_view(&view.inputs)
+    };
+    (inputs, view.inputs.targets.clone(), view.inputs.prune)
 }
 
 /// The plan a saved file holds, when it is one (`None`: the file is not a saved plan);
@@ -468,6 +480,7 @@ pub fn record(
     outcomes: &[Outcome],
     planned: &Planned,
     reason: Option<String>,
+    time: String,
     observer: &dyn Observer,
 ) -> journal::Entry {
     let failed: Vec<String> = outcomes
@@ -490,7 +503,7 @@ pub fn record(
         done.join(", ")
     };
     let entry = journal::Entry {
-        time: journal::now(),
+        time,
         engine: planned.address.host.clone(),
         commit: planned.identity.commit.clone(),
         outcome: if failed.is_empty() {

@@ -160,11 +160,10 @@ pub fn load_from(files: &dyn Files, args: &Inputs) -> Result<Loaded> {
             scope: args.scope.clone(),
         },
     };
-    let mut compiled = compile::compile(&project);
-    // Lint after compile, over what it installed and validated; one order for all.
-    let mut linted = crate::lint::lint_compiled(&compiled);
-    compiled.problems.append(&mut linted);
-    compile::sort_problems(&mut compiled.problems);
+    let compiled = compile::compile(&project);
+    // Lint after compile, over what it installed and validated.
+    let linted = crate::lint::lint_compiled(&compiled);
+    let mut compiled = compiled.with_lint(linted);
     problems.append(&mut compiled.problems);
     compiled.problems = problems;
     Ok(Loaded {
@@ -235,31 +234,6 @@ impl Inputs {
                 ..self.clone()
             })
         })
-    }
-
-    /// The files and folders to read.
-    pub fn paths(&self) -> &[PathBuf] {
-        &self.paths
-    }
-
-    /// `--repo`: where the configuration is read from, when from git.
-    pub fn repo(&self) -> Option<&str> {
-        self.repo.as_deref()
-    }
-
-    /// `--ref`.
-    pub fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
-    }
-
-    /// `--offline`.
-    pub fn offline(&self) -> bool {
-        self.offline
-    }
-
-    /// `--project`.
-    pub fn project(&self) -> Option<&str> {
-        self.project.as_deref()
     }
 
     /// The engine mode: `--engine`, else berth.yaml's.

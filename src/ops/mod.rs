@@ -39,6 +39,8 @@ pub struct Environment {
     pub home: Option<PathBuf>,
     /// The folder berth runs in: relative paths in a saved plan are made absolute from it.
     pub cwd: PathBuf,
+    /// `BERTH_SSH_KEY`: the private key for ssh:// repositories when none is given.
+    pub ssh_key: Option<PathBuf>,
 }
 
 /// Opens a connection to the engine at an address.

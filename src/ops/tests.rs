@@ -444,6 +444,8 @@ async fn no_secret_value_shows_in_any_debug_output() {
         format!("{:?}", planned.plan),
         format!("{state:?}"),
         format!("{}", Secret::new(VALUE)),
+        // A credential written in plain text in the repository.
+        format!("{:?}", crate::model::Text::literal(VALUE).sensitive()),
     ];
     for text in &shown {
         assert!(!text.contains(VALUE), "a secret value shows: {text}");

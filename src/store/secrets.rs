@@ -110,7 +110,8 @@ impl Secrets {
         let mut value = String::new();
         for piece in &text.0 {
             match piece {
-                Piece::Literal(s) | Piece::Sensitive(s) => value.push_str(s),
+                Piece::Literal(s) => value.push_str(s),
+                Piece::Sensitive(s) => value.push_str(s.expose()),
                 Piece::Secret(name) => value.push_str(self.require(name)?),
                 Piece::SecretInJson(name) => {
                     // Inside a JSON string: escaped as JSON, without the quotes.

@@ -62,6 +62,13 @@ impl State {
         self.digest(b"installation")[..16].to_string()
     }
 
+    /// The bearer token of the watcher's `POST /hooks/local`, which `berth hook`'s
+    /// post-receive hook sends: derived from the key, so only who can read berth's state
+    /// can poke.
+    pub fn local_token(&self) -> String {
+        self.digest(b"berth hook: local")
+    }
+
     /// HMAC-SHA256 of `data` under the key, hex, truncated to 128 bits.
     pub fn digest(&self, data: &[u8]) -> String {
         // HMAC accepts keys of any length.

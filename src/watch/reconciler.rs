@@ -501,7 +501,13 @@ where
                 by_schedule.iter().cloned().collect::<Vec<_>>().join(", ")
             )
         });
-        let entry = record(&outcomes, &planned, reason.clone(), &log);
+        let entry = record(
+            &outcomes,
+            &planned,
+            reason.clone(),
+            stamp(self.clock.unix()),
+            &log,
+        );
         let service_of = |name: &str| {
             planned
                 .plan

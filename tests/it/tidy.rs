@@ -85,7 +85,8 @@ fn readme_lists_every_lint_rule() {
 /// The modules a source file's non-test code names through `crate::` or `super::`, as
 /// paths from the crate root (`["engine", "naming"]`).
 fn imports(module: &[String], text: &str) -> Vec<Vec<String>> {
-    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let text = without_tests(text);
+    let text = text.as_str();
     let segments = |path: &str| -> Vec<String> {
         path.split("::")
             .map(str::trim)
@@ -135,6 +136,85 @@ fn imports(module: &[String], text: &str) -> Vec<Vec<String>> {
         rest = tail;
     }
     found
+}
+
+/// `text` without its test code: a `#[cfg(test)] mod … { … }` body (to the end of the
+/// file, where test modules sit) and the item after any other `#[cfg(test)]` (a test
+/// module declared in its own file, a test-only import).
+fn without_tests(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        let after = rest[at + "#[cfg(test)]".len()..].trim_start();
+        let line = after.lines().next().unwrap_or_default();
+        if line.trim_end().ends_with('{') {
+            return out;
+        }
+        rest = after.split_once('\n').map_or("", |(_, next)| next);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The modules `lib.rs` declares, in its order.
+fn declared_modules() -> Vec<String> {
+    let lib = std::fs::read_to_string(root().join("src/lib.rs")).unwrap();
+    lib.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("pub use berth_"))
+                .map(|m| {
+                    m.trim_end_matches(';')
+                        .split(' ')
+                        .next_back()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+        })
+        .collect()
+}
+
+/// lib.rs lists the modules in pipeline order, which is its code map: each imports only
+/// modules listed before it.
+#[test]
+fn lib_lists_its_modules_in_the_order_they_build_on_each_other() {
+    let order = declared_modules();
+    assert!(
+        order.len() > 20 && order.contains(&"erb".to_string()),
+        "{order:?}"
+    );
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut late = Vec::new();
+    for f in &files {
+        let relative = f.strip_prefix(root().join("src")).unwrap().with_extension("");
+        let mut path: Vec<String> = relative
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        if matches!(path.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+            path.pop();
+        }
+        let Some(own) = path.first().and_then(|m| order.iter().position(|o| o == m)) else {
+            continue;
+        };
+        for import in imports(&path, &std::fs::read_to_string(f).unwrap()) {
+            let Some(other) = import.first().and_then(|m| order.iter().position(|o| o == m)) else {
+                continue;
+            };
+            if other > own {
+                late.push(format!("{} imports {}", path.join("::"), import.join("::")));
+            }
+        }
+    }
+    late.sort();
+    late.dedup();
+    assert!(
+        late.is_empty(),
+        "modules importing one listed after them in lib.rs: {late:#?}"
+    );
 }
 
 #[test]
