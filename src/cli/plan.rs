@@ -94,14 +94,11 @@ pub fn plan(request: &Request<'_>, env: &Environment) -> Result<Planned, Unplann
 /// Prints why nothing was planned; the command's exit.
 pub fn exit(unplanned: Unplanned) -> miette::Result<ExitCode> {
     match unplanned {
-        Unplanned::Invalid { problems, .. } => {
-            for p in &problems {
+        Unplanned::Invalid { ref problems, .. } => {
+            for p in problems {
                 eprint!("{}", render(p, colour()));
             }
-            eprintln!(
-                "error: the configuration has {} error(s); nothing was planned",
-                problems.len()
-            );
+            eprintln!("error: {unplanned}");
             Ok(ExitCode::FAILURE)
         }
         Unplanned::Engine(e) => {

@@ -6,16 +6,14 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
 use super::inputs::InputArgs;
 use super::plan::{exit, plan};
 use super::report::{json, stdout};
 use crate::ops::Environment;
 use crate::ops::plan::Request;
-use crate::ops::status::{ServiceStatus, services};
+use crate::ops::status::{Status, status};
 use crate::repo::dir::Disk;
-use crate::store::journal;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -32,19 +30,6 @@ enum Format {
     Json,
 }
 
-#[derive(Serialize)]
-struct Status {
-    format_version: &'static str,
-    project: String,
-    engine: String,
-    /// The commit the configuration was read from (with --repo).
-    commit: Option<String>,
-    services: Vec<ServiceStatus>,
-    /// Managed containers no longer in the configuration.
-    kept: Vec<String>,
-    last_apply: Option<journal::Entry>,
-}
-
 pub fn run(args: StatusArgs, env: &Environment) -> miette::Result<ExitCode> {
     let inputs = args.inputs.inputs(env);
     let request = Request {
@@ -59,15 +44,7 @@ pub fn run(args: StatusArgs, env: &Environment) -> miette::Result<ExitCode> {
         Ok(planned) => planned,
         Err(unplanned) => return exit(unplanned),
     };
-    let status = Status {
-        format_version: "1",
-        project: planned.identity.project.clone(),
-        engine: planned.address.host.clone(),
-        commit: planned.identity.commit.clone(),
-        services: services(&planned),
-        kept: planned.plan.kept.clone(),
-        last_apply: journal::last(&planned.state_dir, &planned.identity.project),
-    };
+    let status = status(&planned);
     stdout(&match args.format {
         Format::Human => human(&status),
         Format::Json => json(&status),

@@ -1,12 +1,14 @@
-//! The use cases: what `berth plan`, `apply`, `status` and `watch` do, between the
-//! command line (which parses arguments, reads the environment, prompts and prints) and
-//! the pipeline (parse → compile → diff → plan → apply). Each takes a plain request,
-//! works through the engine interfaces (`Observe`, `Engine`, `Swarm`) and the `Files`
-//! interface, and returns typed results; none prints.
+//! The use cases: what `berth lint`, `plan`, `apply`, `status` and `watch` do, between the
+//! command line (which parses arguments, reads the environment once, prompts and prints)
+//! and the pipeline (parse → compile → diff → plan → apply). Each takes a plain request
+//! and returns typed results; none prints. They read no variable and no clock
+//! themselves: what they need of the environment comes in `Environment`. Files are read
+//! through the `Files` they are given (or a git commit), the engine through `Connect` and
+//! the engine traits, berth's own state through `store`.
 //!
-//! `load` finds and compiles a repository's inputs; `plan` gates, observes and plans;
-//! `apply` provides images and turns a plan's steps into jobs with real values;
-//! `status` tells each service's instances and drift.
+//! `load` finds and compiles a repository's inputs and lints them; `lint` applies rule
+//! levels; `plan` gates, observes and plans; `apply` provides images and turns a plan's
+//! steps into jobs with real values; `status` tells each service's instances and drift.
 
 pub mod apply;
 pub mod lint;

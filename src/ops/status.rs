@@ -6,6 +6,35 @@ use serde::Serialize;
 
 use super::plan::Planned;
 use crate::plan::Step;
+use crate::store::journal;
+
+/// The status of a project: `berth status`'s document.
+#[derive(Serialize)]
+pub struct Status {
+    pub format_version: &'static str,
+    pub project: String,
+    pub engine: String,
+    /// The commit the configuration was read from (with --repo).
+    pub commit: Option<String>,
+    pub services: Vec<ServiceStatus>,
+    /// Managed containers no longer in the configuration.
+    pub kept: Vec<String>,
+    pub last_apply: Option<journal::Entry>,
+}
+
+/// The project's status as of a plan: every service, the kept containers, and the last
+/// apply from the journal.
+pub fn status(planned: &Planned) -> Status {
+    Status {
+        format_version: "1",
+        project: planned.identity.project.clone(),
+        engine: planned.address.host.clone(),
+        commit: planned.identity.commit.clone(),
+        services: services(planned),
+        kept: planned.plan.kept.clone(),
+        last_apply: journal::last(&planned.state_dir, &planned.identity.project),
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceStatus {

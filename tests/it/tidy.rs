@@ -176,6 +176,25 @@ fn declared_modules() -> Vec<String> {
         .collect()
 }
 
+/// miette renders and clap parses, both only on the command line: no other module names
+/// either.
+#[test]
+fn miette_and_clap_stay_in_the_command_line() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    rust_files(&root().join("crates"), &mut files);
+    let outside: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(root().join("src/cli")))
+        .filter(|f| {
+            let text = without_tests(&std::fs::read_to_string(f).unwrap());
+            text.contains("miette::") || text.contains("clap::")
+        })
+        .map(|f| f.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert!(outside.is_empty(), "miette or clap outside src/cli/: {outside:?}");
+}
+
 /// lib.rs lists the modules in pipeline order, which is its code map: each imports only
 /// modules listed before it.
 #[test]

@@ -9,6 +9,9 @@
 //! before anything runs. The module does no I/O; every limit (nesting, steps, output
 //! size) turns into an error, never a panic or a stack overflow.
 
+// A library: it returns what it finds and never prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod ast;
 mod eval;
 mod lexer;
