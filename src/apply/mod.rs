@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::{StreamExt, stream};
 
 use crate::engine::{Create, Engine, EngineError, Readiness};
-use crate::plan::{Action, Step};
+use crate::plan::{Action, Step, Work};
 use crate::secret::Secret;
 
 /// A file placed in a container before it starts (a `SECRET FILE`); its content is a
@@ -161,7 +161,7 @@ where
                 };
                 outcomes.push(Outcome {
                     name: step.name.clone(),
-                    action: step.action,
+                    action: step.action(),
                     result,
                 });
             }
@@ -181,23 +181,19 @@ fn text(e: EngineError) -> String {
 
 async fn run<E: Engine>(engine: &E, job: &Job) -> Result<(), String> {
     let step = &job.step;
-    let id = step.id.as_deref().unwrap_or_default();
-    match step.action {
-        Action::Create => {
+    match &step.work {
+        Work::Create { start, .. } => {
             let new = create(engine, job, &step.name).await?;
-            if step.start {
+            if *start {
                 start_ready(engine, &new, &job.readiness).await?;
             }
             Ok(())
         }
-        Action::Replace => replace(engine, job, id).await,
-        Action::Update => {
-            let spec = step.spec.as_ref().ok_or("no spec to update to")?;
-            engine.update(id, &spec.resources).await.map_err(text)
-        }
-        Action::Start => start_ready(engine, id, &job.readiness).await,
-        Action::Stop => engine.stop(id).await.map_err(text),
-        Action::Remove => engine.remove(id).await.map_err(text),
+        Work::Replace { on, .. } => replace(engine, job, &on.id).await,
+        Work::Update { on, spec, .. } => engine.update(&on.id, &spec.resources).await.map_err(text),
+        Work::Start { on } => start_ready(engine, &on.id, &job.readiness).await,
+        Work::Stop { on } => engine.stop(&on.id).await.map_err(text),
+        Work::Remove { on, .. } => engine.remove(&on.id).await.map_err(text),
     }
 }
 
@@ -232,7 +228,7 @@ async fn replace<E: Engine>(engine: &E, job: &Job, old: &str) -> Result<(), Stri
         Ok(new) => new,
         Err(e) => return Err(restore(engine, job, old, e).await),
     };
-    if step.start
+    if step.starts()
         && let Err(e) = start_ready(engine, &new, &job.readiness).await
     {
         let _ = engine.remove(&new).await;
@@ -347,14 +343,8 @@ mod tests {
             .iter()
             .map(|step| Job {
                 step: step.clone(),
-                create: step.spec.as_ref().map(|spec| {
-                    let labels = id.container(
-                        &step.service,
-                        step.instance,
-                        spec,
-                        step.hash.as_deref().unwrap_or(""),
-                        None,
-                    );
+                create: step.spec().map(|(spec, hash)| {
+                    let labels = id.container(&step.service, step.instance, spec, hash, None);
                     Create::new(
                         &step.name,
                         spec,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{Event, Network, Outcome, remove_network, schedule};
 use crate::engine::swarm::ServiceRequest;
 use crate::engine::{EngineError, Identity, Swarm};
-use crate::plan::{Action, Step};
+use crate::plan::{Step, Work};
 
 /// A plan step on a swarm.
 #[derive(Debug, Clone)]
@@ -52,16 +52,20 @@ pub async fn execute_swarm<E: Swarm>(
 
 async fn run<E: Swarm>(engine: &E, job: &ServiceJob) -> Result<(), String> {
     let step = &job.step;
-    let id = step.id.as_deref().unwrap_or_default();
-    match (step.action, &job.request) {
-        (Action::Create, Some(request)) => engine.create_service(request, job.stable_for).await,
+    match (&step.work, &job.request) {
+        (Work::Create { .. }, Some(request)) => engine.create_service(request, job.stable_for).await,
         // The version the plan was made from: Swarm refuses the update if anyone changed
         // the service since.
-        (Action::Update, Some(request)) => {
-            let version = step.version.unwrap_or_default();
-            engine.update_service(id, version, request, job.stable_for).await
+        (Work::Update { on, .. }, Some(request)) => {
+            let version = on.version.unwrap_or_default();
+            engine
+                .update_service(&on.id, version, request, job.stable_for)
+                .await
         }
-        (Action::Remove, _) => engine.remove_service(id).await,
-        (action, _) => Err(format!("`{}` is not a step of a Swarm service", action.name())),
+        (Work::Remove { on, .. }, _) => engine.remove_service(&on.id).await,
+        _ => Err(format!(
+            "`{}` is not a step of a Swarm service",
+            step.action().name()
+        )),
     }
 }

@@ -202,7 +202,7 @@ impl Progress {
                         ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
                             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
-                    bar.set_message(format!("{}: {}", step.name, step.action.name()));
+                    bar.set_message(format!("{}: {}", step.name, step.action().name()));
                     bar.enable_steady_tick(Duration::from_millis(120));
                     bar
                 });
@@ -214,11 +214,11 @@ impl Progress {
                 };
                 let seconds = started.elapsed().as_secs_f32();
                 let line = match result {
-                    Ok(()) => format!("{}: {} done ({seconds:.1}s)", step.name, step.action.name()),
+                    Ok(()) => format!("{}: {} done ({seconds:.1}s)", step.name, step.action().name()),
                     Err(e) => format!(
                         "{}: {} FAILED ({seconds:.1}s): {e}",
                         step.name,
-                        step.action.name()
+                        step.action().name()
                     ),
                 };
                 match bar {
@@ -234,7 +234,7 @@ impl Progress {
 }
 
 fn key(step: &Step) -> String {
-    format!("{}/{}", step.name, step.action.name())
+    format!("{}/{}", step.name, step.action().name())
 }
 
 /// The final report, also kept in the journal; exit 1 when anything failed.

@@ -171,9 +171,9 @@ async fn provide_images<E: Swarm>(
     // A Swarm service's update may name a new image; a container's never does.
     let swarm = planned.mode == Mode::Swarm;
     for step in planned.plan.steps.iter().filter(|s| {
-        matches!(s.action, Action::Create | Action::Replace) || swarm && s.action == Action::Update
+        matches!(s.action(), Action::Create | Action::Replace) || swarm && s.action() == Action::Update
     }) {
-        if let (Some(spec), Some(service)) = (&step.spec, service(planned, &step.service)) {
+        if let (Some((spec, _)), Some(service)) = (step.spec(), service(planned, &step.service)) {
             needed.entry(spec.image.as_str()).or_insert(service);
         }
     }
@@ -307,11 +307,11 @@ fn jobs<J>(
             Err(e) => {
                 observer.note(
                     true,
-                    &format!("{}: {} failed: {e}", step.name, step.action.name()),
+                    &format!("{}: {} failed: {e}", step.name, step.action().name()),
                 );
                 failed.push(Outcome {
                     name: step.name.clone(),
-                    action: step.action,
+                    action: step.action(),
                     result: Err(StepError::Failed(e)),
                 });
             }
@@ -374,8 +374,8 @@ fn service_job(
         request: None,
         stable_for,
     };
-    let (Action::Create | Action::Update, Some(spec), Some(service)) =
-        (step.action, &step.spec, service(planned, &step.service))
+    let (Action::Create | Action::Update, Some((spec, _)), Some(service)) =
+        (step.action(), step.spec(), service(planned, &step.service))
     else {
         return Ok(job);
     };
@@ -443,7 +443,8 @@ fn job(
         readiness,
         stop_first: false,
     };
-    let (Action::Create | Action::Replace, Some(spec), Some(service)) = (step.action, &step.spec, service)
+    let (Action::Create | Action::Replace, Some((spec, _)), Some(service)) =
+        (step.action(), step.spec(), service)
     else {
         return Ok(job);
     };
@@ -471,7 +472,7 @@ fn job(
         &step.service,
     ));
     // A host port the old container holds cannot be taken by the new one beside it.
-    job.stop_first = step.action == Action::Replace && spec.ports.iter().any(|p| p.host.is_some());
+    job.stop_first = step.action() == Action::Replace && spec.ports.iter().any(|p| p.host.is_some());
     Ok(job)
 }
 

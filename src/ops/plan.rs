@@ -355,7 +355,7 @@ fn unobtainable_images(
     let needed = |service: &str| {
         plan.steps
             .iter()
-            .any(|s| s.service == service && matches!(s.action, Action::Create | Action::Replace))
+            .any(|s| s.service == service && matches!(s.action(), Action::Create | Action::Replace))
     };
     model
         .services
@@ -387,7 +387,7 @@ fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
         let deployed = live
             .containers
             .iter()
-            .find(|c| Some(&c.id) == step.id.as_ref())
+            .find(|c| Some(c.id.as_str()) == step.id())
             .and_then(|c| c.owner.as_ref()?.commit.clone());
         for change in &mut step.changes {
             change.provenance = git.blame(

@@ -149,7 +149,7 @@ async fn an_applied_plan_converges() {
     let files = Memory::new().add("berth.yaml", BERTH).add("plugin.txt", PLUGIN);
     let engine = FakeDocker::default();
     let planned = plan_with(&files, &engine, &[], &setup).await.expect("planned");
-    let actions: Vec<Action> = planned.plan.steps.iter().map(|s| s.action).collect();
+    let actions: Vec<Action> = planned.plan.steps.iter().map(|s| s.action()).collect();
     assert_eq!(actions, [Action::Create]);
     assert!(
         planned.plan.network.is_some(),
@@ -299,7 +299,7 @@ async fn a_replace_that_publishes_a_host_port_stops_the_old_container_first() {
         .add("berth.yaml", BERTH)
         .add("plugin.txt", &with_port("two.rb"));
     let planned = plan_with(&files, &engine, &[], &setup).await.expect("planned");
-    let actions: Vec<Action> = planned.plan.steps.iter().map(|s| s.action).collect();
+    let actions: Vec<Action> = planned.plan.steps.iter().map(|s| s.action()).collect();
     assert_eq!(actions, [Action::Replace]);
     let outcomes = apply(&engine, &planned).await;
     assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
@@ -383,7 +383,7 @@ async fn no_secret_value_shows_in_any_debug_output() {
     );
 
     let step = planned.plan.steps[0].clone();
-    let spec = step.spec.clone().expect("a create has a spec");
+    let spec = step.spec().expect("a create has a spec").0.clone();
     let create = Create::new(
         &step.name,
         &spec,

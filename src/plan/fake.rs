@@ -39,11 +39,11 @@ impl FakeEngine {
 
     /// Carries out one step as the Docker engine would.
     pub fn apply(&mut self, step: &Step) {
-        let by_id = |c: &Container| Some(c.id.as_str()) == step.id.as_deref();
-        match step.action {
+        let by_id = |c: &Container| Some(c.id.as_str()) == step.id();
+        match step.action() {
             Action::Create | Action::Replace => {
                 self.state.containers.retain(|c| !by_id(c));
-                let (Some(spec), Some(hash)) = (&step.spec, &step.hash) else {
+                let Some((spec, hash)) = step.spec() else {
                     return;
                 };
                 self.next_id += 1;
@@ -51,7 +51,7 @@ impl FakeEngine {
                 self.state.containers.push(Container {
                     id: format!("fake{}", self.next_id),
                     name: step.name.clone(),
-                    state: if step.start {
+                    state: if step.starts() {
                         RunState::Running
                     } else {
                         RunState::Created
@@ -61,7 +61,7 @@ impl FakeEngine {
                         project: self.project.clone(),
                         service: step.service.clone(),
                         instance: step.instance,
-                        spec_hash: hash.clone(),
+                        spec_hash: hash.to_string(),
                         spec: Some(spec.clone()),
                         image_id,
                         commit: None,
@@ -77,7 +77,7 @@ impl FakeEngine {
                     .iter_mut()
                     .find(|c| by_id(c))
                     .and_then(|c| c.owner.as_mut())
-                    && let Some(spec) = &step.spec
+                    && let Some((spec, _)) = step.spec()
                 {
                     // Like `docker update`: the resources change, the labels cannot.
                     owner.resources = spec.resources.clone();
@@ -85,7 +85,7 @@ impl FakeEngine {
             }
             Action::Start | Action::Stop => {
                 if let Some(c) = self.state.containers.iter_mut().find(|c| by_id(c)) {
-                    c.state = if step.action == Action::Start {
+                    c.state = if step.action() == Action::Start {
                         RunState::Running
                     } else {
                         RunState::Exited

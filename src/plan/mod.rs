@@ -27,27 +27,60 @@ pub enum Action {
     Stop,
 }
 
-/// One step.
+/// One step: what it does to one container (or Swarm service), and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    pub action: Action,
     pub service: String,
     pub instance: u32,
     /// The container's name on the engine.
     pub name: String,
-    /// The existing container (not for `Create`).
-    pub id: Option<String>,
-    /// What the container is to be created from (`Create`, `Replace`), or updated to.
-    pub spec: Option<Spec>,
-    pub hash: Option<String>,
-    /// For `Create` and `Replace`: start the new container.
-    pub start: bool,
+    /// What the step does, with what that needs.
+    pub work: Work,
     /// Why: the changed fields; empty for a missing or stopped container.
     pub changes: Vec<Change>,
     /// Where the service is declared (not for `Remove`).
     pub origin: Option<Origin>,
-    /// A `Remove` of a container left over from an interrupted apply.
-    pub leftover: bool,
+}
+
+/// What a step does, each kind with what it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    /// Make a container of `spec` (whose hash is `hash`), started when `start`.
+    Create {
+        spec: Spec,
+        hash: String,
+        start: bool,
+    },
+    /// Change `on` to `spec` in place.
+    Update {
+        on: Existing,
+        spec: Spec,
+        hash: String,
+    },
+    /// A new container of `spec` takes `on`'s place, started when `start`.
+    Replace {
+        on: Existing,
+        spec: Spec,
+        hash: String,
+        start: bool,
+    },
+    Start {
+        on: Existing,
+    },
+    Stop {
+        on: Existing,
+    },
+    /// Remove `on`; `leftover` when an interrupted apply left it.
+    Remove {
+        on: Existing,
+        leftover: bool,
+    },
+}
+
+/// The object on the engine a step acts on, as planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Existing {
+    pub id: String,
     /// A Swarm service's version index when planned: its update names it, and Swarm
     /// refuses the update when the service has changed since.
     pub version: Option<u64>,
@@ -78,14 +111,65 @@ pub struct PlanOptions {
 }
 
 impl Step {
+    pub fn action(&self) -> Action {
+        match self.work {
+            Work::Create { .. } => Action::Create,
+            Work::Update { .. } => Action::Update,
+            Work::Replace { .. } => Action::Replace,
+            Work::Start { .. } => Action::Start,
+            Work::Stop { .. } => Action::Stop,
+            Work::Remove { .. } => Action::Remove,
+        }
+    }
+
+    /// The existing object acted on; none for a create.
+    pub fn existing(&self) -> Option<&Existing> {
+        match &self.work {
+            Work::Create { .. } => None,
+            Work::Update { on, .. }
+            | Work::Replace { on, .. }
+            | Work::Start { on }
+            | Work::Stop { on }
+            | Work::Remove { on, .. } => Some(on),
+        }
+    }
+
+    /// The existing object's ID; none for a create.
+    pub fn id(&self) -> Option<&str> {
+        self.existing().map(|e| e.id.as_str())
+    }
+
+    /// What is created or updated to, and its hash.
+    pub fn spec(&self) -> Option<(&Spec, &str)> {
+        match &self.work {
+            Work::Create { spec, hash, .. }
+            | Work::Update { spec, hash, .. }
+            | Work::Replace { spec, hash, .. } => Some((spec, hash)),
+            _ => None,
+        }
+    }
+
+    /// Whether a created or replacing container starts.
+    pub fn starts(&self) -> bool {
+        matches!(
+            self.work,
+            Work::Create { start: true, .. } | Work::Replace { start: true, .. }
+        )
+    }
+
+    /// A removal of what an interrupted apply left.
+    pub fn leftover(&self) -> bool {
+        matches!(self.work, Work::Remove { leftover: true, .. })
+    }
+
     /// `replace p-web-0 (env.LOG_LEVEL, memory)`: the action, the container and the
     /// fields that cause it.
     pub fn summary(&self) -> String {
         let fields: Vec<&str> = self.changes.iter().map(|c| c.path.as_str()).collect();
         if fields.is_empty() {
-            format!("{} {}", self.action.name(), self.name)
+            format!("{} {}", self.action().name(), self.name)
         } else {
-            format!("{} {} ({})", self.action.name(), self.name, fields.join(", "))
+            format!("{} {} ({})", self.action().name(), self.name, fields.join(", "))
         }
     }
 }
@@ -108,7 +192,7 @@ impl Plan {
         if !self
             .steps
             .iter()
-            .any(|s| matches!(s.action, Action::Create | Action::Replace))
+            .any(|s| matches!(s.action(), Action::Create | Action::Replace))
         {
             self.network = None;
         }
@@ -129,56 +213,59 @@ pub fn desired_digest(diff: &Diff) -> String {
 pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
     let mut steps = Vec::new();
     for i in &diff.instances {
-        let step = |action, id: Option<&str>, changes: Vec<Change>| Step {
-            action,
+        let step = |work: Work, changes: Vec<Change>| Step {
             service: i.service.clone(),
             instance: i.instance,
             name: i.name.clone(),
-            id: id.map(String::from),
-            spec: matches!(action, Action::Create | Action::Replace | Action::Update).then(|| i.spec.clone()),
-            hash: matches!(action, Action::Create | Action::Replace | Action::Update).then(|| i.hash.clone()),
-            start: i.want_running,
+            work,
             changes,
             origin: Some(i.origin.clone()),
-            leftover: false,
-            version: i.live.as_ref().and_then(|l| l.version),
         };
+        let (spec, hash, start) = (i.spec.clone(), i.hash.clone(), i.want_running);
         let Some(live) = &i.live else {
             if !diff.clashes.iter().any(|c| c.name == i.name) {
-                steps.push(step(Action::Create, None, Vec::new()));
+                steps.push(step(Work::Create { spec, hash, start }, Vec::new()));
             }
             continue;
         };
-        let id = Some(live.id.as_str());
+        let on = Existing {
+            id: live.id.clone(),
+            version: live.version,
+        };
         if !live.changes.is_empty() {
             if live.changes.iter().all(|c| c.in_place) {
-                steps.push(step(Action::Update, id, live.changes.clone()));
+                let on = on.clone();
+                steps.push(step(Work::Update { on, spec, hash }, live.changes.clone()));
             } else {
-                steps.push(step(Action::Replace, id, live.changes.clone()));
+                let work = Work::Replace {
+                    on,
+                    spec,
+                    hash,
+                    start,
+                };
+                steps.push(step(work, live.changes.clone()));
                 continue; // the new container starts (or not) as desired
             }
         }
         if i.want_running && !live.state.is_running() {
-            steps.push(step(Action::Start, id, Vec::new()));
+            steps.push(step(Work::Start { on }, Vec::new()));
         } else if !i.want_running && live.state.is_running() {
-            steps.push(step(Action::Stop, id, Vec::new()));
+            steps.push(step(Work::Stop { on }, Vec::new()));
         }
     }
     let remove = |c: &Container, leftover: bool| {
         let owner = c.owner.as_ref()?;
+        let on = Existing {
+            id: c.id.clone(),
+            version: c.swarm.as_ref().map(|s| s.version),
+        };
         Some(Step {
-            action: Action::Remove,
             service: owner.service.clone(),
             instance: owner.instance,
             name: c.name.clone(),
-            id: Some(c.id.clone()),
-            spec: None,
-            hash: None,
-            start: false,
+            work: Work::Remove { on, leftover },
             changes: Vec::new(),
             origin: None,
-            leftover,
-            version: c.swarm.as_ref().map(|s| s.version),
         })
     };
     steps.extend(diff.leftovers.iter().filter_map(|c| remove(c, true)));
@@ -190,7 +277,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             kept.push(c.name.clone());
         }
     }
-    steps.sort_by(|a, b| (&a.service, a.instance, a.action).cmp(&(&b.service, b.instance, b.action)));
+    steps.sort_by(|a, b| (&a.service, a.instance, a.action()).cmp(&(&b.service, b.instance, b.action())));
     let object = match options.mode {
         Mode::Docker => "container",
         Mode::Swarm => "service",
@@ -271,7 +358,7 @@ mod tests {
     }
 
     fn actions(p: &Plan) -> Vec<(Action, &str)> {
-        p.steps.iter().map(|s| (s.action, s.name.as_str())).collect()
+        p.steps.iter().map(|s| (s.action(), s.name.as_str())).collect()
     }
 
     #[test]
@@ -461,7 +548,7 @@ mod tests {
         changed.services[0].replicas = 3;
         let p = swarm_plan(&changed, &a, 2, vec![]);
         assert_eq!(actions(&p), [(Action::Update, "p-a")]);
-        assert_eq!(p.steps[0].version, Some(7));
+        assert_eq!(p.steps[0].existing().and_then(|e| e.version), Some(7));
         let paths: Vec<&str> = p.steps[0].changes.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["env.LOG", "replicas"]);
         assert!(p.steps[0].changes.iter().all(|c| c.in_place));

@@ -161,7 +161,7 @@ impl Summary {
     pub fn of(plan: &Plan) -> Summary {
         let mut s = Summary::default();
         for step in &plan.steps {
-            *match step.action {
+            *match step.action() {
                 Action::Create => &mut s.create,
                 Action::Update => &mut s.update,
                 Action::Replace => &mut s.replace,
@@ -218,16 +218,16 @@ impl PlanView {
 
 fn step_view(step: &Step) -> StepView {
     StepView {
-        action: step.action.name().to_string(),
+        action: step.action().name().to_string(),
         service: step.service.clone(),
         instance: step.instance,
         container: step.name.clone(),
-        id: step.id.clone(),
+        id: step.id().map(String::from),
         source: step.origin.as_ref().map(ToString::to_string),
-        hash: step.hash.clone(),
+        hash: step.spec().map(|(_, hash)| hash.to_string()),
         changes: step.changes.iter().map(change_view).collect(),
-        leftover: step.leftover,
-        version: step.version,
+        leftover: step.leftover(),
+        version: step.existing().and_then(|e| e.version),
     }
 }
 
@@ -274,13 +274,13 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         ),
     };
     for step in &plan.steps {
-        let what = match step.action {
+        let what = match step.action() {
             Action::Create => "will be created",
             Action::Update => updated,
             Action::Replace => "must be replaced",
             Action::Start => "will be started",
             Action::Stop => "will be stopped",
-            Action::Remove if step.leftover => "will be removed (left over from an interrupted apply)",
+            Action::Remove if step.leftover() => "will be removed (left over from an interrupted apply)",
             Action::Remove => "will be removed (no longer in the configuration)",
         };
         let _ = writeln!(out, "  # {} {what}", paint(BOLD, &step.name));
@@ -292,14 +292,14 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(
             out,
             "{} {object} \"{}\" {{ service = \"{}\", instance = {} }}{from}",
-            paint(step.action.colour(), step.action.sign()),
+            paint(step.action().colour(), step.action().sign()),
             step.name,
             step.service,
             step.instance
         );
-        match step.action {
+        match step.action() {
             Action::Create => {
-                for (path, value) in step.spec.iter().flat_map(|s| s.fields()) {
+                for (path, value) in step.spec().iter().flat_map(|(s, _)| s.fields()) {
                     if !is_unset(&value) {
                         let _ = writeln!(out, "      {} {path} = {}", paint(GREEN, "+"), shown(&value));
                     }
@@ -314,7 +314,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             _ => {}
         }
         for c in &step.changes {
-            let forces = if c.in_place || step.action != Action::Replace {
+            let forces = if c.in_place || step.action() != Action::Replace {
                 String::new()
             } else {
                 paint(RED, " # forces replacement")

@@ -206,22 +206,45 @@ impl Memory {
 #[allow(clippy::disallowed_methods)] // any instant will do as the tests' time zero
 mod tests {
     use super::*;
-    use crate::plan::Action;
+    use crate::model::canonical::canonical;
+    use crate::model::fixtures;
+    use crate::plan::{Action, Existing, Work};
 
     fn step(service: &str, action: Action) -> Step {
+        let on = Existing {
+            id: "id".into(),
+            version: None,
+        };
+        let spec = || canonical(&fixtures::service(service), "img", &fixtures::FakeDigests);
+        let hash = String::from("h");
+        let work = match action {
+            Action::Create => Work::Create {
+                spec: spec(),
+                hash,
+                start: true,
+            },
+            Action::Update => Work::Update {
+                on,
+                spec: spec(),
+                hash,
+            },
+            Action::Replace => Work::Replace {
+                on,
+                spec: spec(),
+                hash,
+                start: true,
+            },
+            Action::Start => Work::Start { on },
+            Action::Stop => Work::Stop { on },
+            Action::Remove => Work::Remove { on, leftover: false },
+        };
         Step {
-            action,
             service: service.into(),
             instance: 0,
             name: format!("p-{service}"),
-            id: Some("id".into()),
-            spec: None,
-            hash: None,
-            start: true,
+            work,
             changes: Vec::new(),
             origin: None,
-            leftover: false,
-            version: None,
         }
     }
 

@@ -411,7 +411,7 @@ where
                 .filter(|s| !self.reported.contains(&s.summary()))
             {
                 let handling = if healing { "healed" } else { "reported" };
-                shared.metrics.drift(step.action.name(), handling);
+                shared.metrics.drift(step.action().name(), handling);
                 if healing {
                     warn!(container = %step.name, "drift: {}; healing", step.summary());
                 } else {
@@ -714,10 +714,10 @@ struct Log<'a> {
 impl Observer for Log<'_> {
     fn event(&self, event: Event<'_>) {
         match event {
-            Event::Started(step) => debug!(container = %step.name, "{} started", step.action.name()),
-            Event::Finished(step, Ok(())) => info!(container = %step.name, "{} done", step.action.name()),
+            Event::Started(step) => debug!(container = %step.name, "{} started", step.action().name()),
+            Event::Finished(step, Ok(())) => info!(container = %step.name, "{} done", step.action().name()),
             Event::Finished(step, Err(e)) => {
-                warn!(container = %step.name, "{} failed: {e}", step.action.name())
+                warn!(container = %step.name, "{} failed: {e}", step.action().name())
             }
         }
     }
