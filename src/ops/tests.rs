@@ -281,6 +281,15 @@ async fn images_come_from_a_rule_an_archive_or_a_pull() {
     ));
 }
 
+/// Where in the engine's writes the old container was stopped and the new one created.
+fn stop_and_create(engine: &FakeDocker, old: &str) -> (usize, usize, Vec<String>) {
+    let writes = engine.writes.lock().unwrap().clone();
+    let at = |what: &dyn Fn(&String) -> bool| writes.iter().position(what);
+    let stopped = at(&|w| *w == format!("stop {old}")).expect("old stopped");
+    let created = at(&|w| w.starts_with("create ")).expect("new created");
+    (stopped, created, writes)
+}
+
 #[tokio::test]
 async fn a_replace_that_publishes_a_host_port_stops_the_old_container_first() {
     let setup = setup();
@@ -303,15 +312,7 @@ async fn a_replace_that_publishes_a_host_port_stops_the_old_container_first() {
     assert_eq!(actions, [Action::Replace]);
     let outcomes = apply(&engine, &planned).await;
     assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
-    let writes = engine.writes.lock().unwrap().clone();
-    let stopped = writes
-        .iter()
-        .position(|w| *w == format!("stop {old}"))
-        .expect("old stopped");
-    let created = writes
-        .iter()
-        .position(|w| w.starts_with("create "))
-        .expect("new created");
+    let (stopped, created, writes) = stop_and_create(&engine, &old);
     assert!(stopped < created, "the old container holds the port: {writes:?}");
 
     // Without a host port the new container starts beside the old one.
@@ -333,15 +334,7 @@ async fn a_replace_that_publishes_a_host_port_stops_the_old_container_first() {
         &plan_with(&files, &engine, &[], &setup).await.expect("planned"),
     )
     .await;
-    let writes = engine.writes.lock().unwrap().clone();
-    let stopped = writes
-        .iter()
-        .position(|w| *w == format!("stop {old}"))
-        .expect("old stopped");
-    let created = writes
-        .iter()
-        .position(|w| w.starts_with("create "))
-        .expect("new created");
+    let (stopped, created, writes) = stop_and_create(&engine, &old);
     assert!(created < stopped, "create before destroy: {writes:?}");
 }
 

@@ -204,22 +204,12 @@ fn lib_lists_its_modules_in_the_order_they_build_on_each_other() {
         order.len() > 20 && order.contains(&"erb".to_string()),
         "{order:?}"
     );
-    let mut files = Vec::new();
-    rust_files(&root().join("src"), &mut files);
     let mut late = Vec::new();
-    for f in &files {
-        let relative = f.strip_prefix(root().join("src")).unwrap().with_extension("");
-        let mut path: Vec<String> = relative
-            .iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect();
-        if matches!(path.last().map(String::as_str), Some("mod" | "lib" | "main")) {
-            path.pop();
-        }
+    for (path, text) in modules_of(&root().join("src")) {
         let Some(own) = path.first().and_then(|m| order.iter().position(|o| o == m)) else {
             continue;
         };
-        for import in imports(&path, &std::fs::read_to_string(f).unwrap()) {
+        for import in imports(&path, &text) {
             let Some(other) = import.first().and_then(|m| order.iter().position(|o| o == m)) else {
                 continue;
             };
@@ -243,10 +233,12 @@ fn no_module_imports_one_that_imports_it_back() {
     }
 }
 
-fn no_cycles_in(crate_root: &Path) {
+/// Every module of the crate at `crate_root` with its text: `["engine", "naming"]` for
+/// `engine/naming.rs`, `["engine"]` for `engine/mod.rs`, `[]` for `lib.rs`.
+fn modules_of(crate_root: &Path) -> Vec<(Vec<String>, String)> {
     let mut files = Vec::new();
     rust_files(crate_root, &mut files);
-    let modules: Vec<(Vec<String>, String)> = files
+    files
         .iter()
         .map(|f| {
             let relative = f.strip_prefix(crate_root).unwrap().with_extension("");
@@ -259,7 +251,11 @@ fn no_cycles_in(crate_root: &Path) {
             }
             (path, std::fs::read_to_string(f).unwrap())
         })
-        .collect();
+        .collect()
+}
+
+fn no_cycles_in(crate_root: &Path) {
+    let modules = modules_of(crate_root);
     // Siblings at every depth: `engine` and `apply`, `erb::eval` and `erb::methods`. A
     // module and its own parent or child are one unit and may name each other.
     for depth in 1..=3 {
