@@ -8,34 +8,17 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::ast::{Arg, Block, BlockArg, Call, Expr, ExprKind, LocalRef, Param, Part, Target};
+use super::ast::{Arg, BlockArg, Call, Expr, ExprKind, LocalRef, Param, Part, Target};
+use super::flow::{BlockVal, Flow, R};
 use super::stack::StackGuard;
 use super::template::{Item, Scanned};
-use super::value::{Exc, Value};
-use super::{ErbError, Segment, codes, names, value};
+use super::value::{Exc, Value, case_equal};
+use super::{ErbError, Segment, codes, names};
 
 /// How many evaluation steps a template may take.
 pub(crate) const MAX_STEPS: u64 = 10_000_000;
 /// The largest output (and the largest String or Array) a template may build, in bytes.
 pub(crate) const MAX_OUTPUT: usize = 64 << 20;
-
-/// Why evaluation left the normal path. Errors are boxed to keep `Result`s small: the
-/// evaluator recurses, and every level holds a few of them.
-#[derive(Debug)]
-pub(crate) enum Flow {
-    /// An exception from a method, not yet placed in the template.
-    Raise(Box<Exc>),
-    /// An error with its span.
-    Error(Box<ErbError>),
-    Next(Value),
-    Break(Value),
-}
-
-impl From<Exc> for Flow {
-    fn from(e: Exc) -> Flow {
-        Flow::Raise(Box::new(e))
-    }
-}
 
 impl Flow {
     /// Gives an unplaced exception the span `span`.
@@ -61,16 +44,6 @@ fn error_at(e: Exc, span: &Range<usize>) -> ErbError {
         _ => None,
     };
     ErbError::new(span.clone(), e.code, e.message, help)
-}
-
-pub(crate) type R = Result<Value, Flow>;
-
-/// The block a method may yield to.
-#[derive(Clone, Copy)]
-pub(crate) enum BlockVal<'p> {
-    Literal(&'p Block),
-    /// `&:name`: calls `name` on the first argument.
-    Symbol(&'p str),
 }
 
 /// The running program's state.
@@ -628,12 +601,4 @@ impl<'a> Interp<'a> {
 /// A plain variable, whose value a mutating call can take out and put back.
 fn is_variable(e: &Expr) -> bool {
     matches!(e.kind, ExprKind::Local(_) | ExprKind::GVar(_) | ExprKind::IVar(_))
-}
-
-/// `pattern === value`, as `case`/`when` uses it.
-pub(crate) fn case_equal(pattern: &Value, v: &Value) -> bool {
-    match pattern {
-        Value::Range(r) => value::range_covers(r, v),
-        p => p.equals(v),
-    }
 }

@@ -14,6 +14,7 @@
 
 mod ast;
 mod eval;
+mod flow;
 mod lexer;
 mod methods;
 mod names;

@@ -577,6 +577,14 @@ fn inspect_sym(s: &str) -> String {
     }
 }
 
+/// `pattern === value`, as `case`/`when` uses it.
+pub(crate) fn case_equal(pattern: &Value, v: &Value) -> bool {
+    match pattern {
+        Value::Range(r) => range_covers(r, v),
+        p => p.equals(v),
+    }
+}
+
 /// `range.cover?(v)`.
 pub(crate) fn range_covers(r: &RangeVal, v: &Value) -> bool {
     let above_start = match &r.start {

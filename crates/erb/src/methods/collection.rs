@@ -12,7 +12,9 @@ use std::rc::Rc;
 use super::numeric::arith;
 use super::string::select_range;
 use super::{Found, arity, int_arg, merge_sort, need_block, str_arg};
-use crate::eval::{BlockVal, Flow, Interp, R, case_equal};
+use crate::eval::Interp;
+use crate::flow::{BlockVal, Flow, R};
+use crate::value::case_equal;
 use crate::value::range_covers;
 use crate::value::{Array, Exc, Hash, Key, RangeVal, Value};
 

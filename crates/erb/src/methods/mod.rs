@@ -12,7 +12,9 @@ mod string;
 
 use std::cmp::Ordering;
 
-use super::eval::{BlockVal, Flow, Interp, R, case_equal};
+use super::eval::Interp;
+use super::flow::{BlockVal, Flow, R};
+use super::value::case_equal;
 use super::value::{Exc, Value};
 
 pub(crate) use format::sprintf;

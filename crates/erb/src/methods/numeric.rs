@@ -3,7 +3,8 @@
 //! mixing, and errors (not wrap-around) when a result does not fit in 64 bits.
 
 use super::{Found, arity, int_arg};
-use crate::eval::{BlockVal, Interp, R};
+use crate::eval::Interp;
+use crate::flow::{BlockVal, R};
 use crate::value::{Exc, Value};
 
 fn too_big() -> Exc {

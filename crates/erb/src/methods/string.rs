@@ -6,7 +6,8 @@ use std::rc::Rc;
 
 use super::numeric::{str_to_f, str_to_i};
 use super::{Found, arity, int_arg, need_block, sprintf, str_arg};
-use crate::eval::{BlockVal, Interp, R};
+use crate::eval::Interp;
+use crate::flow::{BlockVal, R};
 use crate::value::{Exc, Value};
 
 /// Bang methods: `name!` changes the receiver and returns it, or nil if nothing changed
