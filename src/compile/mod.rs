@@ -245,7 +245,9 @@ impl Compiled {
     /// ordered by file and position: the same order, ties included, as ever.
     pub fn with_lint(mut self, linted: Vec<(usize, Vec<Problem>)>) -> Compiled {
         // From the last position back, so that earlier positions stay valid; of two at
-        // one position, the later goes in first and ends up after the earlier.
+        // one position, the later goes in first and ends up after the earlier. (Plugins
+        // come before entities in `linted` whatever the sources' order, but a plugin's
+        // problems and an entity's are in different files, which the sort keeps apart.)
         let mut linted = linted;
         linted.sort_by_key(|(at, _)| *at);
         for (at, found) in linted.into_iter().rev() {
@@ -258,7 +260,7 @@ impl Compiled {
 }
 
 /// Sorts problems by file and position; problems at one place keep their order.
-pub fn sort_problems(problems: &mut [Problem]) {
+fn sort_problems(problems: &mut [Problem]) {
     problems.sort_by(|a, b| {
         let key = |p: &Problem| {
             (

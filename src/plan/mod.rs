@@ -221,10 +221,16 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             changes,
             origin: Some(i.origin.clone()),
         };
-        let (spec, hash, start) = (i.spec.clone(), i.hash.clone(), i.want_running);
+        // Cloned only for a step that makes or changes the container.
+        let (spec, hash, start) = (|| i.spec.clone(), || i.hash.clone(), i.want_running);
         let Some(live) = &i.live else {
             if !diff.clashes.iter().any(|c| c.name == i.name) {
-                steps.push(step(Work::Create { spec, hash, start }, Vec::new()));
+                let work = Work::Create {
+                    spec: spec(),
+                    hash: hash(),
+                    start,
+                };
+                steps.push(step(work, Vec::new()));
             }
             continue;
         };
@@ -234,13 +240,17 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
         };
         if !live.changes.is_empty() {
             if live.changes.iter().all(|c| c.in_place) {
-                let on = on.clone();
-                steps.push(step(Work::Update { on, spec, hash }, live.changes.clone()));
+                let work = Work::Update {
+                    on: on.clone(),
+                    spec: spec(),
+                    hash: hash(),
+                };
+                steps.push(step(work, live.changes.clone()));
             } else {
                 let work = Work::Replace {
                     on,
-                    spec,
-                    hash,
+                    spec: spec(),
+                    hash: hash(),
                     start,
                 };
                 steps.push(step(work, live.changes.clone()));
