@@ -3,7 +3,7 @@
 //! into blocks. Spans always point into the original file. This is syntax, not meaning:
 //! `model::Service` is what will run.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::erb::TagKind;
@@ -22,6 +22,9 @@ pub struct Plugin {
     pub variables: Vec<Variable>,
     /// Phase 2: what ERB produced, or why it could not run.
     pub erb: Erb,
+    /// The local variables ERB was given (the VARIABLEs with their overrides, and
+    /// `scope`): the microservice files are rendered with them too.
+    pub erb_locals: BTreeMap<String, String>,
     /// Phase 2's ERB tags as ERB scans them (after `comment_erb`), whether or not the
     /// template then rendered.
     pub erb_tags: Vec<ErbTag>,
@@ -126,6 +129,35 @@ impl Plugin {
 /// What is known about the folder a `plugin.txt` sits in, when it is a plugin tree.
 #[derive(Debug, Clone, Default)]
 pub struct PluginTree {
-    /// Folder names under `microservices/`.
-    pub microservice_folders: BTreeSet<String>,
+    /// The folders under `microservices/`, by name, each with the files under it (at
+    /// any depth), by path: what COSMOS's install uploads for a MICROSERVICE.
+    pub microservices: BTreeMap<String, Vec<TreeFile>>,
+}
+
+impl PluginTree {
+    /// The names of the folders under `microservices/`.
+    pub fn microservice_folders(&self) -> impl Iterator<Item = &str> {
+        self.microservices.keys().map(String::as_str)
+    }
+
+    /// The files of `microservices/<folder>/`, `None` when there is no such folder.
+    pub fn files_of(&self, folder: &str) -> Option<&[TreeFile]> {
+        self.microservices.get(folder).map(Vec::as_slice)
+    }
+}
+
+/// One file of a plugin tree, as read.
+#[derive(Clone)]
+pub struct TreeFile {
+    /// Its path inside its `microservices/<FOLDER>/`, with `/` separators.
+    pub path: String,
+    /// Its name as problems and plans show it (the repository path).
+    pub name: String,
+    pub bytes: Arc<[u8]>,
+}
+
+impl std::fmt::Debug for TreeFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} bytes)", self.name, self.bytes.len())
+    }
 }

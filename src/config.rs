@@ -140,6 +140,25 @@ pub struct Cosmos {
     pub variables: BTreeMap<String, ScalarMap>,
     /// What `ENV[...]` returns inside ERB; `null` means unset.
     pub erb_env: BTreeMap<String, Option<Scalar>>,
+    /// What COSMOS's operator environment gives every microservice (RUNTIME.md R2), under
+    /// the block's own ENV; `$SECRET(name)` references are filled in when applying.
+    pub env: BTreeMap<String, Scalar>,
+    /// Attached mode: the Redis COSMOS keeps its models in, where berth writes each
+    /// microservice's entry.
+    pub redis: Option<Redis>,
+}
+
+/// Where COSMOS's Redis is, for berth and (as `OPENC3_REDIS_*`) for the microservices.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redis {
+    /// `redis://host:port`.
+    pub url: String,
+    pub username: Option<String>,
+    /// A `$SECRET(name)` reference.
+    pub password: Option<String>,
+    /// The ephemeral store (logs, streams); the main one when unset.
+    pub ephemeral_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

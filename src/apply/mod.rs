@@ -33,6 +33,8 @@ pub struct Job {
     /// For `Create` and `Replace`: the container to create, under the step's name.
     pub create: Option<Create>,
     pub files: Vec<File>,
+    /// The service's own files (a COSMOS microservice's folder), placed before `files`.
+    pub folder: Vec<crate::model::File>,
     pub readiness: Readiness,
     /// For `Replace`: the new container publishes host ports, which the old one may
     /// hold, so the old one is stopped first (and started again if the new one fails).
@@ -202,6 +204,12 @@ async fn create<E: Engine>(engine: &E, job: &Job, name: &str) -> Result<String, 
     let mut create = job.create.clone().ok_or("nothing to create")?;
     create.name = name.to_string();
     let id = engine.create_container(&create).await.map_err(text)?;
+    if !job.folder.is_empty()
+        && let Err(e) = engine.put_files(&id, &job.folder).await
+    {
+        let _ = engine.remove(&id).await;
+        return Err(text(e));
+    }
     for file in &job.files {
         if let Err(e) = engine.put_file(&id, &file.path, file.content.expose()).await {
             let _ = engine.remove(&id).await;
@@ -355,6 +363,7 @@ mod tests {
                     )
                 }),
                 files: Vec::new(),
+                folder: Vec::new(),
                 readiness: Readiness::StaysUp(Duration::ZERO),
                 stop_first,
             })

@@ -18,7 +18,7 @@ use crate::formats::Format;
 use crate::formats::quantity::{cpu_millis, memory_bytes};
 use crate::model::{
     Capabilities, CumulocityService, Origin, Platform, Port, Probe, ProbeAction, Protocol, PullPolicy,
-    Service, Text, looks_secret,
+    Service, Text,
 };
 use crate::parse::json::{self, Json};
 use crate::problem::{Problem, Severity};
@@ -328,7 +328,7 @@ fn lower(
         ("C8Y_BOOTSTRAP_PASSWORD", &c8y.bootstrap_password),
     ] {
         if let Some(v) = value {
-            env(var, credential(var, v));
+            env(var, interpolate::credential(var, v));
         }
     }
     // What the platform takes from its own settings (RUNTIME.md §2 C1), from berth.yaml.
@@ -403,18 +403,13 @@ fn lower(
             }
             s.env.insert("C8Y_TENANT".into(), Text::literal(&t.id));
             s.env.insert("C8Y_USER".into(), interpolate::secret_text(&t.user));
-            s.env
-                .insert("C8Y_PASSWORD".into(), credential("C8Y_PASSWORD", &t.password));
+            s.env.insert(
+                "C8Y_PASSWORD".into(),
+                interpolate::credential("C8Y_PASSWORD", &t.password),
+            );
             s
         })
         .collect()
-}
-
-/// A berth.yaml credential as model text: `$SECRET` references stay references, and a
-/// password written in plain text is used but never shown.
-fn credential(var: &str, value: &str) -> Text {
-    let text = interpolate::secret_text(value);
-    if looks_secret(var) { text.sensitive() } else { text }
 }
 
 fn probe(p: &Value) -> Option<Probe> {

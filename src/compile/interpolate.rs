@@ -85,6 +85,17 @@ pub fn split(s: &str) -> Result<Vec<Part<'_>>, RefError> {
     Ok(parts)
 }
 
+/// A berth.yaml setting as model text for variable `var`: `$SECRET` references stay
+/// references, and a password written in plain text is used but never shown.
+pub fn credential(var: &str, value: &str) -> Text {
+    let text = secret_text(value);
+    if crate::model::looks_secret(var) {
+        text.sensitive()
+    } else {
+        text
+    }
+}
+
 /// A string as model text: `$SECRET(name)` references become secret pieces; anything
 /// else (including `$ENV` references, resolved earlier or left as written) is literal.
 /// A malformed reference leaves the whole string literal: the front end reports it.

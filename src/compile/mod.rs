@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::ast::{Plugin, PluginTree};
 use crate::config::Config;
 use crate::formats::Format;
-use crate::model::{Model, Service};
+use crate::model::{CosmosKind, Model, Platform, Service};
 use crate::parse::json::Json;
 use crate::problem::Problem;
 use crate::source::{SourceFile, Span};
@@ -110,16 +110,38 @@ pub fn compile(project: &Project) -> Compiled {
             Source::Cosmos { file, folder, tree } => {
                 let options = cosmos_options(project, folder);
                 let (plugin, mut found) = install(file, &options);
+                problems.append(&mut found);
+                let operator = cosmos::operator::environment(&project.config.cosmos);
                 // Lowering reads only valid lines, so it also runs on a plugin with
                 // errors; the errors stop `compile` from being used for a plan.
-                services.extend(cosmos::lower::lower(&plugin, &options).into_iter().map(|mut s| {
+                for mut s in cosmos::lower::lower(&plugin, &options) {
                     // A block without CONTAINER runs in the project's COSMOS image.
                     if s.image.is_none() {
                         s.image = project.config.cosmos.image.clone();
                     }
-                    s
-                }));
-                problems.append(&mut found);
+                    // The operator's own environment is under everything the block sets.
+                    for (name, value) in &operator {
+                        s.env.entry(name.clone()).or_insert_with(|| value.clone());
+                    }
+                    if let Platform::Cosmos(c) = &s.platform
+                        && c.kind == CosmosKind::Microservice
+                    {
+                        let c = c.clone();
+                        let at = s.sources.get("disable_erb").map(|o| {
+                            let start = plugin.file.offset(o.line, o.column);
+                            (&plugin.file, Span::new(start, start + "DISABLE_ERB".len()))
+                        });
+                        problems.extend(cosmos::files::place(
+                            &mut s,
+                            &c,
+                            tree.as_ref(),
+                            &plugin.erb_locals,
+                            &options.env,
+                            at,
+                        ));
+                    }
+                    services.push(s);
+                }
                 plugins.push(Installed {
                     plugin,
                     tree: tree.clone(),

@@ -348,6 +348,18 @@ fn swarm_refusals(
             "remove it, or use engine mode docker",
         ));
     }
+    if let Some(file) = service.files.first() {
+        out.push(Refusal::new(
+            &service.name,
+            source_of(service, &format!("files.{}", file.path)),
+            format!(
+                "`{}` needs {} file(s) of its plugin placed before it starts, which berth does not yet do for Swarm tasks",
+                service.name,
+                service.files.len()
+            ),
+            "build the folder into the service's image (and give it CONTAINER), or use engine mode docker",
+        ));
+    }
     out
 }
 

@@ -914,6 +914,25 @@ impl Engine for Docker {
             .map_err(|e| self.error(format!("cannot place `{path}` in container {id}"), e))
     }
 
+    async fn put_files(&self, id: &str, files: &[crate::model::File]) -> Result<(), EngineError> {
+        let io = |e: std::io::Error| EngineError {
+            address: self.address.clone(),
+            what: "cannot pack the service's files".into(),
+            cause: e.to_string(),
+            unreachable: false,
+        };
+        let bytes = folder_archive(files).map_err(io)?;
+        // The daemon gives every entry to the container's user (`docker cp -a`).
+        let options = UploadToContainerOptionsBuilder::new()
+            .path("/")
+            .copy_uidgid("1")
+            .build();
+        self.client
+            .upload_to_container(id, Some(options), bollard::body_full(bytes.into()))
+            .await
+            .map_err(|e| self.error(format!("cannot place the service's files in container {id}"), e))
+    }
+
     async fn wait_ready(&self, id: &str, readiness: &Readiness) -> Result<(), String> {
         let inspect = || async {
             match self.inspect(id).await {
@@ -1050,6 +1069,34 @@ pub async fn http_request(
     let request = request.body(Empty::<bytes::Bytes>::new()).map_err(|e| fail(&e))?;
     let response = sender.send_request(request).await.map_err(|e| fail(&e))?;
     Ok(response.status())
+}
+
+/// A tar of `files` with the folders they sit in below `/tmp/<folder>/` (that one
+/// included): those are the program's, made for it. Folders above them, and those of a
+/// file elsewhere, are the image's and keep their owner.
+fn folder_archive(files: &[crate::model::File]) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut folders = std::collections::BTreeSet::new();
+    for file in files {
+        let path = file.path.trim_start_matches('/');
+        let parts: Vec<&str> = path.split('/').collect();
+        let owned_from = if parts[0] == "tmp" { 2 } else { parts.len() };
+        for depth in owned_from..parts.len() {
+            let folder = parts[..depth].join("/");
+            if folders.insert(folder.clone()) {
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                header.set_mode(0o755);
+                archive.append_data(&mut header, format!("{folder}/"), std::io::empty())?;
+            }
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file.content.0.len() as u64);
+        header.set_mode(file.mode);
+        archive.append_data(&mut header, path, &file.content.0[..])?;
+    }
+    archive.into_inner()
 }
 
 #[cfg(test)]

@@ -178,6 +178,13 @@ impl Engine for FakeDocker {
         Ok(())
     }
 
+    async fn put_files(&self, id: &str, files: &[crate::model::File]) -> Result<(), EngineError> {
+        for f in files {
+            self.write(format!("file {id} {} {:o}", f.path, f.mode));
+        }
+        Ok(())
+    }
+
     async fn wait_ready(&self, id: &str, _: &Readiness) -> Result<(), String> {
         let env = self.env.lock().expect("not poisoned");
         match env.get(id).and_then(|e| e.get("READY")) {

@@ -104,6 +104,14 @@ pub trait Engine: Observe {
     /// Places a file (mode 0444, owned by root) in a created container, before it starts.
     fn put_file(&self, id: &str, path: &str, content: &[u8])
     -> impl Future<Output = Result<(), EngineError>>;
+    /// Places a service's own files in a created container, before it starts: each with
+    /// its mode, owned (with the folders made for them below the first file's top folder
+    /// under `/tmp`) by the user the container runs as, as if the program had written them.
+    fn put_files(
+        &self,
+        id: &str,
+        files: &[crate::model::File],
+    ) -> impl Future<Output = Result<(), EngineError>>;
     /// Waits until a started container is ready, or says why it is not.
     fn wait_ready(&self, id: &str, readiness: &Readiness) -> impl Future<Output = Result<(), String>>;
 }

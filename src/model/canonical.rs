@@ -31,6 +31,11 @@ pub struct Spec {
     pub ports: Vec<Port>,
     /// Secret files: path → `NAME:DIGEST`.
     pub secret_files: BTreeMap<String, String>,
+    /// Files placed before start (a COSMOS microservice's folder): path → `MODE SHA256`
+    /// (the first 128 bits), so that a plan names the file that changed. Skipped when
+    /// there are none, so other specs and hashes are as before the field existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
     pub extra_hosts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     /// The only fields Docker can change on a running container (`docker update`).
@@ -91,6 +96,11 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         env,
         ports,
         secret_files,
+        files: service
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), format!("{:04o} {}", f.mode, &f.sha256[..32])))
+            .collect(),
         extra_hosts: service.extra_hosts.clone(),
         labels: service.labels.clone(),
         resources: service.resources.clone(),

@@ -7,6 +7,9 @@
 use crate::secret::Secret as Hidden;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +44,9 @@ pub struct Service {
     pub ports: Vec<Port>,
     /// Secrets by reference: values are resolved only when applying.
     pub secrets: Vec<Secret>,
+    /// Files placed in each container before it starts: a COSMOS microservice's folder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<File>,
     pub state: DesiredState,
     /// How many identical containers run.
     pub replicas: u32,
@@ -87,6 +93,7 @@ impl Service {
             env: BTreeMap::new(),
             ports: Vec::new(),
             secrets: Vec::new(),
+            files: Vec::new(),
             state: DesiredState::Running,
             replicas: 1,
             resources: Resources::default(),
@@ -99,6 +106,47 @@ impl Service {
             sources: BTreeMap::new(),
             platform,
         }
+    }
+}
+
+/// A file placed in a service's containers before they start, owned by the container's
+/// user. Its content is configuration, not a secret: the model's JSON shows its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct File {
+    /// An absolute path in the container.
+    pub path: String,
+    /// Permission bits, shown in octal (`0644`).
+    #[serde(serialize_with = "octal")]
+    pub mode: u32,
+    /// The SHA-256 of the content, in hex.
+    pub sha256: String,
+    #[serde(skip)]
+    pub content: Content,
+}
+
+impl File {
+    pub fn new(path: String, mode: u32, content: Arc<[u8]>) -> File {
+        File {
+            path,
+            mode,
+            sha256: hex::encode(Sha256::digest(&content)),
+            content: Content(content),
+        }
+    }
+}
+
+fn octal<S: serde::Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{mode:04o}"))
+}
+
+/// A file's bytes, shared between the plugin tree and every service that places them;
+/// shown by size only.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Content(pub Arc<[u8]>);
+
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0.len())
     }
 }
 

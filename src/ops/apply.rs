@@ -440,6 +440,7 @@ fn job(
         step: step.clone(),
         create: None,
         files: Vec::new(),
+        folder: Vec::new(),
         readiness,
         stop_first: false,
     };
@@ -450,6 +451,7 @@ fn job(
     };
     let hash = spec.hash(Some(&image_id(images, spec)?));
     let (env, files) = real_values(planned, service)?;
+    job.folder = service.files.clone();
     job.files = files
         .into_iter()
         .map(|(_, path, content)| File {

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::ast::{PluginTree, TreeFile};
 use crate::compile::cosmos::install::InstallOptions;
 use crate::compile::sesam;
 use crate::compile::{self, Compiled, Project, Source};
 use crate::config::{self, Config, Mode};
 use crate::failure::{Failure, Result};
-use crate::lint::PluginTree;
 use crate::parse::{examples, json};
 use crate::problem::Problem;
 use crate::repo::git::{GitError, GitTree};
@@ -114,7 +114,7 @@ pub fn load_from(files: &dyn Files, args: &Inputs) -> Result<Loaded> {
         sources.push(match kind {
             Kind::Cosmos => Source::Cosmos {
                 folder: relative_folder(&root, &path),
-                tree: plugin_tree(files, &path),
+                tree: plugin_tree(files, &path)?,
                 file,
             },
             Kind::Cumulocity => Source::Cumulocity {
@@ -583,31 +583,58 @@ fn invalid_utf8(file: &Arc<SourceFile>, byte_offset: usize, text_offset: usize) 
     .with_help("berth reads every input as UTF-8 (COSMOS aborts on this byte); save the file as UTF-8")
 }
 
-/// The folder around a `plugin.txt`, when it looks like a plugin gem's tree.
-fn plugin_tree(files: &dyn Files, path: &Path) -> Option<PluginTree> {
-    let dir = path.parent()?;
+/// The folder around a `plugin.txt`, when it looks like a plugin gem's tree, with every
+/// file under its `microservices/` (what COSMOS's install reads for a MICROSERVICE).
+fn plugin_tree(files: &dyn Files, path: &Path) -> Result<Option<PluginTree>> {
+    let Some(dir) = path.parent() else {
+        return Ok(None);
+    };
     let is_tree = ["microservices", "targets", "tools", "lib"]
         .iter()
         .any(|d| files.is_dir(&dir.join(d)))
-        || files
-            .list(dir)
-            .ok()?
-            .iter()
-            .any(|(name, _)| Path::new(name).extension().is_some_and(|x| x == "gemspec"));
-    if !is_tree {
-        return None;
-    }
-    let microservice_folders = files
-        .list(&dir.join("microservices"))
-        .map(|entries| {
+        || files.list(dir).is_ok_and(|entries| {
             entries
-                .into_iter()
-                .filter(|(_, e)| *e == Entry::Dir)
-                .map(|(name, _)| name.to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    Some(PluginTree { microservice_folders })
+                .iter()
+                .any(|(name, _)| Path::new(name).extension().is_some_and(|x| x == "gemspec"))
+        });
+    if !is_tree {
+        return Ok(None);
+    }
+    let root = dir.join("microservices");
+    let mut microservices = BTreeMap::new();
+    for (name, entry) in files.list(&root).unwrap_or_default() {
+        if entry == Entry::Dir {
+            let folder = root.join(&name);
+            let mut found = Vec::new();
+            tree_files(files, &folder, "", &mut found)?;
+            found.sort_by(|a, b| a.path.cmp(&b.path));
+            microservices.insert(name.to_string_lossy().into_owned(), found);
+        }
+    }
+    Ok(Some(PluginTree { microservices }))
+}
+
+/// Every file under `dir`, at any depth, by its path below the folder that `prefix`
+/// leads to.
+fn tree_files(files: &dyn Files, dir: &Path, prefix: &str, out: &mut Vec<TreeFile>) -> Result<()> {
+    let unreadable = |path: &Path, e: std::io::Error| {
+        Failure::new(format!("cannot read {}: {e}", display_name(path)))
+            .with_help("a microservice's files are read with its plugin; check the file's permissions")
+    };
+    for (name, entry) in files.list(dir).map_err(|e| unreadable(dir, e))? {
+        let name = name.to_string_lossy();
+        let path = dir.join(&*name);
+        let inner = format!("{prefix}{name}");
+        match entry {
+            Entry::Dir => tree_files(files, &path, &format!("{inner}/"), out)?,
+            Entry::File => out.push(TreeFile {
+                bytes: files.read(&path).map_err(|e| unreadable(&path, e))?.into(),
+                name: display_name(&path),
+                path: inner,
+            }),
+        }
+    }
+    Ok(())
 }
 
 /// Paths are shown as given, with `/` separators, so output is the same everywhere.

@@ -393,6 +393,7 @@ async fn no_secret_value_shows_in_any_debug_output() {
         step: step.clone(),
         create: Some(create.clone()),
         files: vec![file.clone()],
+        folder: Vec::new(),
         readiness: Readiness::StaysUp(Duration::ZERO),
         stop_first: false,
     };

@@ -81,6 +81,7 @@ pub fn install(file: &Arc<SourceFile>, options: &InstallOptions) -> (Plugin, Vec
         raw,
         variables,
         erb: Erb::Failed,
+        erb_locals: locals.clone(),
         erb_tags,
         erb_free_identifiers,
         lines: Vec::new(),

@@ -118,7 +118,11 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
                 service.image = Some(p[0].value.to_string());
             }
             "SECRET" => {
-                if let Some(secret) = secret(block.kind, p) {
+                // The operator sets OPENC3_SCOPE after the secrets, so a secret for it
+                // never reaches the program (RUNTIME.md R3).
+                if let Some(secret) = secret(block.kind, p).filter(|s| {
+                    !matches!(&s.delivery, SecretDelivery::Env { variable } if variable == "OPENC3_SCOPE")
+                }) {
                     sources.insert(format!("secrets[{}]", service.secrets.len()), here);
                     service.secrets.push(secret);
                 }
@@ -139,7 +143,11 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
                 service.placement = vec![format!("node.labels.{SHARD_LABEL}=={}", cosmos.shard)];
             }
             "DB_SHARD" => cosmos.db_shard = ruby_integer(&p[0].value).unwrap_or(cosmos.db_shard),
-            "DISABLE_ERB" => cosmos.disable_erb.get_or_insert_with(Vec::new).extend(values(p)),
+            "DISABLE_ERB" => {
+                // Where a pattern that cannot be read is reported.
+                sources.entry("disable_erb".into()).or_insert(here);
+                cosmos.disable_erb.get_or_insert_with(Vec::new).extend(values(p));
+            }
             _ => {}
         }
     }
@@ -147,9 +155,11 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
     if block.kind != BlockKind::Microservice {
         interface_defaults(&mut service, &cosmos, &name);
     } else if service.working_dir.is_none() {
+        // Resolved once the folder's files are known (`files::place`).
         service.working_dir = Some(".".into());
     }
-    // The operator sets these after ENV, so they always win (FORMATS.md §1.9).
+    // The operator sets these after ENV, so they always win (FORMATS.md §1.9); SECRET
+    // ENV values go in after OPENC3_MICROSERVICE_NAME (canonical::canonical).
     service
         .env
         .insert("OPENC3_MICROSERVICE_NAME".into(), Text::literal(name));

@@ -29,26 +29,19 @@ fn check(c: &mut Checker) {
             continue;
         };
         let f = &folder.value;
-        if tree.microservice_folders.contains(f.as_str()) {
+        if tree.microservices.contains_key(f.as_str()) {
             continue;
         }
-        let same_but_case = tree
-            .microservice_folders
-            .iter()
-            .find(|d| d.eq_ignore_ascii_case(f));
+        let same_but_case = tree.microservice_folders().find(|d| d.eq_ignore_ascii_case(f));
         let help = match same_but_case {
             Some(d) => {
                 format!("folder names are case-sensitive: the plugin has `microservices/{d}/`; write `{d}`")
             }
-            None if tree.microservice_folders.is_empty() => {
+            None if tree.microservices.is_empty() => {
                 format!("create `microservices/{f}/` with the microservice's files")
             }
             None => {
-                let have: Vec<String> = tree
-                    .microservice_folders
-                    .iter()
-                    .map(|d| format!("`{d}`"))
-                    .collect();
+                let have: Vec<String> = tree.microservice_folders().map(|d| format!("`{d}`")).collect();
                 format!(
                     "create `microservices/{f}/`, or use one of the folders the plugin has: {}",
                     have.join(", ")

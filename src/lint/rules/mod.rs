@@ -5,6 +5,7 @@
 use crate::lint::Rule;
 
 mod accidental_continuation;
+mod cmd_file_missing;
 mod api_version;
 mod continuation_at_eof;
 mod continuation_blank_line;
@@ -68,6 +69,7 @@ mod unpinned_image;
 mod unusual_integer;
 mod variable_name;
 mod verify_ssl_without_https;
+mod work_dir_without_files;
 
 /// All rules.
 pub static RULES: &[&Rule] = &[
@@ -109,6 +111,8 @@ pub static RULES: &[&Rule] = &[
     &removed_keyword::RULE,
     &undocumented_form::RULE,
     &missing_microservice_folder::RULE,
+    &work_dir_without_files::RULE,
+    &cmd_file_missing::RULE,
     &api_version::RULE,
     &few_replicas::RULE,
     &requests_exceed_limits::RULE,
@@ -164,12 +168,25 @@ mod tests {
         }
     }
 
-    /// What lint reports for a snippet, in a plugin tree with `microservices/example/`.
+    /// What lint reports for a snippet, in a plugin tree with `microservices/example/`
+    /// (holding `example.py` and `example.rb`) and an empty `microservices/empty/`.
     fn lint(text: &str) -> Vec<Problem> {
         let file = SourceFile::new("plugin.txt", text);
         let (plugin, _) = install(&file, &InstallOptions::default());
+        let file = |path: &str| crate::ast::TreeFile {
+            path: path.into(),
+            name: format!("microservices/example/{path}"),
+            bytes: std::sync::Arc::from(&b""[..]),
+        };
         let tree = PluginTree {
-            microservice_folders: ["example".to_string()].into(),
+            microservices: [
+                (
+                    "example".to_string(),
+                    vec![file("example.py"), file("example.rb")],
+                ),
+                ("empty".to_string(), Vec::new()),
+            ]
+            .into(),
         };
         lint_plugin(&plugin, Some(&tree))
     }
