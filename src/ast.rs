@@ -132,6 +132,10 @@ pub struct PluginTree {
     /// The folders under `microservices/`, by name, each with the files under it (at
     /// any depth), by path: what COSMOS's install uploads for a MICROSERVICE.
     pub microservices: BTreeMap<String, Vec<TreeFile>>,
+    /// Whether the folder makes COSMOS install dependencies for the plugin: a `lib/`
+    /// folder, a `pyproject.toml` or a `requirements.txt` (a gemspec's runtime
+    /// dependencies do too; berth does not read gemspecs).
+    pub needs_dependencies: bool,
 }
 
 impl PluginTree {

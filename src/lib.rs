@@ -55,6 +55,7 @@ pub mod apply;
 #[allow(clippy::disallowed_methods)] // the edge: folders on disk, git repositories
 pub mod repo;
 pub mod store;
+pub mod cosmos_store;
 
 // The use cases.
 pub mod ops;

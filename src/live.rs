@@ -32,6 +32,28 @@ pub struct LiveState {
     /// Host ports the model asks for that a process outside the engine holds (read on a
     /// local engine only).
     pub bound: Vec<(u16, Protocol)>,
+    /// Attached mode (berth.yaml `cosmos.redis`): what COSMOS's Redis holds of the
+    /// project's microservices; `None` otherwise.
+    pub cosmos: Option<Entries>,
+}
+
+/// What COSMOS's Redis holds that a plan depends on, read in one round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entries {
+    /// For each MICROSERVICE the model asks for, by name: the digest of the entry under
+    /// that name (`model::entry::digest`), or `None` when there is none.
+    pub present: BTreeMap<String, Option<String>>,
+    /// berth's record of the entries it wrote, by name: whoever they were written for.
+    pub written: BTreeMap<String, Written>,
+}
+
+/// berth's record of one entry it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Written {
+    pub installation: String,
+    pub project: String,
+    /// The digest of the entry as written.
+    pub digest: String,
 }
 
 /// The engine's own limits, read once per observation: `docker info`, or on a swarm the
@@ -85,6 +107,18 @@ impl LiveState {
         }
         for (port, protocol) in &self.bound {
             let _ = writeln!(text, "bound\0{port}/{protocol}");
+        }
+        if let Some(entries) = &self.cosmos {
+            for (name, digest) in &entries.present {
+                let _ = writeln!(text, "entry\0{name}\0{digest:?}");
+            }
+            for (name, w) in &entries.written {
+                let _ = writeln!(
+                    text,
+                    "written\0{name}\0{}\0{}\0{}",
+                    w.installation, w.project, w.digest
+                );
+            }
         }
         format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
     }

@@ -320,6 +320,7 @@ mod tests {
         .unwrap();
         let options = DiffOptions {
             project: "p",
+            installation: "i",
             default_image: "none",
             digests: &FakeDigests,
             mode: Mode::Docker,

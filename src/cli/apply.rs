@@ -166,6 +166,12 @@ impl Observer for Progress {
         Instant::now()
     }
 
+    fn unix(&self) -> std::time::Duration {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+
     fn note(&self, warning: bool, line: &str) {
         let line = if warning {
             format!("warning: {line}")

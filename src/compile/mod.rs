@@ -123,9 +123,17 @@ pub fn compile(project: &Project) -> Compiled {
                     for (name, value) in &operator {
                         s.env.entry(name.clone()).or_insert_with(|| value.clone());
                     }
-                    if let Platform::Cosmos(c) = &s.platform
+                    if let Platform::Cosmos(c) = &mut s.platform
                         && c.kind == CosmosKind::Microservice
                     {
+                        c.plugin = if folder.is_empty() {
+                            ".".into()
+                        } else {
+                            folder.clone()
+                        };
+                        // COSMOS searches the whole text, comments included (P28).
+                        c.needs_dependencies = plugin.file.text().contains("NEEDS_DEPENDENCIES")
+                            || tree.as_ref().is_some_and(|t| t.needs_dependencies);
                         let c = c.clone();
                         let at = s.sources.get("disable_erb").map(|o| {
                             let start = plugin.file.offset(o.line, o.column);

@@ -17,6 +17,9 @@ pub use limits::Refusal;
 /// What `diff` needs besides the model and the live state.
 pub struct DiffOptions<'a> {
     pub project: &'a str,
+    /// This installation's id (berth's state directory): whose record of a COSMOS entry
+    /// in Redis makes it berth's own.
+    pub installation: &'a str,
     /// The image for services that name none (COSMOS blocks without CONTAINER).
     pub default_image: &'a str,
     pub digests: &'a dyn Digests,
@@ -45,8 +48,20 @@ pub struct Diff {
     /// project pruned to nothing leaves no network behind (pools are scarce).
     pub idle_network: Option<String>,
     /// What the engine would refuse for the desired state (a limit outside its range, a
-    /// host port in use, a placement no node satisfies, a field Swarm does not have).
+    /// host port in use, a placement no node satisfies, a field Swarm does not have),
+    /// and an entry in COSMOS's Redis that berth did not write.
     pub refusals: Vec<Refusal>,
+    /// Attached mode: the COSMOS entries berth keeps in Redis.
+    pub entries: Option<EntryDiff>,
+}
+
+/// Attached mode: which entries in COSMOS's Redis are the project's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntryDiff {
+    /// The MICROSERVICEs whose entry berth keeps, by name.
+    pub desired: std::collections::BTreeSet<String>,
+    /// Entries berth wrote for this project that no service asks for any more.
+    pub stale: Vec<String>,
 }
 
 /// One desired container and what is there for it.
@@ -148,9 +163,23 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
                     name: name.clone(),
                 });
             }
+            let entry = match (&live.cosmos, &spec.cosmos) {
+                (Some(entries), Some(_)) => match entry_change(service, entries, options) {
+                    Ok(change) => change,
+                    Err(refusal) => {
+                        // Once per service, not per instance.
+                        if instance == 0 {
+                            refusals.push(*refusal);
+                        }
+                        None
+                    }
+                },
+                _ => None,
+            };
             let live = existing.map(|c| {
                 let mut changes = changes(service, &spec, &hash, c, image_id, options.mode);
                 changes.extend(replica_change(service, c));
+                changes.extend(entry.clone());
                 Present {
                     id: c.id.clone(),
                     // A Swarm service runs or stops by its replica count, compared above.
@@ -220,6 +249,24 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     // made by anyone else is never planned for removal.
     let idle_network = (live.own_network && (instances.is_empty() || options.external_network.is_some()))
         .then(|| network_name(options.project, options.mode));
+    let entries = live.cosmos.as_ref().map(|entries| {
+        let desired: std::collections::BTreeSet<String> = instances
+            .iter()
+            .filter(|i| i.spec.cosmos.is_some())
+            .map(|i| i.service.clone())
+            .collect();
+        let stale = entries
+            .written
+            .iter()
+            .filter(|(name, w)| {
+                w.project == options.project
+                    && w.installation == options.installation
+                    && !desired.contains(*name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        EntryDiff { desired, stale }
+    });
     Diff {
         instances,
         orphans,
@@ -228,6 +275,52 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         missing_network,
         idle_network,
         refusals,
+        entries,
+    }
+}
+
+/// A MICROSERVICE's entry in COSMOS's Redis against berth's record of it: missing or
+/// changed since berth wrote it is a change (the program reads it only as it starts, so
+/// rewriting it means a replace); written by anyone else, it is refused, never taken.
+fn entry_change(
+    service: &Service,
+    entries: &crate::live::Entries,
+    options: &DiffOptions,
+) -> Result<Option<Change>, Box<Refusal>> {
+    let name = &service.name;
+    let written = entries.written.get(name);
+    let present = entries.present.get(name).cloned().flatten();
+    let change = |from: &str| Change {
+        path: "redis".into(),
+        from: Value::String(from.into()),
+        to: Value::String("written by berth".into()),
+        in_place: false,
+        source: service.origin.clone(),
+        provenance: None,
+    };
+    match (present, written) {
+        (None, _) => Ok(Some(change("missing"))),
+        (Some(digest), Some(w)) if w.project == options.project && w.installation == options.installation => {
+            Ok((digest != w.digest).then(|| change("changed in Redis since berth wrote it")))
+        }
+        (Some(_), written) => {
+            let whose = match written {
+                Some(w) if w.installation == options.installation => {
+                    format!("berth wrote it for the project `{}`", w.project)
+                }
+                Some(_) => "another berth installation wrote it".to_string(),
+                None => "berth did not write it".to_string(),
+            };
+            Err(Box::new(Refusal::new(
+                name,
+                service.origin.clone(),
+                format!(
+                    "COSMOS's Redis already has an entry for `{name}` in {} and {whose}",
+                    crate::model::entry::HASH
+                ),
+                "remove it from COSMOS first (uninstall the plugin that made it), or rename the MICROSERVICE",
+            )))
+        }
     }
 }
 

@@ -373,6 +373,7 @@ impl Observe for Docker {
             engine: Some(facts),
             published,
             bound,
+            cosmos: None,
         })
     }
 }

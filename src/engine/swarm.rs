@@ -138,6 +138,7 @@ impl Docker {
             engine: Some(engine),
             published,
             bound: Vec::new(),
+            cosmos: None,
         })
     }
 

@@ -50,6 +50,12 @@ pub struct Spec {
     /// services that change no capability are the same as before the field existed.
     #[serde(default, skip_serializing_if = "Capabilities::is_default")]
     pub capabilities: Capabilities,
+    /// A COSMOS MICROSERVICE's entry in Redis (`model::entry`, without `updated_at`, ENV
+    /// values named like secrets as digests): what the program reads its OPTIONs from,
+    /// so a changed OPTION replaces it, as COSMOS restarts a changed microservice.
+    /// Skipped for every other service, whose specs and hashes are as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosmos: Option<serde_json::Value>,
     /// berth.yaml's `network.external`, when the project joins a network it did not
     /// make: moving to or from one then replaces the containers. Skipped for the
     /// project's own network, so those specs and hashes are as before.
@@ -107,6 +113,13 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         healthcheck: service.probes.liveness.clone(),
         placement: Vec::new(),
         capabilities: service.capabilities.clone(),
+        cosmos: crate::model::entry::entry(service, &|text| render(text, digests)).map(|mut e| {
+            // The time of writing is not the spec's; whether the service runs is its
+            // state, which starts and stops it without a replace.
+            e.shift_remove(crate::model::entry::UPDATED_AT);
+            e.shift_remove("enabled");
+            serde_json::Value::Object(e)
+        }),
         network: None,
     }
 }
@@ -144,11 +157,11 @@ impl Spec {
         paths
             .into_iter()
             .filter_map(|p| {
-                let (x, y) = (a.get(p), b.get(p));
-                (x != y).then(|| {
-                    let null = serde_json::Value::Null;
-                    (p.clone(), x.unwrap_or(&null).clone(), y.unwrap_or(&null).clone())
-                })
+                // A field one spec lacks is null to it: a spec from before a field existed
+                // differs only where the field holds something.
+                let null = serde_json::Value::Null;
+                let (x, y) = (a.get(p).unwrap_or(&null), b.get(p).unwrap_or(&null));
+                (x != y).then(|| (p.clone(), x.clone(), y.clone()))
             })
             .collect()
     }

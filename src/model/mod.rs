@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_VERSION: &str = "1";
 
 pub mod canonical;
+pub mod entry;
 #[cfg(test)]
 pub mod fixtures;
 
@@ -422,6 +423,28 @@ pub struct CosmosService {
     /// files it is disabled for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_erb: Option<Vec<String>>,
+    /// MICROSERVICE: WORK_DIR as written (COSMOS's `.` when `None`); the service's own
+    /// working folder is where it resolves to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work_dir: Option<String>,
+    /// MICROSERVICE: the block's own ENV lines, in order (a repeated name keeps its first
+    /// place): what its entry in Redis holds. The service's `env` shows them.
+    #[serde(skip)]
+    pub env: Vec<(String, Text)>,
+    /// MICROSERVICE: CONTAINER as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// MICROSERVICE: each SECRET line's parameters as COSMOS stores them (names only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Vec<String>>,
+    /// The plugin's folder, relative to the repository (`.` at its root): where COSMOS
+    /// names the plugin gem.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub plugin: String,
+    /// Whether COSMOS would give the plugin its dependencies (NEEDS_DEPENDENCIES, a
+    /// `lib/` folder, a requirements.txt or pyproject.toml).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub needs_dependencies: bool,
 }
 
 /// Cumulocity facts about a service.

@@ -18,7 +18,8 @@ use crate::config::Mode;
 use crate::engine::naming::project_network;
 use crate::engine::swarm::{ServiceRequest, SwarmSecret, secret_name};
 use crate::engine::{Create, EngineError, ImageSource, Readiness, Swarm, labels};
-use crate::model::{DesiredState, PullPolicy, SecretDelivery, Service};
+use crate::failure::Failure;
+use crate::model::{DesiredState, PullPolicy, SecretDelivery, Service, entry};
 use crate::plan::view::PlanView;
 use crate::plan::{Action, Step};
 use crate::repo::Files;
@@ -43,6 +44,9 @@ pub trait Observer: Sync {
     fn note(&self, warning: bool, line: &str);
     /// The time now, for how long an image took: the observer owns the clock.
     fn now(&self) -> Instant;
+    /// The time since the Unix epoch, for what records when it was written (a COSMOS
+    /// entry's `updated_at`).
+    fn unix(&self) -> Duration;
 }
 
 /// Provides the images the plan needs, then carries the plan out; one outcome per step.
@@ -55,10 +59,25 @@ pub async fn carry_out<E: Swarm>(
     observer: &dyn Observer,
 ) -> Result<Vec<Outcome>, EngineError> {
     let images = provide_images(docker, planned, observer).await;
+    // Attached mode: the entries go in before any container that reads them starts;
+    // when they cannot, those services' steps fail and nothing of theirs runs.
+    let unwritten = write_entries(planned, observer).await.err();
+    let blocked = |step: &Step| {
+        let reason = unwritten.as_ref()?;
+        planned
+            .plan
+            .entries
+            .write
+            .contains(&step.service)
+            .then(|| reason.clone())
+    };
     if planned.mode == Mode::Swarm {
         let (jobs, mut outcomes) = jobs(
             planned,
-            |step| service_job(planned, step, &images, settings.stable_for),
+            |step| match blocked(step) {
+                Some(reason) => Err(reason),
+                None => service_job(planned, step, &images, settings.stable_for),
+            },
             observer,
         );
         let (mut done, notes) = execute_swarm(
@@ -79,11 +98,15 @@ pub async fn carry_out<E: Swarm>(
             observer.note(true, &note);
         }
         outcomes.append(&mut done);
+        remove_entries(planned, &outcomes, observer).await;
         return Ok(outcomes);
     }
     let (jobs, mut outcomes) = jobs(
         planned,
-        |step| job(planned, step, &images, settings.stable_for),
+        |step| match blocked(step) {
+            Some(reason) => Err(reason),
+            None => job(planned, step, &images, settings.stable_for),
+        },
         observer,
     );
     let labels = planned.identity.base();
@@ -97,7 +120,100 @@ pub async fn carry_out<E: Swarm>(
     })
     .await?;
     outcomes.append(&mut done);
+    remove_entries(planned, &outcomes, observer).await;
     Ok(outcomes)
+}
+
+/// Attached mode: writes the entries the plan names into COSMOS's Redis, each with the
+/// time of writing; why not, as the reason its service's steps fail.
+async fn write_entries(planned: &Planned, observer: &dyn Observer) -> Result<(), String> {
+    let names = &planned.plan.entries.write;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let failed = |e: Failure| {
+        let text = e.to_string();
+        observer.note(true, &format!("COSMOS entries not written: {text}"));
+        format!("its COSMOS entry could not be written: {text}")
+    };
+    let updated_at = u64::try_from(observer.unix().as_nanos()).unwrap_or(u64::MAX);
+    let mut entries = Vec::new();
+    for name in names {
+        let Some(service) = service(planned, name) else {
+            continue;
+        };
+        let entry = real_entry(planned, service)
+            .map_err(|secret| failed(Failure::new(format!("secret `{secret}` has no value"))))?;
+        if let Some(mut entry) = entry {
+            entry.insert(entry::UPDATED_AT.into(), updated_at.into());
+            entries.push((name.clone(), entry));
+        }
+    }
+    let mut store = super::cosmos_store(&planned.config, &planned.root)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| failed(Failure::new("berth.yaml has no cosmos.redis")))?;
+    let identity = &planned.identity;
+    store
+        .write(&entries, &identity.installation, &identity.project)
+        .await
+        .map_err(failed)?;
+    observer.note(false, &format!("COSMOS entries written: {}", names.join(", ")));
+    Ok(())
+}
+
+/// A MICROSERVICE's entry with real values (`None` for any other service); the name of
+/// a secret without a value.
+fn real_entry(
+    planned: &Planned,
+    service: &Service,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, String> {
+    let missing = std::cell::RefCell::new(None);
+    let entry = entry::entry(service, &|text| {
+        planned.secrets.render(text).unwrap_or_else(|name| {
+            missing.replace(Some(name));
+            String::new()
+        })
+    });
+    match missing.into_inner() {
+        Some(name) => Err(name),
+        None => Ok(entry),
+    }
+}
+
+/// Attached mode: removes the entries of services pruned away, once nothing of theirs
+/// failed to go. A failure is said, not fatal: the next apply removes them.
+async fn remove_entries(planned: &Planned, outcomes: &[Outcome], observer: &dyn Observer) {
+    let steps = &planned.plan.steps;
+    let gone: Vec<String> = planned
+        .plan
+        .entries
+        .remove
+        .iter()
+        .filter(|name| {
+            !steps.iter().any(|s| {
+                &s.service == *name && outcomes.iter().any(|o| o.name == s.name && o.result.is_err())
+            })
+        })
+        .cloned()
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    let identity = &planned.identity;
+    let removed = match super::cosmos_store(&planned.config, &planned.root).await {
+        Ok(Some(mut store)) => {
+            store
+                .remove(&gone, &identity.installation, &identity.project)
+                .await
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Ok(()) => observer.note(false, &format!("COSMOS entries removed: {}", gone.join(", "))),
+        Err(e) => observer.note(true, &format!("COSMOS entries not removed: {e}")),
+    }
 }
 
 /// A saved plan that no longer matches what planning now would give.
@@ -345,7 +461,18 @@ fn real_values<'a>(
     String,
 > {
     let missing = |name: &str| format!("secret `{name}` has no value");
-    let env = Secret::new(planned.secrets.environment(service).map_err(|n| missing(&n))?);
+    let mut env = planned.secrets.environment(service).map_err(|n| missing(&n))?;
+    // Standalone (no cosmos.redis), a MICROSERVICE finds the entry COSMOS would keep for
+    // it in Redis in a variable.
+    if planned.config.cosmos.redis.is_none()
+        && let Some(entry) = real_entry(planned, service).map_err(|n| missing(&n))?
+    {
+        env.insert(
+            entry::STANDALONE.into(),
+            serde_json::Value::Object(entry).to_string(),
+        );
+    }
+    let env = Secret::new(env);
     let mut files = Vec::new();
     for secret in &service.secrets {
         if let SecretDelivery::File { path } = &secret.delivery {

@@ -611,7 +611,14 @@ fn plugin_tree(files: &dyn Files, path: &Path) -> Result<Option<PluginTree>> {
             microservices.insert(name.to_string_lossy().into_owned(), found);
         }
     }
-    Ok(Some(PluginTree { microservices }))
+    let needs_dependencies = files.is_dir(&dir.join("lib"))
+        || ["pyproject.toml", "requirements.txt"]
+            .iter()
+            .any(|f| files.is_file(&dir.join(f)));
+    Ok(Some(PluginTree {
+        microservices,
+        needs_dependencies,
+    }))
 }
 
 /// Every file under `dir`, at any depth, by its path below the folder that `prefix`

@@ -19,11 +19,16 @@ pub mod status;
 mod tests;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::config::Config;
+use crate::cosmos_store::Store;
 use crate::engine::EngineError;
 use crate::engine::docker::{Address, Docker};
+use crate::failure::Failure;
+use crate::model::Piece;
+use crate::secret::Secret;
 
 /// What the use cases take from the process's environment, read once by the command
 /// line so that nothing below it reads variables.
@@ -84,4 +89,39 @@ impl Connect for crate::engine::fake::FakeDocker {
     async fn connect(&self, _: &Address) -> Result<Self::Engine, EngineError> {
         Ok(self.clone())
     }
+}
+
+/// Attached mode: a connection to the COSMOS Redis berth.yaml names (`None` without
+/// `cosmos.redis`), its password read from the secret it names.
+pub async fn cosmos_store(config: &Config, root: &Path) -> Result<Option<Store>, Failure> {
+    let Some(redis) = &config.cosmos.redis else {
+        return Ok(None);
+    };
+    let password = match &redis.password {
+        None => None,
+        Some(reference) => {
+            let text = crate::compile::interpolate::secret_text(reference);
+            let name = match text.0.as_slice() {
+                [Piece::Secret(name)] => name,
+                _ => {
+                    return Err(Failure::new(
+                        "berth.yaml cosmos.redis.password must be a $SECRET(name) reference",
+                    )
+                    .with_help(
+                        "keep the password with the other secrets and name it: $SECRET(redis_password)",
+                    ));
+                }
+            };
+            let value = crate::store::secrets::find(&config.secrets.providers, name, root).ok_or_else(|| {
+                Failure::new(format!(
+                    "secret `{name}` (berth.yaml cosmos.redis.password) has no value in any of berth.yaml's secrets.providers"
+                ))
+                .with_help("give it a value in one of the providers (a variable with their prefix, or a file in their folder)")
+            })?;
+            Some(Secret::new(value))
+        }
+    };
+    crate::cosmos_store::connect(redis, password.as_ref())
+        .await
+        .map(Some)
 }

@@ -263,15 +263,17 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         network: project_network(&identity.project, mode, external),
     };
     // Planning gets a handle that cannot write.
-    let live = ReadOnly(engine)
+    let mut live = ReadOnly(engine)
         .observe(&query)
         .await
         .map_err(Unplanned::Engine)?;
+    live.cosmos = observe_entries(&loaded.config, &loaded.root, model).await?;
     let diff = diff(
         model,
         &live,
         &DiffOptions {
             project: &identity.project,
+            installation: &identity.installation,
             default_image: "",
             digests: &secrets,
             mode,
@@ -380,6 +382,27 @@ fn unobtainable_images(
         .collect()
 }
 
+/// Attached mode: what COSMOS's Redis holds of the model's MICROSERVICEs and berth's
+/// record of what it wrote there, in one round trip.
+async fn observe_entries(
+    config: &config::Config,
+    root: &Path,
+    model: &Model,
+) -> Result<Option<crate::live::Entries>, Failure> {
+    let Some(mut store) = super::cosmos_store(config, root).await? else {
+        return Ok(None);
+    };
+    let names: Vec<String> = model
+        .services
+        .iter()
+        .filter(|s| {
+            matches!(&s.platform, crate::model::Platform::Cosmos(c) if c.kind == crate::model::CosmosKind::Microservice)
+        })
+        .map(|s| s.name.clone())
+        .collect();
+    store.observe(&names).await.map(Some)
+}
+
 /// Names, for every changed field, the commit that last changed its line, between the
 /// commit the container was made from and the one planned.
 fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
@@ -390,11 +413,13 @@ fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
             .find(|c| Some(c.id.as_str()) == step.id())
             .and_then(|c| c.owner.as_ref()?.commit.clone());
         for change in &mut step.changes {
-            change.provenance = git.blame(
-                Path::new(&change.source.file),
-                change.source.line,
-                deployed.as_deref(),
-            );
+            let file = Path::new(&change.source.file);
+            // A microservice's file changed as a whole: the commit that last changed it.
+            change.provenance = if change.path.starts_with("files.") {
+                git.last_change(file, deployed.as_deref())
+            } else {
+                git.blame(file, change.source.line, deployed.as_deref())
+            };
         }
     }
 }

@@ -79,6 +79,10 @@ impl Observer for Quiet {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    fn unix(&self) -> Duration {
+        Duration::from_secs(1_796_500_000)
+    }
 }
 
 async fn apply(engine: &FakeDocker, planned: &Planned) -> Vec<crate::apply::Outcome> {

@@ -101,6 +101,26 @@ pub struct Plan {
     pub kept: Vec<String>,
     /// Whether steps are about containers or Swarm services.
     pub mode: Mode,
+    /// Attached mode: the entries to keep in COSMOS's Redis.
+    pub entries: EntrySteps,
+}
+
+/// Attached mode: what is done to COSMOS's Redis around the steps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntrySteps {
+    /// Written before any step runs: the entries of the MICROSERVICEs whose containers
+    /// are created, replaced, started or stopped (the program reads its entry as it
+    /// starts; `enabled` follows the running state).
+    pub write: Vec<String>,
+    /// Removed after the steps (prune): entries berth wrote for services no longer
+    /// desired, once nothing of theirs failed to go.
+    pub remove: Vec<String>,
+}
+
+impl EntrySteps {
+    pub fn is_empty(&self) -> bool {
+        self.write.is_empty() && self.remove.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -177,7 +197,10 @@ impl Step {
 impl Plan {
     /// Nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty() && self.network.is_none() && self.remove_network.is_none()
+        self.steps.is_empty()
+            && self.network.is_none()
+            && self.remove_network.is_none()
+            && self.entries.is_empty()
     }
 
     /// Only what concerns the named services (`--target`): their steps, the errors that
@@ -189,6 +212,8 @@ impl Plan {
         self.errors.retain(|e| e.service.as_deref().is_none_or(wanted));
         self.kept.clear();
         self.remove_network = None;
+        self.entries.write.retain(|s| wanted(s));
+        self.entries.remove.clear();
         if !self
             .steps
             .iter()
@@ -303,6 +328,30 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
         })
         .chain(diff.refusals.iter().cloned())
         .collect();
+    let entries = diff
+        .entries
+        .as_ref()
+        .map_or_else(EntrySteps::default, |e| EntrySteps {
+            write: e
+                .desired
+                .iter()
+                .filter(|name| {
+                    steps.iter().any(|s| {
+                        &s.service == *name
+                            && matches!(
+                                s.action(),
+                                Action::Create | Action::Replace | Action::Start | Action::Stop
+                            )
+                    })
+                })
+                .cloned()
+                .collect(),
+            remove: if options.prune {
+                e.stale.clone()
+            } else {
+                Vec::new()
+            },
+        });
     Plan {
         network: diff.missing_network.clone(),
         // Only when no container of the project is left on it: none kept (prune off)
@@ -315,6 +364,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
         errors,
         kept,
         mode: options.mode,
+        entries,
     }
 }
 
@@ -349,6 +399,7 @@ mod tests {
     fn plan_for(model: &Model, live: &LiveState, prune: bool) -> Plan {
         let options_diff = DiffOptions {
             project: "p",
+            installation: "i",
             default_image: "none",
             digests: &FakeDigests,
             mode: Mode::Docker,
@@ -502,6 +553,7 @@ mod tests {
     ) -> Plan {
         let diff_options = |mode| DiffOptions {
             project: "p",
+            installation: "i",
             default_image: "none",
             digests: &FakeDigests,
             mode,

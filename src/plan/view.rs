@@ -11,6 +11,10 @@ use serde_json::Value;
 use super::{Action, Plan, Step};
 use crate::config::Mode;
 use crate::diff::{Change, Provenance};
+use crate::model::entry::HASH;
+
+/// Above this many files, a created service's files are one line of the plan.
+const FILES_SHOWN: usize = 10;
 
 /// The version of the JSON document.
 pub const FORMAT_VERSION: &str = "1";
@@ -37,6 +41,10 @@ pub struct PlanView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_network: Option<String>,
     pub steps: Vec<StepView>,
+    /// Attached mode: the MICROSERVICE entries written to COSMOS's Redis before the
+    /// steps, and removed after them.
+    #[serde(default, skip_serializing_if = "EntriesView::is_empty")]
+    pub cosmos_entries: EntriesView,
     /// Managed containers no longer desired, kept because prune is off.
     pub kept: Vec<String>,
     /// What forbids applying.
@@ -65,6 +73,19 @@ pub struct Inputs {
     /// `--project`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+}
+
+/// The entries a plan writes to and removes from COSMOS's Redis, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntriesView {
+    pub write: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl EntriesView {
+    fn is_empty(&self) -> bool {
+        self.write.is_empty() && self.remove.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +230,10 @@ impl PlanView {
             network: plan.network.clone(),
             remove_network: plan.remove_network.clone(),
             steps: plan.steps.iter().map(step_view).collect(),
+            cosmos_entries: EntriesView {
+                write: plan.entries.write.clone(),
+                remove: plan.entries.remove.clone(),
+            },
             kept: plan.kept.clone(),
             errors: plan.errors.iter().map(ToString::to_string).collect(),
             inputs,
@@ -266,6 +291,13 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "  # network {network} will be created");
         let _ = writeln!(out, "{} network \"{network}\"\n", paint(GREEN, "  +"));
     }
+    for name in &plan.entries.write {
+        let _ = writeln!(
+            out,
+            "  # COSMOS entry {name} will be written to Redis ({HASH}) before its container starts"
+        );
+        let _ = writeln!(out, "{} entry \"{name}\"\n", paint(GREEN, "  +"));
+    }
     let (object, updated) = match plan.mode {
         Mode::Docker => ("container", "will be updated in place"),
         Mode::Swarm => (
@@ -299,10 +331,17 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         );
         match step.action() {
             Action::Create => {
-                for (path, value) in step.spec().iter().flat_map(|(s, _)| s.fields()) {
-                    if !is_unset(&value) {
-                        let _ = writeln!(out, "      {} {path} = {}", paint(GREEN, "+"), shown(&value));
+                let fields = step.spec().map(|(s, _)| s.fields()).unwrap_or_default();
+                // A folder of many files (an app) is one line; a few are each shown.
+                let files = fields.keys().filter(|p| p.starts_with("files.")).count();
+                for (path, value) in &fields {
+                    if is_unset(value) || files > FILES_SHOWN && path.starts_with("files.") {
+                        continue;
                     }
+                    let _ = writeln!(out, "      {} {path} = {}", paint(GREEN, "+"), shown(value));
+                }
+                if files > FILES_SHOWN {
+                    let _ = writeln!(out, "      {} files = {files} files", paint(GREEN, "+"));
                 }
             }
             Action::Start => {
@@ -342,6 +381,13 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         }
         out.push('\n');
     }
+    for name in &plan.entries.remove {
+        let _ = writeln!(
+            out,
+            "  # COSMOS entry {name} will be removed from Redis ({HASH}): no longer in the configuration"
+        );
+        let _ = writeln!(out, "{} entry \"{name}\"\n", paint(RED, "  -"));
+    }
     if let Some(network) = &plan.remove_network {
         let _ = writeln!(
             out,
@@ -350,7 +396,17 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "{} network \"{network}\"\n", paint(RED, "  -"));
     }
     kept(&mut out, plan);
-    let _ = writeln!(out, "{}", paint(BOLD, &Summary::of(plan).line()));
+    let mut line = Summary::of(plan).line();
+    if !plan.entries.is_empty() {
+        line.pop();
+        let _ = write!(
+            line,
+            "; COSMOS entries: {} to write, {} to remove.",
+            plan.entries.write.len(),
+            plan.entries.remove.len()
+        );
+    }
+    let _ = writeln!(out, "{}", paint(BOLD, &line));
     out
 }
 

@@ -147,13 +147,43 @@ impl GitTree {
             .repo
             .find_commit(blame.get_line(line)?.final_commit_id())
             .ok()?;
-        let author = commit.author();
-        Some(Provenance {
-            commit: commit.id().to_string(),
-            summary: commit.summary().ok().flatten().unwrap_or_default().to_string(),
-            author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
-            email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
-        })
+        Some(provenance(&commit))
+    }
+}
+
+impl GitTree {
+    /// The commit that last changed the file at `path`, looking no further back than
+    /// `since`: what a plan names as the reason a whole file (a microservice's) changed.
+    pub fn last_change(&self, path: &Path, since: Option<&str>) -> Option<Provenance> {
+        let path = normal(path);
+        let blob = |commit: &git2::Commit| commit.tree().ok()?.get_path(&path).ok().map(|e| e.id());
+        let since = since.and_then(|s| Oid::from_str(s).ok());
+        let mut commit = self.repo.find_commit(Oid::from_str(&self.commit).ok()?).ok()?;
+        // Along first parents: the newest commit whose file differs from its parent's.
+        loop {
+            let parent = commit.parent(0).ok();
+            let changed = match &parent {
+                Some(parent) => blob(&commit) != blob(parent),
+                None => blob(&commit).is_some(),
+            };
+            if changed {
+                return Some(provenance(&commit));
+            }
+            match parent {
+                Some(parent) if Some(commit.id()) != since => commit = parent,
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn provenance(commit: &git2::Commit) -> Provenance {
+    let author = commit.author();
+    Provenance {
+        commit: commit.id().to_string(),
+        summary: commit.summary().ok().flatten().unwrap_or_default().to_string(),
+        author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
     }
 }
 

@@ -726,6 +726,10 @@ impl Observer for Log<'_> {
         self.clock.instant()
     }
 
+    fn unix(&self) -> Duration {
+        Duration::from_secs_f64(self.clock.unix().max(0.0))
+    }
+
     fn note(&self, warning: bool, line: &str) {
         if warning {
             warn!("{line}");

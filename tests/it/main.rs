@@ -7,6 +7,7 @@ mod apply;
 mod cli;
 mod corpus_apply;
 mod cosmos_oracle;
+mod cosmos_runtime;
 mod engine;
 mod formats_corpus;
 mod git;

@@ -191,6 +191,7 @@ mod tests {
             .collect();
         PluginTree {
             microservices: [("BG".to_string(), files)].into(),
+            needs_dependencies: false,
         }
     }
 

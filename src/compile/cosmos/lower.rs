@@ -75,6 +75,7 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
         shard: 0,
         db_shard: 0,
         disable_erb: None,
+        ..CosmosService::default()
     };
 
     for line in plugin.modifiers(block) {
@@ -88,20 +89,27 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
         let here = origin(line.keyword_span);
         match line.keyword.as_str() {
             "ENV" => {
-                sources.insert(format!("env.{}", p[0].value), here);
-                service.env.insert(p[0].value.to_string(), {
-                    // An ENV named like a secret is used but never shown.
-                    let text = Text::literal(p[1].value.as_str());
-                    if looks_secret(&p[0].value) {
-                        text.sensitive()
-                    } else {
-                        text
-                    }
-                });
+                sources.insert(format!("env.{}", p[0].value), here.clone());
+                sources.insert(format!("cosmos.env.{}", p[0].value), here);
+                // An ENV named like a secret is used but never shown.
+                let text = Text::literal(p[1].value.as_str());
+                let text = if looks_secret(&p[0].value) {
+                    text.sensitive()
+                } else {
+                    text
+                };
+                service.env.insert(p[0].value.to_string(), text.clone());
+                // A Ruby Hash: a repeated name keeps its first place.
+                match cosmos.env.iter_mut().find(|(name, _)| *name == p[0].value) {
+                    Some((_, value)) => *value = text,
+                    None => cosmos.env.push((p[0].value.to_string(), text)),
+                }
             }
             "WORK_DIR" => {
-                sources.insert("working_dir".into(), here);
+                sources.insert("working_dir".into(), here.clone());
+                sources.insert("cosmos.work_dir".into(), here);
                 service.working_dir = Some(p[0].value.to_string());
+                cosmos.work_dir = Some(p[0].value.to_string());
             }
             "PORT" => {
                 if let Some(port) = port(p) {
@@ -116,8 +124,16 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
             "CONTAINER" => {
                 sources.insert("image".into(), here);
                 service.image = Some(p[0].value.to_string());
+                cosmos.container = Some(p[0].value.to_string());
             }
             "SECRET" => {
+                // Stored as written, the store only when it is given (MicroserviceModel).
+                let stored = if p.get(3).is_some_and(|s| !is_nil_like(&s.value)) {
+                    4
+                } else {
+                    3
+                };
+                cosmos.secrets.push(values(&p[..stored.min(p.len())]));
                 // The operator sets OPENC3_SCOPE after the secrets, so a secret for it
                 // never reaches the program (RUNTIME.md R3).
                 if let Some(secret) = secret(block.kind, p).filter(|s| {
@@ -131,10 +147,22 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
                 sources.insert("state".into(), here);
                 service.state = DesiredState::Stopped;
             }
-            "TOPIC" => cosmos.topics.push(p[0].value.to_string()),
-            "TARGET_NAME" => cosmos.target_names.push(p[0].value.to_uppercase().into()),
-            "OPTION" => cosmos.options.push(values(p)),
-            "ROUTE_PREFIX" => cosmos.route_prefix = Some(p[0].value.to_string()),
+            "TOPIC" => {
+                sources.insert("cosmos.topics".into(), here);
+                cosmos.topics.push(p[0].value.to_string());
+            }
+            "TARGET_NAME" => {
+                sources.insert("cosmos.target_names".into(), here);
+                cosmos.target_names.push(p[0].value.to_uppercase().into());
+            }
+            "OPTION" => {
+                sources.insert("cosmos.options".into(), here);
+                cosmos.options.push(values(p));
+            }
+            "ROUTE_PREFIX" => {
+                sources.insert("cosmos.prefix".into(), here);
+                cosmos.route_prefix = Some(p[0].value.to_string());
+            }
             "SHARD" => {
                 cosmos.shard = ruby_integer(&p[0].value).unwrap_or(cosmos.shard);
                 // COSMOS runs a shard's microservices on that shard's operator; on a

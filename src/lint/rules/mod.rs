@@ -187,6 +187,7 @@ mod tests {
                 ("empty".to_string(), Vec::new()),
             ]
             .into(),
+            needs_dependencies: false,
         };
         lint_plugin(&plugin, Some(&tree))
     }
