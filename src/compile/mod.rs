@@ -375,3 +375,68 @@ fn check_across_files(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Scalar;
+    use crate::model::{Piece, Platform};
+
+    /// A microservice's environment, set by everything that sets one, in COSMOS's order
+    /// (RUNTIME.md R2, R3): the operator's, the block's ENV, OPENC3_MICROSERVICE_NAME,
+    /// SECRET ENV, OPENC3_SCOPE; later wins.
+    #[test]
+    fn variables_are_set_in_the_operators_order() {
+        let text = "MICROSERVICE BG bg\n  CMD run\n  ENV FROM_BLOCK block\n  ENV SHARED block\n  ENV OPENC3_MICROSERVICE_NAME mine\n  ENV OPENC3_SCOPE mine\n  SECRET ENV tok OPENC3_MICROSERVICE_NAME\n  SECRET ENV tok2 OPENC3_SCOPE\n";
+        let mut config = Config::default();
+        config.cosmos.env = [("SHARED", "operator"), ("OPERATOR_ONLY", "operator")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Scalar(v.to_string())))
+            .collect();
+        let project = Project {
+            config: &config,
+            sources: vec![Source::Cosmos {
+                file: SourceFile::new("plugin.txt", text),
+                folder: String::new(),
+                tree: None,
+            }],
+            sesam_env: None,
+            cosmos: InstallOptions::default(),
+        };
+        let compiled = compile(&project);
+        let s = &compiled.model.services[0];
+        let env: BTreeMap<&str, String> = s.env.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect();
+        assert_eq!(env["OPERATOR_ONLY"], "operator");
+        assert_eq!(env["SHARED"], "block", "the block's ENV over the operator's");
+        assert_eq!(env["FROM_BLOCK"], "block");
+        assert_eq!(env["OPENC3_SCOPE"], "DEFAULT", "the operator sets the scope last");
+        // The name is set over ENV; the SECRET ENV for it comes after, and wins.
+        assert_eq!(env["OPENC3_MICROSERVICE_NAME"], "DEFAULT__USER__BG");
+        let delivered: Vec<&str> = s
+            .secrets
+            .iter()
+            .filter_map(|x| match &x.delivery {
+                crate::model::SecretDelivery::Env { variable } => Some(variable.as_str()),
+                crate::model::SecretDelivery::File { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            delivered,
+            ["OPENC3_MICROSERVICE_NAME"],
+            "no secret for OPENC3_SCOPE"
+        );
+        let spec = crate::model::canonical::canonical(s, "img", &crate::model::fixtures::FakeDigests);
+        assert_eq!(spec.env["OPENC3_MICROSERVICE_NAME"], "<secret:tok:d(tok)>");
+        assert_eq!(spec.env["OPENC3_SCOPE"], "DEFAULT");
+        // The entry in Redis holds the block's own ENV only, as the block wrote it.
+        let Platform::Cosmos(c) = &s.platform else {
+            unreachable!()
+        };
+        let names: Vec<&str> = c.env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["FROM_BLOCK", "SHARED", "OPENC3_MICROSERVICE_NAME", "OPENC3_SCOPE"]
+        );
+        assert!(matches!(c.env[0].1.0[0], Piece::Literal(_)));
+    }
+}

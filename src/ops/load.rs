@@ -621,8 +621,8 @@ fn plugin_tree(files: &dyn Files, path: &Path) -> Result<Option<PluginTree>> {
     }))
 }
 
-/// Every file under `dir`, at any depth, by its path below the folder that `prefix`
-/// leads to.
+/// Every file under `dir` that COSMOS uploads, at any depth, by its path below the folder
+/// that `prefix` leads to.
 fn tree_files(files: &dyn Files, dir: &Path, prefix: &str, out: &mut Vec<TreeFile>) -> Result<()> {
     let unreadable = |path: &Path, e: std::io::Error| {
         Failure::new(format!("cannot read {}: {e}", display_name(path)))
@@ -630,6 +630,11 @@ fn tree_files(files: &dyn Files, dir: &Path, prefix: &str, out: &mut Vec<TreeFil
     };
     for (name, entry) in files.list(dir).map_err(|e| unreadable(dir, e))? {
         let name = name.to_string_lossy();
+        // COSMOS's `Dir.glob("**/*")` passes over hidden files and folders (a
+        // `.gitkeep` keeps a folder in git, yet uploads nothing).
+        if name.starts_with('.') {
+            continue;
+        }
         let path = dir.join(&*name);
         let inner = format!("{prefix}{name}");
         match entry {
