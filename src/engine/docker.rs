@@ -40,7 +40,6 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 pub(super) const CONCURRENCY: usize = 32;
 
 /// Seconds a stopping container gets before it is killed.
-const STOP_GRACE_SECONDS: i32 = 10;
 
 /// Where the engine is and how to talk to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -635,10 +634,11 @@ fn create_body(c: &Create) -> ContainerCreateBody {
     ContainerCreateBody {
         image: Some(c.image.clone()),
         cmd: (!c.command.is_empty()).then(|| c.command.clone()),
-        // COSMOS's WORK_DIR is relative to the plugin's folder inside its own operator
-        // image, which a container of another image does not have: only an absolute
-        // one means something here; otherwise the image's own working directory holds.
+        // Only an absolute working folder means something to the engine; otherwise the
+        // image's own holds (the front ends resolve COSMOS's relative WORK_DIR).
         working_dir: c.working_dir.clone().filter(|w| w.starts_with('/')),
+        stop_signal: c.stop.as_ref().map(|s| s.signal.clone()),
+        stop_timeout: c.stop.as_ref().map(|s| i64::from(s.grace_seconds)),
         env: Some(c.env.expose().iter().map(|(k, v)| format!("{k}={v}")).collect()),
         exposed_ports: (!c.ports.is_empty()).then(|| c.ports.iter().map(port_key).collect()),
         labels: Some(c.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
@@ -866,7 +866,8 @@ impl Engine for Docker {
     }
 
     async fn stop(&self, id: &str) -> Result<(), EngineError> {
-        let options = StopContainerOptionsBuilder::new().t(STOP_GRACE_SECONDS).build();
+        // The container's own grace (its StopTimeout) unless it has none.
+        let options = StopContainerOptionsBuilder::new().build();
         match self.client.stop_container(id, Some(options)).await {
             // 304: already stopped.
             Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {

@@ -212,6 +212,8 @@ pub struct Create {
     pub resources: Resources,
     pub healthcheck: Option<Probe>,
     pub capabilities: Capabilities,
+    /// How the container is stopped, when not as the engine does by default.
+    pub stop: Option<crate::model::Stop>,
     /// The project network, and the name the container answers to on it.
     pub network: String,
     pub alias: String,
@@ -240,6 +242,7 @@ impl Create {
             resources: spec.resources.clone(),
             healthcheck: spec.healthcheck.clone(),
             capabilities: spec.capabilities.clone(),
+            stop: spec.stop.clone(),
             network: network.to_string(),
             alias: alias.to_string(),
         }

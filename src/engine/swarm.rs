@@ -661,7 +661,10 @@ pub fn service_spec(request: &ServiceRequest, secrets: Vec<TaskSpecContainerSpec
                     .then(|| spec.extra_hosts.iter().map(|(h, a)| format!("{a} {h}")).collect()),
                 health_check: spec.healthcheck.as_ref().and_then(healthcheck),
                 secrets: (!secrets.is_empty()).then_some(secrets),
-                stop_grace_period: Some(nanos(Duration::from_secs(10))),
+                stop_signal: spec.stop.as_ref().map(|s| s.signal.clone()),
+                stop_grace_period: Some(nanos(Duration::from_secs(
+                    spec.stop.as_ref().map_or(10, |s| s.grace_seconds.into()),
+                ))),
                 capability_drop: (!spec.capabilities.drop.is_empty()).then(|| spec.capabilities.drop.clone()),
                 capability_add: (!spec.capabilities.add.is_empty()).then(|| spec.capabilities.add.clone()),
                 ..Default::default()

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::model::{Capabilities, Piece, Port, Probe, Resources, SecretDelivery, Service, Text};
+use crate::model::{Capabilities, Piece, Port, Probe, Resources, SecretDelivery, Service, Stop, Text};
 
 /// The version of the normal form, the prefix of every hash.
 pub const SPEC_VERSION: &str = "v1";
@@ -50,6 +50,10 @@ pub struct Spec {
     /// services that change no capability are the same as before the field existed.
     #[serde(default, skip_serializing_if = "Capabilities::is_default")]
     pub capabilities: Capabilities,
+    /// How the container is stopped, when not as the engine does by default; skipped
+    /// otherwise, so other specs and hashes are as before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
     /// A COSMOS MICROSERVICE's entry in Redis (`model::entry`, without `updated_at`, ENV
     /// values named like secrets as digests): what the program reads its OPTIONs from,
     /// so a changed OPTION replaces it, as COSMOS restarts a changed microservice.
@@ -113,6 +117,7 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         healthcheck: service.probes.liveness.clone(),
         placement: Vec::new(),
         capabilities: service.capabilities.clone(),
+        stop: service.stop.clone(),
         cosmos: crate::model::entry::entry(service, &|text| render(text, digests)).map(|mut e| {
             // The time of writing is not the spec's; whether the service runs is its
             // state, which starts and stops it without a replace.

@@ -64,6 +64,10 @@ pub struct Service {
     #[serde(skip_serializing_if = "Capabilities::is_default")]
     pub capabilities: Capabilities,
     pub pull: Pull,
+    /// How the platform stops the program: the signal it sends, and how long it waits
+    /// before killing it (COSMOS: SIGINT, 5 s). `None`: the engine's (SIGTERM, 10 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
     /// Where each field's value came from, keyed by field path (`env.LOG_LEVEL`,
     /// `command`, `ports[0]`), so plans can point at the line that caused a change.
     pub sources: BTreeMap<String, Origin>,
@@ -104,10 +108,18 @@ impl Service {
             labels: BTreeMap::new(),
             capabilities: Capabilities::default(),
             pull: Pull::default(),
+            stop: None,
             sources: BTreeMap::new(),
             platform,
         }
     }
+}
+
+/// How a program is stopped: `signal`, then a kill after `grace_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    pub signal: String,
+    pub grace_seconds: u32,
 }
 
 /// A file placed in a service's containers before they start, owned by the container's

@@ -230,6 +230,14 @@ fn the_background_example_runs_under_berth_as_under_cosmos() {
         log.contains("BackgroundMicroservice ran").then_some(log)
     });
     assert!(log.contains("Microservice initialized with config"), "{log}");
+    // Stopped as the operator stops it: SIGINT, a kill 5 s later.
+    let (stop, _, _) = docker(&[
+        "inspect",
+        "-f",
+        "{{.Config.StopSignal}} {{.Config.StopTimeout}}",
+        &container,
+    ]);
+    assert_eq!(stop.trim(), "SIGINT 5");
     assert!(log.contains("'options': [['PERIOD', '30']]"), "{log}");
     assert_eq!(p.plan(&[]).1, 0, "converged: {}", p.plan(&[]).0);
 

@@ -11,7 +11,7 @@ use crate::formats::cosmos::service_name;
 use crate::formats::cosmos::values::{is_nil_like, ruby_integer};
 use crate::model::{
     CosmosKind, CosmosService, DesiredState, Origin, Platform, Port, Protocol, Secret, SecretDelivery,
-    Service, Text, looks_secret,
+    Service, Stop, Text, looks_secret,
 };
 use crate::parse::plugin_txt::Token;
 use crate::source::Span;
@@ -192,6 +192,11 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
         .env
         .insert("OPENC3_MICROSERVICE_NAME".into(), Text::literal(name));
     service.env.insert("OPENC3_SCOPE".into(), Text::literal(scope));
+    // The operator stops a microservice with SIGINT and kills it 5 s later (R8).
+    service.stop = Some(Stop {
+        signal: "SIGINT".into(),
+        grace_seconds: 5,
+    });
     service.sources = sources;
     service.platform = Platform::Cosmos(cosmos);
     Some(service)
