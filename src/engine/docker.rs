@@ -39,8 +39,6 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// How many inspects run at once.
 pub(super) const CONCURRENCY: usize = 32;
 
-/// Seconds a stopping container gets before it is killed.
-
 /// Where the engine is and how to talk to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
