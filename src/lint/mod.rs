@@ -15,11 +15,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::ast::Plugin;
 pub use crate::ast::PluginTree;
+use crate::ast::{Block, Plugin, TreeFile};
 use crate::compile::{Compiled, Entity};
 pub use crate::formats::Format;
+use crate::formats::cosmos::keywords::BlockKind;
 use crate::parse::json::Json;
+use crate::parse::plugin_txt::Token;
 use crate::problem::{Problem, Severity};
 use crate::source::{SourceFile, Span};
 
@@ -213,7 +215,22 @@ pub struct Checker<'a> {
     problems: Vec<Problem>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    /// In a plugin tree (none without one): each MICROSERVICE block with its folder
+    /// parameter and that folder's files (`None`: the plugin has no such folder).
+    pub fn microservice_folders(&self) -> Vec<(&'a Block, &'a Token, Option<&'a [TreeFile]>)> {
+        let (plugin, Some(tree)) = (self.plugin, self.tree) else {
+            return Vec::new();
+        };
+        plugin
+            .blocks_of(BlockKind::Microservice)
+            .filter_map(|block| {
+                let folder = plugin.header(block).params.first()?;
+                Some((block, folder, tree.files_of(&folder.value)))
+            })
+            .collect()
+    }
+
     /// A problem of this rule at `span` in the plugin's file.
     pub fn problem(&self, span: Span, message: impl Into<String>) -> Problem {
         Problem::new(self.rule.code, self.rule.severity, message).at(&self.plugin.file, span)

@@ -149,6 +149,21 @@ fn network(p: &Project) -> String {
 
 const NAME: &str = "DEFAULT__USER__BACKGROUND-MICROSERVICE";
 
+/// A project `name` with the example plugin in `bg/`, its own network and a Redis on it
+/// (removed with the project); the network's name.
+fn background_project(name: &'static str, shared: &Path, image: &str) -> (Project, String, Redis) {
+    let mut p = Project::new(name);
+    let net = network(&p);
+    let redis = Redis::start(image, &format!("{name}-redis"), &net, PASSWORD);
+    p.others.push(redis.container.clone());
+    copy_dir(
+        &shared.join("examples/cosmos-background"),
+        &p.repo.path().join("bg"),
+    );
+    std::fs::create_dir_all(p.repo.path().join("vault")).unwrap();
+    (p, net, redis)
+}
+
 /// The entry COSMOS's library reads back for the example, and what the library itself
 /// writes for the same block (a MicroserviceModel with the values COSMOS's parser
 /// gives it), both without `updated_at`, as JSON.
@@ -198,15 +213,7 @@ fn the_background_example_runs_under_berth_as_under_cosmos() {
         return;
     };
     let Some(image) = openc3_image() else { return };
-    let mut p = Project::new("berth-it-cosmos-bg");
-    let net = network(&p);
-    let redis = Redis::start(image, "berth-it-cosmos-bg-redis", &net, PASSWORD);
-    p.others.push(redis.container.clone());
-    copy_dir(
-        &shared.join("examples/cosmos-background"),
-        &p.repo.path().join("bg"),
-    );
-    std::fs::create_dir_all(p.repo.path().join("vault")).unwrap();
+    let (p, net, redis) = background_project("berth-it-cosmos-bg", &shared, image);
     p.write("vault/redis_pw", PASSWORD);
     p.write(
         "berth.yaml",
@@ -311,15 +318,7 @@ fn redis_problems_are_plan_errors_that_apply_nothing() {
         return;
     };
     let Some(image) = openc3_image() else { return };
-    let mut p = Project::new("berth-it-cosmos-refuse");
-    let net = network(&p);
-    let redis = Redis::start(image, "berth-it-cosmos-refuse-redis", &net, PASSWORD);
-    p.others.push(redis.container.clone());
-    copy_dir(
-        &shared.join("examples/cosmos-background"),
-        &p.repo.path().join("bg"),
-    );
-    std::fs::create_dir_all(p.repo.path().join("vault")).unwrap();
+    let (p, net, redis) = background_project("berth-it-cosmos-refuse", &shared, image);
     let config = |port: u16, password: &str| {
         p.write("vault/redis_pw", password);
         p.write(

@@ -2,7 +2,6 @@
 //! when the plugin.txt sits in a plugin tree.
 
 use crate::compile::cosmos::files::join;
-use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
@@ -25,15 +24,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(c: &mut Checker) {
-    let Some(tree) = c.tree else {
-        return;
-    };
-    for block in c.plugin.blocks_of(BlockKind::Microservice) {
-        let Some(folder) = c.plugin.header(block).params.first() else {
-            continue;
-        };
+    for (block, folder, files) in c.microservice_folders() {
         // Without files nothing resolves: other rules say why.
-        let Some(files) = tree.files_of(&folder.value).filter(|f| !f.is_empty()) else {
+        let Some(files) = files.filter(|f| !f.is_empty()) else {
             continue;
         };
         // The last WORK_DIR wins; an absolute one is outside the folder.

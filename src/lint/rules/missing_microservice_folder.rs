@@ -1,7 +1,6 @@
 //! P34: a MICROSERVICE whose folder is missing from the plugin's `microservices/`.
 //! Only checkable when the plugin.txt sits in a plugin tree.
 
-use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
@@ -24,12 +23,9 @@ fn check(c: &mut Checker) {
     let Some(tree) = c.tree else {
         return;
     };
-    for block in c.plugin.blocks_of(BlockKind::Microservice) {
-        let Some(folder) = c.plugin.header(block).params.first() else {
-            continue;
-        };
+    for (_, folder, files) in c.microservice_folders() {
         let f = &folder.value;
-        if tree.microservices.contains_key(f.as_str()) {
+        if files.is_some() {
             continue;
         }
         let same_but_case = tree.microservice_folders().find(|d| d.eq_ignore_ascii_case(f));

@@ -2,7 +2,6 @@
 //! when the plugin.txt sits in a plugin tree.
 
 use crate::compile::cosmos::files::{WRAPPER_DIR, join};
-use crate::formats::cosmos::keywords::BlockKind;
 use crate::lint::{Check, Checker, Docs, Rule};
 use crate::problem::Severity;
 
@@ -22,15 +21,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(c: &mut Checker) {
-    let Some(tree) = c.tree else {
-        return;
-    };
-    for block in c.plugin.blocks_of(BlockKind::Microservice) {
-        let Some(folder) = c.plugin.header(block).params.first() else {
-            continue;
-        };
+    for (block, folder, files) in c.microservice_folders() {
         // A missing folder is missing-microservice-folder's to report.
-        if !tree.files_of(&folder.value).is_some_and(<[_]>::is_empty) {
+        if !files.is_some_and(<[_]>::is_empty) {
             continue;
         }
         for line in c.plugin.modifiers_named(block, "WORK_DIR") {
