@@ -9,6 +9,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
+use crate::secret::Secret;
 
 /// What the engine runs that matters to one project.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,11 +41,22 @@ pub struct LiveState {
 /// What COSMOS's Redis holds that a plan depends on, read in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entries {
-    /// For each MICROSERVICE the model asks for, by name: the digest of the entry under
-    /// that name (`model::entry::digest`), or `None` when there is none.
-    pub present: BTreeMap<String, Option<String>>,
-    /// berth's record of the entries it wrote, by name: whoever they were written for.
+    /// For each MICROSERVICE the model asks for, by name: the entry under that name,
+    /// `None` when there is none.
+    pub present: BTreeMap<String, Option<Found>>,
+    /// berth's record of the entries it wrote, by name: those of the model's names and
+    /// those of this project.
     pub written: BTreeMap<String, Written>,
+}
+
+/// An entry as Redis holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// `model::entry::digest` of it.
+    pub digest: String,
+    /// Its text, which an apply expects to find still there: values of ENV lines named
+    /// like secrets are in it.
+    pub text: Secret<String>,
 }
 
 /// berth's record of one entry it wrote.
@@ -52,8 +64,11 @@ pub struct Entries {
 pub struct Written {
     pub installation: String,
     pub project: String,
-    /// The digest of the entry as written.
+    /// `model::entry::digest` of the entry as written.
     pub digest: String,
+    /// `model::entry::config_digest` of the configuration it was written from.
+    #[serde(default)]
+    pub config: String,
 }
 
 /// The engine's own limits, read once per observation: `docker info`, or on a swarm the
@@ -108,19 +123,26 @@ impl LiveState {
         for (port, protocol) in &self.bound {
             let _ = writeln!(text, "bound\0{port}/{protocol}");
         }
-        if let Some(entries) = &self.cosmos {
-            for (name, digest) in &entries.present {
-                let _ = writeln!(text, "entry\0{name}\0{digest:?}");
-            }
-            for (name, w) in &entries.written {
-                let _ = writeln!(
-                    text,
-                    "written\0{name}\0{}\0{}\0{}",
-                    w.installation, w.project, w.digest
-                );
-            }
-        }
         format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+    }
+
+    /// Attached mode: a digest of what COSMOS's Redis holds that the plan depends on (a
+    /// saved plan is stale when it changed); `None` otherwise.
+    pub fn cosmos_fingerprint(&self) -> Option<String> {
+        let entries = self.cosmos.as_ref()?;
+        let mut text = String::new();
+        for (name, found) in &entries.present {
+            let digest = found.as_ref().map(|f| f.digest.as_str());
+            let _ = writeln!(text, "entry\0{name}\0{digest:?}");
+        }
+        for (name, w) in &entries.written {
+            let _ = writeln!(
+                text,
+                "written\0{name}\0{}\0{}\0{}\0{}",
+                w.installation, w.project, w.digest, w.config
+            );
+        }
+        Some(format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes()))))
     }
 }
 

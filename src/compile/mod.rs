@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::ast::{Plugin, PluginTree};
 use crate::config::Config;
 use crate::formats::Format;
-use crate::model::{CosmosKind, Model, Platform, Service};
+use crate::model::{Model, Platform, Service};
 use crate::parse::json::Json;
 use crate::problem::Problem;
 use crate::source::{SourceFile, Span};
@@ -112,6 +112,9 @@ pub fn compile(project: &Project) -> Compiled {
                 let (plugin, mut found) = install(file, &options);
                 problems.append(&mut found);
                 let operator = cosmos::operator::environment(&project.config.cosmos);
+                // COSMOS searches the whole text, comments included (P28).
+                let needs_dependencies = plugin.file.text().contains("NEEDS_DEPENDENCIES")
+                    || tree.as_ref().is_some_and(|t| t.needs_dependencies);
                 // Lowering reads only valid lines, so it also runs on a plugin with
                 // errors; the errors stop `compile` from being used for a plan.
                 for mut s in cosmos::lower::lower(&plugin, &options) {
@@ -119,21 +122,16 @@ pub fn compile(project: &Project) -> Compiled {
                     if s.image.is_none() {
                         s.image = project.config.cosmos.image.clone();
                     }
-                    // The operator's own environment is under everything the block sets.
-                    for (name, value) in &operator {
-                        s.env.entry(name.clone()).or_insert_with(|| value.clone());
-                    }
-                    if let Platform::Cosmos(c) = &mut s.platform
-                        && c.kind == CosmosKind::Microservice
-                    {
+                    if let Platform::Cosmos(c) = &mut s.platform {
                         c.plugin = if folder.is_empty() {
                             ".".into()
                         } else {
                             folder.clone()
                         };
-                        // COSMOS searches the whole text, comments included (P28).
-                        c.needs_dependencies = plugin.file.text().contains("NEEDS_DEPENDENCIES")
-                            || tree.as_ref().is_some_and(|t| t.needs_dependencies);
+                        c.needs_dependencies = needs_dependencies;
+                    }
+                    cosmos::operator::start_with(&mut s, &operator, needs_dependencies);
+                    if let Some(c) = s.cosmos_microservice() {
                         let c = c.clone();
                         let at = s.sources.get("disable_erb").map(|o| {
                             let start = plugin.file.offset(o.line, o.column);

@@ -62,6 +62,9 @@ pub struct EntryDiff {
     pub desired: std::collections::BTreeSet<String>,
     /// Entries berth wrote for this project that no service asks for any more.
     pub stale: Vec<String>,
+    /// Of those, the ones changed in Redis since berth wrote them: no longer only
+    /// berth's, so left where they are.
+    pub changed: Vec<String>,
 }
 
 /// One desired container and what is there for it.
@@ -164,7 +167,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
                 });
             }
             let entry = match (&live.cosmos, &spec.cosmos) {
-                (Some(entries), Some(_)) => match entry_change(service, entries, options) {
+                (Some(entries), Some(config)) => match entry_change(service, config, entries, options) {
                     Ok(change) => change,
                     Err(refusal) => {
                         // Once per service, not per instance.
@@ -255,17 +258,25 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
             .filter(|i| i.spec.cosmos.is_some())
             .map(|i| i.service.clone())
             .collect();
-        let stale = entries
-            .written
-            .iter()
-            .filter(|(name, w)| {
-                w.project == options.project
-                    && w.installation == options.installation
-                    && !desired.contains(*name)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        EntryDiff { desired, stale }
+        let mut stale = Vec::new();
+        let mut changed = Vec::new();
+        for (name, w) in &entries.written {
+            if w.project != options.project
+                || w.installation != options.installation
+                || desired.contains(name)
+            {
+                continue;
+            }
+            match entries.present.get(name) {
+                Some(Some(found)) if found.digest != w.digest => changed.push(name.clone()),
+                _ => stale.push(name.clone()),
+            }
+        }
+        EntryDiff {
+            desired,
+            stale,
+            changed,
+        }
     });
     Diff {
         instances,
@@ -279,11 +290,14 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     }
 }
 
-/// A MICROSERVICE's entry in COSMOS's Redis against berth's record of it: missing or
-/// changed since berth wrote it is a change (the program reads it only as it starts, so
-/// rewriting it means a replace); written by anyone else, it is refused, never taken.
+/// A MICROSERVICE's entry in COSMOS's Redis against berth's record of it and against the
+/// configuration (`config`, the spec's form of it): missing, changed since berth wrote
+/// it, or written from another configuration (an apply that did not finish) is a change
+/// (the program reads it only as it starts, so rewriting it means a replace); written
+/// by anyone else, it is refused, never taken.
 fn entry_change(
     service: &Service,
+    config: &Value,
     entries: &crate::live::Entries,
     options: &DiffOptions,
 ) -> Result<Option<Change>, Box<Refusal>> {
@@ -300,8 +314,14 @@ fn entry_change(
     };
     match (present, written) {
         (None, _) => Ok(Some(change("missing"))),
-        (Some(digest), Some(w)) if w.project == options.project && w.installation == options.installation => {
-            Ok((digest != w.digest).then(|| change("changed in Redis since berth wrote it")))
+        (Some(found), Some(w)) if w.project == options.project && w.installation == options.installation => {
+            Ok(if found.digest != w.digest {
+                Some(change("changed in Redis since berth wrote it"))
+            } else if w.config != crate::model::entry::config_digest(config) {
+                Some(change("written from another configuration"))
+            } else {
+                None
+            })
         }
         (Some(_), written) => {
             let whose = match written {

@@ -118,15 +118,19 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         placement: Vec::new(),
         capabilities: service.capabilities.clone(),
         stop: service.stop.clone(),
-        cosmos: crate::model::entry::entry(service, &|text| render(text, digests)).map(|mut e| {
-            // The time of writing is not the spec's; whether the service runs is its
-            // state, which starts and stops it without a replace.
-            e.shift_remove(crate::model::entry::UPDATED_AT);
-            e.shift_remove("enabled");
-            serde_json::Value::Object(e)
-        }),
+        cosmos: cosmos_form(service, digests),
         network: None,
     }
+}
+
+/// A COSMOS MICROSERVICE's entry as its spec holds it (`None` for any other service):
+/// digests for values named like secrets; without the time of writing, and without
+/// whether it runs, which is the service's state (started and stopped, not replaced).
+pub fn cosmos_form(service: &Service, digests: &dyn Digests) -> Option<serde_json::Value> {
+    let mut entry = crate::model::entry::entry(service, &|text| render(text, digests))?;
+    entry.shift_remove(crate::model::entry::UPDATED_AT);
+    entry.shift_remove("enabled");
+    Some(serde_json::Value::Object(entry))
 }
 
 fn render(text: &Text, digests: &dyn Digests) -> String {

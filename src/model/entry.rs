@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::model::{CosmosKind, DesiredState, Platform, Service, Text};
+use crate::model::{DesiredState, Service, Text};
 
 /// The Redis hash of the entries.
 pub const HASH: &str = "openc3_microservices";
@@ -22,17 +22,13 @@ pub const UPDATED_AT: &str = "updated_at";
 /// writer sets it. `value` gives an ENV value as it is to appear: the real one, to
 /// write, or a digest in a spec.
 pub fn entry(service: &Service, value: &dyn Fn(&Text) -> String) -> Option<Map<String, Value>> {
-    let Platform::Cosmos(c) = &service.platform else {
-        return None;
-    };
-    if c.kind != CosmosKind::Microservice {
-        return None;
-    }
+    let c = service.cosmos_microservice()?;
     // A repeated ENV keeps its first place and its last value, as a Ruby Hash does.
     let mut env = Map::new();
     for (name, text) in &c.env {
         env.insert(name.clone(), Value::String(value(text)));
     }
+    let options: Vec<Vec<String>> = c.options.iter().map(|o| o.iter().map(value).collect()).collect();
     let ports: Vec<Value> = service
         .ports
         .iter()
@@ -47,7 +43,7 @@ pub fn entry(service: &Service, value: &dyn Fn(&Text) -> String) -> Option<Map<S
         "env": env,
         "topics": c.topics,
         "target_names": c.target_names,
-        "options": c.options,
+        "options": options,
         "parent": null,
         "container": c.container,
         UPDATED_AT: null,
@@ -67,6 +63,12 @@ pub fn entry(service: &Service, value: &dyn Fn(&Text) -> String) -> Option<Map<S
     }
 }
 
+/// What tells the configurations of two entries apart: the SHA-256 (hex) of the entry as
+/// a spec holds it (`Spec::cosmos`: digests for values named like secrets, no time).
+pub fn config_digest(spec_form: &Value) -> String {
+    hex::encode(Sha256::digest(spec_form.to_string()))
+}
+
 /// What tells one written entry from another: the SHA-256 (hex) of its JSON without
 /// `updated_at`, which changes with every write.
 pub fn digest(entry: &Map<String, Value>) -> String {
@@ -83,7 +85,7 @@ mod tests {
 
     #[test]
     fn the_entry_is_what_cosmos_writes_for_the_block() {
-        let text = "MICROSERVICE BACKGROUND background\n  CMD python background.py\n  OPTION PERIOD 30\n  ENV B 2\n  ENV A 1\n  ENV B 3\n  PORT 8080\n  TOPIC T\n  TARGET_NAME inst\n  SECRET ENV USER_PW PW\n  ROUTE_PREFIX /bg\n  SHARD 1\n";
+        let text = "MICROSERVICE BACKGROUND background\n  CMD python background.py\n  OPTION PERIOD 30\n  OPTION API_TOKEN t0k3n\n  ENV B 2\n  ENV A 1\n  ENV B 3\n  PORT 8080\n  TOPIC T\n  TARGET_NAME inst\n  SECRET ENV USER_PW PW\n  ROUTE_PREFIX /bg\n  SHARD 1\n";
         let file = SourceFile::new("plugin.txt", text);
         let options = InstallOptions::default();
         let (plugin, _) = install(&file, &options);
@@ -96,7 +98,7 @@ mod tests {
                 r#"{"name":"DEFAULT__USER__BACKGROUND","folder_name":"BACKGROUND","#,
                 r#""cmd":["/openc3/python/.venv/bin/python","background.py"],"work_dir":".","#,
                 r#""ports":[[8080,"TCP"]],"env":{"B":"3","A":"1"},"topics":["T"],"#,
-                r#""target_names":["INST"],"options":[["PERIOD","30"]],"parent":null,"#,
+                r#""target_names":["INST"],"options":[["PERIOD","30"],["API_TOKEN","<redacted>"]],"parent":null,"#,
                 r#""container":null,"updated_at":null,"plugin":"","needs_dependencies":false,"#,
                 r#""secrets":[["ENV","USER_PW","PW"]],"prefix":"/bg","disable_erb":null,"#,
                 r#""ignore_changes":null,"shard":1,"db_shard":0,"enabled":true}"#

@@ -76,6 +76,14 @@ pub struct Service {
 }
 
 impl Service {
+    /// What COSMOS keeps of a MICROSERVICE block; `None` for any other service.
+    pub fn cosmos_microservice(&self) -> Option<&CosmosService> {
+        match &self.platform {
+            Platform::Cosmos(c) if c.kind == CosmosKind::Microservice => Some(c),
+            _ => None,
+        }
+    }
+
     /// Every secret the service needs: delivered ones, those inside env values, and
     /// those of its registry credentials.
     pub fn secret_names(&self) -> impl Iterator<Item = &str> {
@@ -424,9 +432,10 @@ pub struct CosmosService {
     pub topics: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub target_names: Vec<String>,
-    /// `OPTION` lines, each as its whole parameter list.
+    /// `OPTION` lines, each as its whole parameter list; the values of an option named
+    /// like a secret (`OPTION PASSWORD x`) are used but never shown.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<Vec<String>>,
+    pub options: Vec<Vec<Text>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route_prefix: Option<String>,
     pub shard: i64,

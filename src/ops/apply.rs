@@ -15,10 +15,12 @@ use super::plan::Planned;
 use crate::apply::swarm::{ServiceJob, execute_swarm};
 use crate::apply::{Event, File, Job, Network, Outcome, StepError, execute};
 use crate::config::Mode;
+use crate::cosmos_store::Write;
 use crate::engine::naming::project_network;
 use crate::engine::swarm::{ServiceRequest, SwarmSecret, secret_name};
 use crate::engine::{Create, EngineError, ImageSource, Readiness, Swarm, labels};
 use crate::failure::Failure;
+use crate::model::canonical::cosmos_form;
 use crate::model::{DesiredState, PullPolicy, SecretDelivery, Service, entry};
 use crate::plan::view::PlanView;
 use crate::plan::{Action, Step};
@@ -125,7 +127,8 @@ pub async fn carry_out<E: Swarm>(
 }
 
 /// Attached mode: writes the entries the plan names into COSMOS's Redis, each with the
-/// time of writing; why not, as the reason its service's steps fail.
+/// time of writing, over what the plan found there and nothing else; why not, as the
+/// reason its service's steps fail.
 async fn write_entries(planned: &Planned, observer: &dyn Observer) -> Result<(), String> {
     let names = &planned.plan.entries.write;
     if names.is_empty() {
@@ -136,30 +139,42 @@ async fn write_entries(planned: &Planned, observer: &dyn Observer) -> Result<(),
         observer.note(true, &format!("COSMOS entries not written: {text}"));
         format!("its COSMOS entry could not be written: {text}")
     };
+    let store = planned
+        .cosmos_store
+        .as_ref()
+        .ok_or_else(|| failed(Failure::new("berth.yaml has no cosmos.redis")))?;
     let updated_at = u64::try_from(observer.unix().as_nanos()).unwrap_or(u64::MAX);
-    let mut entries = Vec::new();
+    let mut writes = Vec::new();
     for name in names {
         let Some(service) = service(planned, name) else {
             continue;
         };
         let entry = real_entry(planned, service)
             .map_err(|secret| failed(Failure::new(format!("secret `{secret}` has no value"))))?;
-        if let Some(mut entry) = entry {
-            entry.insert(entry::UPDATED_AT.into(), updated_at.into());
-            entries.push((name.clone(), entry));
-        }
+        let (Some(mut entry), Some(config)) = (entry, cosmos_form(service, &planned.secrets)) else {
+            continue;
+        };
+        entry.insert(entry::UPDATED_AT.into(), updated_at.into());
+        writes.push(Write {
+            name,
+            expected: found_text(planned, name),
+            entry,
+            config: entry::config_digest(&config),
+        });
     }
-    let mut store = super::cosmos_store(&planned.config, &planned.root)
-        .await
-        .map_err(failed)?
-        .ok_or_else(|| failed(Failure::new("berth.yaml has no cosmos.redis")))?;
     let identity = &planned.identity;
     store
-        .write(&entries, &identity.installation, &identity.project)
+        .write(&writes, &identity.installation, &identity.project)
         .await
         .map_err(failed)?;
     observer.note(false, &format!("COSMOS entries written: {}", names.join(", ")));
     Ok(())
+}
+
+/// What the plan found in Redis under `name`.
+fn found_text<'a>(planned: &'a Planned, name: &str) -> Option<&'a str> {
+    let found = planned.live.cosmos.as_ref()?.present.get(name)?.as_ref()?;
+    Some(found.text.expose().as_str())
 }
 
 /// A MICROSERVICE's entry with real values (`None` for any other service); the name of
@@ -182,10 +197,11 @@ fn real_entry(
 }
 
 /// Attached mode: removes the entries of services pruned away, once nothing of theirs
-/// failed to go. A failure is said, not fatal: the next apply removes them.
+/// failed to go, and only as the plan found them. A failure is said, not fatal: the
+/// next apply removes them.
 async fn remove_entries(planned: &Planned, outcomes: &[Outcome], observer: &dyn Observer) {
     let steps = &planned.plan.steps;
-    let gone: Vec<String> = planned
+    let gone: Vec<(&str, Option<&str>)> = planned
         .plan
         .entries
         .remove
@@ -195,23 +211,32 @@ async fn remove_entries(planned: &Planned, outcomes: &[Outcome], observer: &dyn 
                 &s.service == *name && outcomes.iter().any(|o| o.name == s.name && o.result.is_err())
             })
         })
-        .cloned()
+        .map(|name| (name.as_str(), found_text(planned, name)))
         .collect();
-    if gone.is_empty() {
+    let Some(store) = planned.cosmos_store.as_ref().filter(|_| !gone.is_empty()) else {
         return;
-    }
-    let identity = &planned.identity;
-    let removed = match super::cosmos_store(&planned.config, &planned.root).await {
-        Ok(Some(mut store)) => {
-            store
-                .remove(&gone, &identity.installation, &identity.project)
-                .await
-        }
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
     };
-    match removed {
-        Ok(()) => observer.note(false, &format!("COSMOS entries removed: {}", gone.join(", "))),
+    let identity = &planned.identity;
+    match store
+        .remove(&gone, &identity.installation, &identity.project)
+        .await
+    {
+        Ok(left) => {
+            let removed: Vec<&str> = gone
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| !left.iter().any(|l| l == n))
+                .collect();
+            if !removed.is_empty() {
+                observer.note(false, &format!("COSMOS entries removed: {}", removed.join(", ")));
+            }
+            if !left.is_empty() {
+                observer.note(
+                    true,
+                    &format!("COSMOS entries left, changed since the plan: {}", left.join(", ")),
+                );
+            }
+        }
         Err(e) => observer.note(true, &format!("COSMOS entries not removed: {e}")),
     }
 }
@@ -246,7 +271,10 @@ pub fn saved_plan(text: &str) -> Option<Result<PlanView, serde_json::Error>> {
 
 /// Refuses a saved plan when the configuration or the engine changed since, saying what.
 pub fn fresh(saved: &PlanView, now: &PlanView) -> Result<(), Stale> {
-    if saved.desired_digest == now.desired_digest && saved.observed_fingerprint == now.observed_fingerprint {
+    if saved.desired_digest == now.desired_digest
+        && saved.observed_fingerprint == now.observed_fingerprint
+        && saved.observed_cosmos == now.observed_cosmos
+    {
         return Ok(());
     }
     let line = |s: &crate::plan::view::StepView| format!("{} {}", s.action, s.container);
@@ -258,6 +286,9 @@ pub fn fresh(saved: &PlanView, now: &PlanView) -> Result<(), Stale> {
     }
     if saved.observed_fingerprint != now.observed_fingerprint {
         what.push("the engine's containers changed");
+    }
+    if saved.observed_cosmos != now.observed_cosmos {
+        what.push("COSMOS's entries in Redis changed");
     }
     let gone: Vec<&String> = before.iter().filter(|s| !after.contains(s)).collect();
     let new: Vec<&String> = after.iter().filter(|s| !before.contains(s)).collect();

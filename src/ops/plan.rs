@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::load::{Inputs, Loaded, load};
 use super::{Connect, Environment};
 use crate::config::{self, Mode};
+use crate::cosmos_store::Store;
 use crate::diff::{DiffOptions, Refusal, diff};
 use crate::engine::docker::{Address, DEFAULT_HOST, TlsFiles};
 use crate::engine::naming::project_network;
@@ -43,6 +44,8 @@ pub struct Planned {
     /// Containers, or Swarm services.
     pub mode: Mode,
     pub live: LiveState,
+    /// Attached mode: the connection to COSMOS's Redis the plan read, for the apply.
+    pub cosmos_store: Option<Store>,
     /// berth's state directory.
     pub state_dir: PathBuf,
     /// Held from before the engine was observed until this is dropped, for an apply.
@@ -267,7 +270,10 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         .observe(&query)
         .await
         .map_err(Unplanned::Engine)?;
-    live.cosmos = observe_entries(&loaded.config, &loaded.root, model).await?;
+    let (cosmos_store, entries) = observe_entries(&loaded.config, &loaded.root, model, &identity)
+        .await?
+        .unzip();
+    live.cosmos = entries;
     let diff = diff(
         model,
         &live,
@@ -321,7 +327,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
     if let Some(git) = &loaded.git {
         blame(&mut plan, &live, git);
     }
-    let view = PlanView::new(
+    let mut view = PlanView::new(
         &plan,
         &identity.project,
         &address.host,
@@ -329,6 +335,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         live.fingerprint(),
         inputs.to_view(&targets, prune, loaded.commit(), &cwd),
     );
+    view.observed_cosmos = live.cosmos_fingerprint();
     Ok(Planned {
         plan,
         view,
@@ -340,6 +347,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         address,
         mode,
         live,
+        cosmos_store,
         state_dir,
         lock,
     })
@@ -382,25 +390,28 @@ fn unobtainable_images(
         .collect()
 }
 
-/// Attached mode: what COSMOS's Redis holds of the model's MICROSERVICEs and berth's
-/// record of what it wrote there, in one round trip.
+/// Attached mode: what COSMOS's Redis holds of the model's MICROSERVICEs and of the
+/// project's entries, with berth's record of what it wrote there, in one round trip; and
+/// the connection, for the apply.
 async fn observe_entries(
     config: &config::Config,
     root: &Path,
     model: &Model,
-) -> Result<Option<crate::live::Entries>, Failure> {
-    let Some(mut store) = super::cosmos_store(config, root).await? else {
+    identity: &Identity,
+) -> Result<Option<(Store, crate::live::Entries)>, Failure> {
+    let Some(store) = super::cosmos_store(config, root).await? else {
         return Ok(None);
     };
     let names: Vec<String> = model
         .services
         .iter()
-        .filter(|s| {
-            matches!(&s.platform, crate::model::Platform::Cosmos(c) if c.kind == crate::model::CosmosKind::Microservice)
-        })
+        .filter(|s| s.cosmos_microservice().is_some())
         .map(|s| s.name.clone())
         .collect();
-    store.observe(&names).await.map(Some)
+    let entries = store
+        .observe(&names, &identity.installation, &identity.project)
+        .await?;
+    Ok(Some((store, entries)))
 }
 
 /// Names, for every changed field, the commit that last changed its line, between the

@@ -109,12 +109,15 @@ pub struct Plan {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EntrySteps {
     /// Written before any step runs: the entries of the MICROSERVICEs whose containers
-    /// are created, replaced, started or stopped (the program reads its entry as it
-    /// starts; `enabled` follows the running state).
+    /// (or Swarm service) are created, replaced, updated, started or stopped (the
+    /// program reads its entry as it starts; `enabled` follows the running state).
     pub write: Vec<String>,
     /// Removed after the steps (prune): entries berth wrote for services no longer
     /// desired, once nothing of theirs failed to go.
     pub remove: Vec<String>,
+    /// Entries of services no longer desired that changed in Redis since berth wrote
+    /// them, left where they are.
+    pub left: Vec<String>,
 }
 
 impl EntrySteps {
@@ -336,13 +339,9 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
                 .desired
                 .iter()
                 .filter(|name| {
-                    steps.iter().any(|s| {
-                        &s.service == *name
-                            && matches!(
-                                s.action(),
-                                Action::Create | Action::Replace | Action::Start | Action::Stop
-                            )
-                    })
+                    steps
+                        .iter()
+                        .any(|s| &s.service == *name && s.action() != Action::Remove)
                 })
                 .cloned()
                 .collect(),
@@ -351,6 +350,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             } else {
                 Vec::new()
             },
+            left: e.changed.clone(),
         });
     Plan {
         network: diff.missing_network.clone(),
@@ -420,6 +420,127 @@ mod tests {
 
     fn actions(p: &Plan) -> Vec<(Action, &str)> {
         p.steps.iter().map(|s| (s.action(), s.name.as_str())).collect()
+    }
+
+    /// A COSMOS MICROSERVICE with one OPTION, as the front end makes it.
+    fn microservice(period: &str) -> Service {
+        let text = format!("MICROSERVICE BG bg\n  CMD run\n  OPTION PERIOD {period}\n");
+        let file = crate::source::SourceFile::new("plugin.txt", text);
+        let options = crate::compile::cosmos::install::InstallOptions::default();
+        let (plugin, _) = crate::compile::cosmos::install::install(&file, &options);
+        let mut s = crate::compile::cosmos::lower::lower(&plugin, &options).remove(0);
+        s.image = Some("demo:1".into());
+        s
+    }
+
+    /// Attached mode: the entry berth writes is the configuration's, over nothing but
+    /// its own; a changed one is rewritten with a replace; one berth did not write is
+    /// refused; a pruned one is removed unless it changed since.
+    #[test]
+    fn cosmos_entries_are_written_rewritten_refused_or_left_as_they_deserve() {
+        use crate::live::{Entries, Found, Written};
+        use crate::model::entry::{config_digest, digest, entry};
+        let name = "DEFAULT__USER__BG";
+        let model = Model {
+            services: vec![microservice("30")],
+        };
+        let written = |s: &Service| {
+            let e = entry(s, &|t| t.to_string()).expect("an entry");
+            let config = crate::model::canonical::cosmos_form(s, &FakeDigests).expect("a form");
+            (
+                Found {
+                    digest: digest(&e),
+                    text: crate::secret::Secret::new(serde_json::Value::Object(e).to_string()),
+                },
+                Written {
+                    installation: "i".into(),
+                    project: "p".into(),
+                    digest: digest(&entry(s, &|t| t.to_string()).expect("an entry")),
+                    config: config_digest(&config),
+                },
+            )
+        };
+        let attached = |present: Option<Found>, record: Option<Written>| {
+            let mut engine = FakeEngine::new("p", LiveState::default());
+            engine.state.cosmos = Some(Entries::default());
+            converge(&model, &mut engine);
+            let mut live = engine.state.clone();
+            live.cosmos = Some(Entries {
+                present: [(name.to_string(), present)].into(),
+                written: record.map(|r| (name.to_string(), r)).into_iter().collect(),
+            });
+            live
+        };
+        let (found, record) = written(&model.services[0]);
+
+        // Fresh: the create writes it.
+        let mut fresh = LiveState {
+            cosmos: Some(Entries::default()),
+            ..LiveState::default()
+        };
+        fresh.cosmos.as_mut().map(|e| e.present.insert(name.into(), None));
+        let p = plan_for(&model, &fresh, true);
+        assert_eq!(p.entries.write, [name]);
+
+        // As written: nothing to do.
+        let live = attached(Some(found.clone()), Some(record.clone()));
+        assert!(plan_for(&model, &live, true).is_empty());
+
+        // Missing, changed in Redis, or from another configuration: rewritten, replaced.
+        let mut other = record.clone();
+        other.config = "another".into();
+        let mut changed = found.clone();
+        changed.digest = "changed".into();
+        for (live, why) in [
+            (attached(None, Some(record.clone())), "missing"),
+            (
+                attached(Some(changed.clone()), Some(record.clone())),
+                "changed in Redis since berth wrote it",
+            ),
+            (
+                attached(Some(found.clone()), Some(other)),
+                "written from another configuration",
+            ),
+        ] {
+            let p = plan_for(&model, &live, true);
+            assert_eq!(actions(&p), [(Action::Replace, "p-DEFAULT__USER__BG-0")], "{why}");
+            assert_eq!(p.steps[0].changes[0].from, why);
+            assert_eq!(p.entries.write, [name], "{why}");
+        }
+
+        // Someone else's: refused, whoever wrote it.
+        let mut theirs = record.clone();
+        theirs.installation = "another".into();
+        for record in [None, Some(theirs)] {
+            let p = plan_for(&model, &attached(Some(found.clone()), record), true);
+            assert!(
+                p.errors
+                    .iter()
+                    .any(|e| e.message.contains("already has an entry")),
+                "{:?}",
+                p.errors
+            );
+        }
+
+        // Pruned: berth's own is removed; one changed since is left, and said so.
+        let none = Model::default();
+        let p = plan_for(&none, &attached(Some(found.clone()), Some(record.clone())), true);
+        assert_eq!(
+            (p.entries.remove.as_slice(), p.entries.left.len()),
+            ([name.to_string()].as_slice(), 0)
+        );
+        let p = plan_for(&none, &attached(Some(changed), Some(record.clone())), true);
+        assert_eq!(
+            (p.entries.remove.len(), p.entries.left.as_slice()),
+            (0, [name.to_string()].as_slice())
+        );
+        assert!(
+            plan_for(&none, &attached(Some(found), Some(record)), false)
+                .entries
+                .remove
+                .is_empty(),
+            "only under prune"
+        );
     }
 
     #[test]

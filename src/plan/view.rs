@@ -34,6 +34,10 @@ pub struct PlanView {
     /// The fingerprint of the engine state the plan was made against; `apply` of a saved
     /// plan refuses it when either has changed.
     pub observed_fingerprint: String,
+    /// Attached mode: the fingerprint of what COSMOS's Redis held that the plan depends
+    /// on; `apply` of a saved plan refuses it when it has changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_cosmos: Option<String>,
     pub summary: Summary,
     /// The project network to create first.
     pub network: Option<String>,
@@ -80,11 +84,14 @@ pub struct Inputs {
 pub struct EntriesView {
     pub write: Vec<String>,
     pub remove: Vec<String>,
+    /// Entries no longer desired but changed in Redis since berth wrote them: left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
 }
 
 impl EntriesView {
     fn is_empty(&self) -> bool {
-        self.write.is_empty() && self.remove.is_empty()
+        self.write.is_empty() && self.remove.is_empty() && self.left.is_empty()
     }
 }
 
@@ -226,6 +233,7 @@ impl PlanView {
             mode: plan.mode,
             desired_digest,
             observed_fingerprint,
+            observed_cosmos: None,
             summary: Summary::of(plan),
             network: plan.network.clone(),
             remove_network: plan.remove_network.clone(),
@@ -233,6 +241,7 @@ impl PlanView {
             cosmos_entries: EntriesView {
                 write: plan.entries.write.clone(),
                 remove: plan.entries.remove.clone(),
+                left: plan.entries.left.clone(),
             },
             kept: plan.kept.clone(),
             errors: plan.errors.iter().map(ToString::to_string).collect(),
@@ -411,6 +420,13 @@ pub fn human(plan: &Plan, colour: bool) -> String {
 }
 
 fn kept(out: &mut String, plan: &Plan) {
+    if !plan.entries.left.is_empty() {
+        let _ = writeln!(
+            out,
+            "Note: COSMOS entries no longer in the configuration but changed in Redis since berth wrote them, left there: {}\n",
+            plan.entries.left.join(", ")
+        );
+    }
     if !plan.kept.is_empty() {
         let _ = writeln!(
             out,

@@ -272,6 +272,35 @@ fn the_background_example_runs_under_berth_as_under_cosmos() {
     let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
     assert_eq!(keys(&read), keys(&own), "and in the same order");
 
+    // A saved plan is bound to what Redis held: a change there makes it stale.
+    let option = std::fs::read_to_string(&plugin).unwrap();
+    std::fs::write(&plugin, option.replace("PERIOD 60", "PERIOD 61")).unwrap();
+    assert_eq!(p.berth(&["plan", "--out", "saved.json"]).2, 0);
+    redis.cli(&[
+        "HSET",
+        "berth__openc3_microservices",
+        "DEFAULT__USER__SOMEONE",
+        "{}",
+    ]);
+    let unrelated = p.berth(&["apply", "saved.json", "--stable-for", "1s"]);
+    assert_eq!(
+        unrelated.2, 0,
+        "another name's record is not the plan's business: {unrelated:?}"
+    );
+    std::fs::write(&plugin, option).unwrap();
+    assert_eq!(p.berth(&["plan", "--out", "saved.json"]).2, 0);
+    let entry = redis.cli(&["HGET", "openc3_microservices", NAME]);
+    redis.cli(&[
+        "HSET",
+        "openc3_microservices",
+        NAME,
+        entry.trim().replace("\"61\"", "\"62\"").as_str(),
+    ]);
+    let (stdout, stderr, status) = p.berth(&["apply", "saved.json"]);
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("COSMOS's entries in Redis changed"), "{stderr}");
+    p.apply(&["--stable-for", "1s"]);
+
     // Someone changes the entry in Redis: the plan rewrites it and restarts the program.
     let changed = redis
         .cli(&["HGET", "openc3_microservices", NAME])

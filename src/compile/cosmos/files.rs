@@ -45,7 +45,7 @@ pub fn place(
     let bindings = erb::Bindings { locals: &locals, env };
     let mut files = Vec::new();
     for file in found {
-        let relative = format!("microservices/{}/{}", cosmos.folder, file.path);
+        let relative = format!("/microservices/{}/{}", cosmos.folder, file.path);
         let content = if renders(file, &relative, &disabled) {
             match render(file, &bindings) {
                 Ok(text) => text,
@@ -67,6 +67,11 @@ pub fn place(
             },
         );
         files.push(File::new(path, 0o644, content));
+    }
+    // Without the plugin's tree (a lone plugin.txt) what the folder holds is not known:
+    // a relative WORK_DIR is left to the image's own working folder.
+    if tree.is_none() {
+        return problems;
     }
     // A relative WORK_DIR is joined to the files' folder only when there are files;
     // otherwise the program starts where the wrapper runs.
@@ -124,7 +129,8 @@ fn disabled_erb(
 
 /// Whether the install renders a file: printable text (COSMOS's `is_printable?`), a name
 /// without a leading `_`, and no DISABLE_ERB pattern matching its path. COSMOS matches
-/// the path where the gem was unpacked; berth matches `microservices/<FOLDER>/<path>`.
+/// the absolute path where the gem was unpacked; berth matches
+/// `/microservices/<FOLDER>/<path>`, its end.
 fn renders(file: &TreeFile, relative: &str, disabled: &Disabled) -> bool {
     let name = file.path.rsplit('/').next().unwrap_or_default();
     let printable = file.bytes.iter().all(|b| matches!(b, 0x09..=0x0d | 0x20..=0x7e));
@@ -274,6 +280,11 @@ mod tests {
         );
         let (s, _) = placed(block, None);
         assert!(s.files.is_empty());
+        assert_eq!(
+            s.working_dir.as_deref(),
+            Some("./src"),
+            "left to the image without a tree"
+        );
         let (s, _) = placed("MICROSERVICE BG bg\n  WORK_DIR /srv\n  CMD x\n", Some(&with));
         assert_eq!(s.working_dir.as_deref(), Some("/srv"));
     }

@@ -134,10 +134,10 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
                     3
                 };
                 cosmos.secrets.push(values(&p[..stored.min(p.len())]));
-                // The operator sets OPENC3_SCOPE after the secrets, so a secret for it
-                // never reaches the program (RUNTIME.md R3).
+                // The operator sets OPENC3_SCOPE and takes RUBYOPT away after the
+                // secrets, so a secret for either never reaches the program (R3).
                 if let Some(secret) = secret(block.kind, p).filter(|s| {
-                    !matches!(&s.delivery, SecretDelivery::Env { variable } if variable == "OPENC3_SCOPE")
+                    !matches!(&s.delivery, SecretDelivery::Env { variable } if variable == "OPENC3_SCOPE" || variable == "RUBYOPT")
                 }) {
                     sources.insert(format!("secrets[{}]", service.secrets.len()), here);
                     service.secrets.push(secret);
@@ -157,7 +157,16 @@ fn lower_block(plugin: &Plugin, block: &Block, scope: &str) -> Option<Service> {
             }
             "OPTION" => {
                 sources.insert("cosmos.options".into(), here);
-                cosmos.options.push(values(p));
+                let secret = looks_secret(&p[0].value);
+                cosmos.options.push(
+                    p.iter()
+                        .enumerate()
+                        .map(|(i, t)| {
+                            let text = Text::literal(t.value.as_str());
+                            if secret && i > 0 { text.sensitive() } else { text }
+                        })
+                        .collect(),
+                );
             }
             "ROUTE_PREFIX" => {
                 sources.insert("cosmos.prefix".into(), here);

@@ -1,12 +1,46 @@
 //! What COSMOS's operator gives every microservice it starts, besides the block: its own
 //! environment (RUNTIME.md R2), which in attached mode holds the `OPENC3_REDIS_*`
-//! variables for the Redis berth writes the entries to.
+//! variables for the Redis berth writes the entries to, and the variables it sets or
+//! takes away itself (`operators/operator.rb`, `microservice_operator.rb`).
 
 use std::collections::BTreeMap;
 
 use crate::compile::interpolate;
 use crate::config::{Cosmos, Redis};
-use crate::model::Text;
+use crate::model::{Service, Text};
+
+/// Where the operator points a plugin that needs dependencies.
+const GEM_HOME: &str = "/gems";
+const PYTHONUSERBASE: &str = "/gems/python_packages";
+
+/// Gives a COSMOS service the variables as the operator starts its process: `operator`
+/// (its own environment) under the block's ENV, Bundler's taken away; then the
+/// dependency variables over the block's ENV (set when the plugin needs dependencies,
+/// else taken away), and `RUBYOPT` taken away. `OPENC3_MICROSERVICE_NAME` and
+/// `OPENC3_SCOPE` are the front end's; SECRET ENV values are filled in over them.
+/// Variables the image itself sets stay: a container cannot unset them.
+pub fn start_with(service: &mut Service, operator: &BTreeMap<String, Text>, needs_dependencies: bool) {
+    for (name, value) in operator {
+        // The operator keeps Bundler's settings to itself.
+        if !name.starts_with("BUNDLER") {
+            service.env.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    let env = &mut service.env;
+    if needs_dependencies {
+        env.insert("GEM_HOME".into(), Text::literal(GEM_HOME));
+        env.insert("PYTHONUSERBASE".into(), Text::literal(PYTHONUSERBASE));
+        match operator.get("PYTHONPATH") {
+            Some(path) => env.insert("PYTHONPATH".into(), path.clone()),
+            None => env.remove("PYTHONPATH"),
+        };
+    } else {
+        for name in ["GEM_HOME", "PYTHONUSERBASE", "PYTHONPATH"] {
+            env.remove(name);
+        }
+    }
+    env.remove("RUBYOPT");
+}
 
 /// The operator's environment: the `OPENC3_REDIS_*` variables of `cosmos.redis`, with
 /// `cosmos.env` over them (an address that differs inside the containers).
@@ -58,6 +92,45 @@ pub fn host_and_port(url: &str) -> Option<(String, u16)> {
 mod tests {
     use super::*;
     use crate::config::Scalar;
+
+    #[test]
+    fn the_operator_sets_and_takes_away_what_it_does() {
+        let mut service = crate::model::fixtures::service("s");
+        for (k, v) in [
+            ("GEM_HOME", "mine"),
+            ("PYTHONPATH", "mine"),
+            ("RUBYOPT", "-rbundler"),
+            ("KEEP", "block"),
+        ] {
+            service.env.insert(k.into(), Text::literal(v));
+        }
+        let operator: BTreeMap<String, Text> = [
+            ("BUNDLER_GEMFILE", "x"),
+            ("KEEP", "operator"),
+            ("PYTHONPATH", "/op"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Text::literal(v)))
+        .collect();
+        let shown = |s: &Service| -> BTreeMap<String, String> {
+            s.env.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+        };
+        let mut plain = service.clone();
+        start_with(&mut plain, &operator, false);
+        let without: Vec<String> = shown(&plain).into_keys().collect();
+        assert!(
+            !without
+                .iter()
+                .any(|k| ["GEM_HOME", "PYTHONPATH", "RUBYOPT", "BUNDLER_GEMFILE"].contains(&k.as_str())),
+            "{without:?}"
+        );
+        assert_eq!(shown(&plain)["KEEP"], "block");
+        start_with(&mut service, &operator, true);
+        let env = shown(&service);
+        assert_eq!(env["GEM_HOME"], "/gems");
+        assert_eq!(env["PYTHONUSERBASE"], "/gems/python_packages");
+        assert_eq!(env["PYTHONPATH"], "/op", "the operator's own, over the block's");
+    }
 
     #[test]
     fn the_operator_environment_gives_redis_and_lets_cosmos_env_win() {

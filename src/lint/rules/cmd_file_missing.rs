@@ -41,34 +41,36 @@ fn check(c: &mut Checker) {
         }
         // From the folder's root: `src/x.py` for `x.py` run in `WORK_DIR ./src`.
         let work_dir = join("", work_dir);
-        for line in c.plugin.modifiers_named(block, "CMD") {
-            for arg in &line.params {
-                // `CMD "python x.py"` is one parameter holding both words.
-                for word in arg.value.split_whitespace() {
-                    if word.starts_with(['/', '-']) || !SCRIPTS.iter().any(|s| word.ends_with(s)) {
-                        continue;
-                    }
-                    let path = join(&work_dir, word);
-                    let path = path.trim_start_matches('/');
-                    if files.iter().any(|f| f.path == path) {
-                        continue;
-                    }
-                    let close = crate::problem::closest(path, files.iter().map(|f| f.path.as_str()));
-                    let p = c
-                        .problem(
-                            arg.span,
-                            format!(
-                                "`{word}` is not a file of `microservices/{}/` (looked for `{path}`)",
-                                folder.value
-                            ),
-                        )
-                        .with_label("no such file")
-                        .with_help(match close {
-                            Some(name) => format!("the folder has `{name}`"),
-                            None => "add the script to the folder, or fix its name or the WORK_DIR".into(),
-                        });
-                    c.emit(p);
+        // The last CMD is the one that runs.
+        let Some(line) = c.plugin.modifiers_named(block, "CMD").last() else {
+            continue;
+        };
+        for arg in &line.params {
+            // `CMD "python x.py"` is one parameter holding both words.
+            for word in arg.value.split_whitespace() {
+                if word.starts_with(['/', '-']) || !SCRIPTS.iter().any(|s| word.ends_with(s)) {
+                    continue;
                 }
+                let path = join(&work_dir, word);
+                let path = path.trim_start_matches('/');
+                if files.iter().any(|f| f.path == path) {
+                    continue;
+                }
+                let close = crate::problem::closest(path, files.iter().map(|f| f.path.as_str()));
+                let p = c
+                    .problem(
+                        arg.span,
+                        format!(
+                            "`{word}` is not a file of `microservices/{}/` (looked for `{path}`)",
+                            folder.value
+                        ),
+                    )
+                    .with_label("no such file")
+                    .with_help(match close {
+                        Some(name) => format!("the folder has `{name}`"),
+                        None => "add the script to the folder, or fix its name or the WORK_DIR".into(),
+                    });
+                c.emit(p);
             }
         }
     }
