@@ -247,6 +247,22 @@ fn the_background_example_runs_under_berth_as_under_cosmos() {
     assert_eq!(stop.trim(), "SIGINT 5");
     assert!(log.contains("'options': [['PERIOD', '30']]"), "{log}");
     assert_eq!(p.plan(&[]).1, 0, "converged: {}", p.plan(&[]).0);
+    // A no-op plan reads Redis in one call.
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    assert_eq!(p.plan(&[]).1, 0);
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    let calls = |command: &str| {
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next()?.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (calls("evalsha"), calls("script|load"), calls("hget")),
+        (1, 0, 1),
+        "{stats}"
+    );
 
     // A changed OPTION replaces the service, and the new value is what it reads.
     let plugin = p.repo.path().join("bg/plugin.txt");
