@@ -57,7 +57,15 @@ pub fn lint(
         Ok(levels)
     });
     let levels = levels.map_err(|e| Failure::new(e).with_help("`berth lint --list-rules` lists them"))?;
+    let nothing = only.is_none().then(|| loaded.nothing_read(inputs)).flatten();
     let mut problems = levels.apply(loaded.compiled.problems);
+    // A folder with nothing berth reads passes no check: that is worth a warning.
+    if let Some((message, help)) = nothing {
+        problems.insert(
+            0,
+            Problem::new("berth::load::nothing-read", Severity::Warning, message).with_help(help),
+        );
+    }
     if let Some(only) = &only {
         problems.retain(|p| p.file.as_ref().is_none_or(|f| only.iter().any(|o| o == f.name())));
     }

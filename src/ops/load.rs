@@ -66,6 +66,25 @@ impl Loaded {
     pub fn commit(&self) -> Option<&str> {
         self.git.as_ref().map(|g| g.commit.as_str())
     }
+
+    /// When the paths hold nothing berth deploys from (a typo in a path, a wrong
+    /// folder): what to say, and what to check.
+    pub fn nothing_read(&self, inputs: &Inputs) -> Option<(String, &'static str)> {
+        (self.files == 0).then(|| {
+            let paths = match inputs.named_files().join(", ") {
+                named if named.is_empty() => ".".to_string(),
+                named => named,
+            };
+            let at = match &self.git {
+                Some(tree) => format!(" at commit {}", &tree.commit[..tree.commit.len().min(12)]),
+                None => String::new(),
+            };
+            (
+                format!("no COSMOS plugin.txt, Cumulocity manifest or Sesam config under {paths}{at}"),
+                "check the path; berth reads plugin.txt, cumulocity*.json and Sesam *.json (berth.yaml's discovery include/exclude may leave files out)",
+            )
+        })
+    }
 }
 
 /// Reads and compiles everything `args` names: from the git repository it names, else

@@ -166,6 +166,14 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
             commit: loaded.commit().map(String::from),
         });
     }
+    // Planning nothing is removing everything: only when that is what is asked.
+    if !(prune || loaded.config.prune)
+        && let Some((message, help)) = loaded.nothing_read(inputs)
+    {
+        return Err(Unplanned::Refused(Failure::new(message).with_help(format!(
+            "{help}; to remove everything the project runs, plan with --prune"
+        ))));
+    }
     if !without_image.is_empty() {
         return Err(Unplanned::Refused(
             Failure::new(format!("no image for: {}", without_image.join(", ")))

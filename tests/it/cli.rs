@@ -262,3 +262,32 @@ fn sesam_pipes_must_use_declared_systems() {
         "pipes and url systems deploy nothing"
     );
 }
+
+/// A folder with nothing berth reads (a typo in a path, a wrong folder) passes nothing
+/// silently: lint warns, and plan refuses unless removing everything is meant.
+#[test]
+fn a_folder_with_nothing_to_read_is_not_success() {
+    let dir = tree(&[
+        ("berth.yaml", b"project: berth-it-nothing\n"),
+        ("docs/notes.txt", b"hi\n"),
+    ]);
+    let (stdout, stderr, status) = run_in(dir.path(), &["lint", "."]);
+    assert_eq!(status, 0, "a warning: {stdout}{stderr}");
+    assert!(
+        stderr.contains("no COSMOS plugin.txt, Cumulocity manifest or Sesam config under ."),
+        "{stderr}"
+    );
+    let (stdout, _, _) = run_in(dir.path(), &["lint", "--format", "json", "."]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["warnings"], 1, "{report}");
+    assert_eq!(report["problems"][0]["code"], "berth::load::nothing-read");
+
+    for command in ["plan", "apply"] {
+        let (stdout, stderr, status) = run_in(dir.path(), &[command, "."]);
+        assert_eq!(status, 1, "{command}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("no COSMOS plugin.txt") && stderr.contains("--prune"),
+            "{stderr}"
+        );
+    }
+}

@@ -680,9 +680,10 @@ fn a_project_pruned_to_nothing_leaves_no_network_behind() {
     p.remove("web.conf.json");
     let (text, status) = p.plan(&[]);
     assert_eq!(
-        status, 0,
-        "without prune the container and its network stay: {text}"
+        status, 1,
+        "without prune, a folder with nothing to read is refused and everything stays: {text}"
     );
+    assert!(text.contains("no COSMOS plugin.txt"), "{text}");
     let (text, status) = p.plan(&["--prune"]);
     assert_eq!(status, 2, "{text}");
     assert!(
