@@ -192,7 +192,7 @@ fn failure(url: &str, what: &str, e: redis::RedisError) -> Failure {
     } else if e.is_connection_refusal() || e.is_timeout() || e.is_io_error() {
         "is Redis running, and is cosmos.redis.url in berth.yaml where berth reaches it?"
     } else {
-        "check that cosmos.redis.url names COSMOS's Redis (its user needs HGET, HMGET, HGETALL, HSET, HDEL and EVAL on the two hashes)"
+        "check that cosmos.redis.url names COSMOS's Redis (its user needs EVALSHA and SCRIPT LOAD, and HGET, HGETALL, HSET and HDEL on the two hashes)"
     };
     Failure::caused(format!("{what} at {url}"), e).with_help(help)
 }
