@@ -35,6 +35,22 @@ pub struct Config {
     pub webhooks: Webhooks,
     pub lint: Lint,
     pub network: Network,
+    pub history: History,
+}
+
+/// How much of the journal is kept: `berth history` lists it, `berth rollback --steps`
+/// reaches back through it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct History {
+    /// Applies kept per project.
+    pub keep: usize,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History { keep: 100 }
+    }
 }
 
 /// The network the project's containers join.

@@ -19,9 +19,9 @@ use super::report::{colour_stdout, stdout};
 use crate::apply::{Event, Outcome};
 use crate::ops::Dial;
 use crate::ops::Environment;
-use crate::ops::apply::{Observer, Settings, carry_out, fresh, record, remade};
+use crate::ops::apply::{Observer, Run, Settings, carry_out, fresh, record, remade};
 use crate::ops::load::Inputs;
-use crate::ops::plan::{Planned, Request, make};
+use crate::ops::plan::{PinRule, Planned, Request, make};
 use crate::plan::Step;
 use crate::plan::view::{PlanView, human};
 use crate::repo::dir::Disk;
@@ -31,25 +31,64 @@ use crate::store::journal;
 pub struct ApplyArgs {
     #[command(flatten)]
     inputs: InputArgs,
-    /// Apply without asking.
-    #[arg(long)]
-    auto_approve: bool,
-    /// How many services change at once.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    parallelism: usize,
+    #[command(flatten)]
+    carry: CarryArgs,
     /// Apply only to these services (repeatable).
     #[arg(long = "target", value_name = "SERVICE")]
     targets: Vec<String>,
     /// Remove managed containers that left the configuration [default: berth.yaml's prune].
     #[arg(long)]
     prune: bool,
+}
+
+/// How apply, rollback and destroy carry a plan out.
+#[derive(Debug, Args)]
+pub struct CarryArgs {
+    /// Go ahead without asking.
+    #[arg(long)]
+    auto_approve: bool,
+    /// How many services change at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    parallelism: usize,
     /// How long to wait for another apply of the project to finish.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    lock_timeout: Duration,
+    pub lock_timeout: Duration,
     /// A container without probes is ready when it has stayed up this long; a Swarm
     /// service when all its tasks have.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     stable_for: Duration,
+}
+
+/// What is being carried out, for the prompt, the report and the journal.
+pub struct Verb<'a> {
+    /// `apply`, `rollback` or `destroy`, as the journal names it.
+    pub kind: &'static str,
+    /// The approval question, about the plan.
+    pub question: &'a dyn Fn(&Planned) -> String,
+    /// Run once the plan is to go ahead (approved, or nothing to do), before anything
+    /// changes: a rollback pins the project here.
+    pub settled: &'a dyn Fn(&Planned) -> miette::Result<()>,
+}
+
+/// How a carried-out plan ended.
+pub enum Carried {
+    /// The engine already matched.
+    Nothing,
+    Done,
+    /// Refused, cancelled, or some steps failed: exit 1.
+    Failed,
+}
+
+impl Carried {
+    /// The exit code; with `detailed`, 2 when something changed.
+    pub fn exit(self, detailed: bool) -> ExitCode {
+        match self {
+            Carried::Nothing => ExitCode::SUCCESS,
+            Carried::Done if detailed => ExitCode::from(2),
+            Carried::Done => ExitCode::SUCCESS,
+            Carried::Failed => ExitCode::FAILURE,
+        }
+    }
 }
 
 pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
@@ -63,16 +102,38 @@ pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
         files: &Disk,
         targets: &targets,
         prune,
-        lock: Some(args.lock_timeout),
+        lock: Some(args.carry.lock_timeout),
         stopping: None,
+        destroy: false,
+        pin: PinRule::Refuse,
     };
+    let verb = Verb {
+        kind: "apply",
+        question: &|_| "Do you want to perform these actions?".into(),
+        settled: &|_| Ok(()),
+    };
+    Ok(carry(&request, env, &args.carry, saved.as_ref(), &verb)?.exit(false))
+}
+
+/// Plans (or re-checks a saved plan), shows the plan, asks, and carries it out with
+/// progress on the terminal; the report is kept in the journal.
+pub fn carry(
+    request: &Request<'_>,
+    env: &Environment,
+    args: &CarryArgs,
+    saved: Option<&PlanView>,
+    verb: &Verb<'_>,
+) -> miette::Result<Carried> {
     // One runtime and one connection to the engine, for the plan and its apply.
     let runtime = runtime()?;
-    let (planned, docker) = match runtime.block_on(make(&request, env, &Dial::default(), &warn)) {
+    let (planned, docker) = match runtime.block_on(make(request, env, &Dial::default(), &warn)) {
         Ok(made) => made,
-        Err(unplanned) => return exit(unplanned),
+        Err(unplanned) => {
+            exit(unplanned)?;
+            return Ok(Carried::Failed);
+        }
     };
-    match &saved {
+    match saved {
         // Applying a saved plan applies exactly it: anything new since is refused.
         Some(saved) => fresh(saved, &planned.view).map_err(|stale| {
             miette::miette!(
@@ -86,19 +147,21 @@ pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
         for error in &planned.plan.errors {
             eprintln!("error: {error}");
         }
-        eprintln!("error: the plan has errors; nothing was applied");
-        return Ok(ExitCode::FAILURE);
+        eprintln!("error: the plan has errors; nothing was changed");
+        return Ok(Carried::Failed);
     }
     if planned.plan.is_empty() {
         if saved.is_some() {
             println!("No changes. The engine matches the configuration.");
         }
-        return Ok(ExitCode::SUCCESS);
+        (verb.settled)(&planned)?;
+        return Ok(Carried::Nothing);
     }
-    if saved.is_none() && !args.auto_approve && !approved()? {
-        eprintln!("Apply cancelled.");
-        return Ok(ExitCode::FAILURE);
+    if saved.is_none() && !args.auto_approve && !approved(&(verb.question)(&planned))? {
+        eprintln!("{} cancelled.", title(verb.kind));
+        return Ok(Carried::Failed);
     }
+    (verb.settled)(&planned)?;
     let settings = Settings {
         parallelism: args.parallelism,
         stable_for: args.stable_for,
@@ -114,10 +177,25 @@ pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
         Ok(outcomes) => outcomes,
         Err(e) => {
             eprintln!("error: {}", e.explained());
-            return Ok(ExitCode::FAILURE);
+            return Ok(Carried::Failed);
         }
     };
-    Ok(report(&outcomes, &planned))
+    let run = Run {
+        kind: verb.kind,
+        by: env.who.clone(),
+        reason: None,
+        time: journal::now(),
+    };
+    Ok(report(&outcomes, &planned, run))
+}
+
+/// `Apply`, `Rollback`, `Destroy`.
+fn title(kind: &str) -> String {
+    let mut title = kind.to_string();
+    if let Some(first) = title.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    title
 }
 
 /// The saved plan `berth apply FILE` names, if the only path is one.
@@ -136,14 +214,14 @@ fn saved_plan(inputs: &Inputs) -> miette::Result<Option<PlanView>> {
 }
 
 /// Asks on the terminal, as Terraform does; without one, refuses.
-fn approved() -> miette::Result<bool> {
+fn approved(question: &str) -> miette::Result<bool> {
     if !std::io::stdin().is_terminal() {
         miette::bail!(
             help = "review it with `berth plan`, then run `berth apply --auto-approve` (or apply a saved plan: `berth plan --out plan.json`, `berth apply plan.json`)",
             "no terminal to ask for approval"
         );
     }
-    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    print!("\n{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush().into_diagnostic()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
@@ -243,21 +321,22 @@ fn key(step: &Step) -> String {
     format!("{}/{}", step.name, step.action().name())
 }
 
-/// The final report, also kept in the journal; exit 1 when anything failed.
-fn report(outcomes: &[Outcome], planned: &Planned) -> ExitCode {
-    let entry = record(outcomes, planned, None, journal::now(), &Progress::new());
+/// The final report, also kept in the journal.
+fn report(outcomes: &[Outcome], planned: &Planned, run: Run) -> Carried {
+    let title = title(run.kind);
+    let entry = record(outcomes, planned, run, &Progress::new());
     if entry.failed.is_empty() {
-        println!("\nApply complete: {}.", entry.done);
-        ExitCode::SUCCESS
+        println!("\n{title} complete: {}.", entry.done);
+        Carried::Done
     } else {
         eprintln!(
-            "\nApply incomplete: {}; {} failed:",
+            "\n{title} incomplete: {}; {} failed:",
             entry.done,
             entry.failed.len()
         );
         for line in &entry.failed {
             eprintln!("  {line}");
         }
-        ExitCode::FAILURE
+        Carried::Failed
     }
 }

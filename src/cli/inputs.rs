@@ -16,6 +16,24 @@ pub struct InputArgs {
     /// below them; berth.yaml is read from the first folder).
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+/// Which project, for the commands whose arguments are services (`logs`, `history`,
+/// `rollback`, `unpin`): the paths are an option.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// A file or folder of the configuration, as `berth plan` takes it (repeatable).
+    #[arg(long = "path", default_value = ".", value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+/// Where the configuration comes from, and the COSMOS install overrides.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
     /// Set a COSMOS VARIABLE, replacing its default and berth.yaml's (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_pair)]
     vars: Vec<(String, String)>,
@@ -83,8 +101,21 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 impl InputArgs {
     /// The inputs the use cases take; the ssh key falls back to `BERTH_SSH_KEY`.
     pub fn inputs(&self, env: &Environment) -> Inputs {
+        self.source.inputs(&self.paths, env)
+    }
+}
+
+impl ProjectArgs {
+    /// The inputs the use cases take.
+    pub fn inputs(&self, env: &Environment) -> Inputs {
+        self.source.inputs(&self.paths, env)
+    }
+}
+
+impl SourceArgs {
+    fn inputs(&self, paths: &[PathBuf], env: &Environment) -> Inputs {
         Inputs {
-            paths: self.paths.clone(),
+            paths: paths.to_vec(),
             vars: self.vars.clone(),
             env: self.env.clone(),
             scope: self.scope.clone(),
@@ -127,6 +158,13 @@ pub fn environment() -> Environment {
         ssh_key: std::env::var_os("BERTH_SSH_KEY")
             .filter(|k| !k.is_empty())
             .map(PathBuf::from),
+        // The account's name from the system, not `USER`, which cron and systemd leave
+        // unset.
+        who: match (whoami::fallible::username(), whoami::fallible::hostname()) {
+            (Ok(user), Ok(host)) => Some(format!("{user}@{host}")),
+            (Ok(user), Err(_)) => Some(user),
+            _ => None,
+        },
     }
 }
 

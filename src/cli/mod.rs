@@ -4,12 +4,16 @@
 mod apply;
 mod compile;
 mod completions;
+mod destroy;
 mod diagnostic;
+mod history;
 mod hook;
 mod inputs;
 mod lint;
+mod logs;
 mod plan;
 mod report;
+mod rollback;
 mod sarif;
 mod status;
 mod unlock;
@@ -40,6 +44,16 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Show every service: desired commit, instances, drift, and the last apply.
     Status(status::StatusArgs),
+    /// List the project's applies, rollbacks and destroys, newest first.
+    History(history::HistoryArgs),
+    /// Apply an earlier commit and pin the project (or services) to it until `unpin`.
+    Rollback(rollback::RollbackArgs),
+    /// Release a pin set by `rollback`: apply and watch follow the branch again.
+    Unpin(rollback::UnpinArgs),
+    /// Plan and carry out the removal of everything the project runs.
+    Destroy(destroy::DestroyArgs),
+    /// Print what the project's containers print.
+    Logs(logs::LogsArgs),
     /// Reconcile on every push, webhook, drift and interval, until stopped.
     Watch(watch::WatchArgs),
     /// Install git hooks that trigger a reconcile on push.
@@ -73,6 +87,11 @@ pub fn run() -> ExitCode {
         Command::Plan(args) => plan::run(args, &env),
         Command::Apply(args) => apply::run(args, &env),
         Command::Status(args) => status::run(args, &env),
+        Command::History(args) => history::run(args, &env),
+        Command::Rollback(args) => rollback::run(args, &env),
+        Command::Unpin(args) => rollback::unpin(args, &env),
+        Command::Destroy(args) => destroy::run(args, &env),
+        Command::Logs(args) => logs::run(args, &env),
         Command::Watch(args) => watch::run(args, &env),
         Command::Hook(args) => hook::run(args, &env),
         Command::Unlock(args) => unlock::run(args, &env),

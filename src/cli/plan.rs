@@ -13,7 +13,7 @@ use super::report::warn;
 use super::report::{colour, colour_stdout, json, render, stdout};
 use crate::ops::Dial;
 use crate::ops::Environment;
-use crate::ops::plan::{Planned, Request, Unplanned, make};
+use crate::ops::plan::{PinRule, Planned, Request, Unplanned, make};
 use crate::plan::view::human;
 use crate::repo::dir::Disk;
 
@@ -55,6 +55,8 @@ pub fn run(args: PlanArgs, env: &Environment) -> miette::Result<ExitCode> {
         prune: args.prune,
         lock: None,
         stopping: None,
+        destroy: false,
+        pin: PinRule::Warn,
     };
     let planned = match plan(&request, env) {
         Ok(planned) => planned,

@@ -11,7 +11,7 @@ use super::inputs::InputArgs;
 use super::plan::{exit, plan};
 use super::report::{json, stdout};
 use crate::ops::Environment;
-use crate::ops::plan::Request;
+use crate::ops::plan::{PinRule, Request};
 use crate::ops::status::{Status, status};
 use crate::repo::dir::Disk;
 
@@ -39,6 +39,8 @@ pub fn run(args: StatusArgs, env: &Environment) -> miette::Result<ExitCode> {
         prune: false,
         lock: None,
         stopping: None,
+        destroy: false,
+        pin: PinRule::Follow,
     };
     let planned = match plan(&request, env) {
         Ok(planned) => planned,
@@ -131,6 +133,13 @@ fn human(status: &Status) -> String {
         if let Some(update) = swarm.update.as_deref().filter(|u| !u.starts_with("completed")) {
             let _ = writeln!(out, "  {name}: last update {update}");
         }
+    }
+    if let Some(pinned) = &status.pinned {
+        let mut summary = pinned.summary.clone();
+        if let Some(first) = summary.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        let _ = writeln!(out, "\n{summary}; `berth unpin` releases it.");
     }
     if !status.kept.is_empty() {
         let _ = writeln!(out, "\nNo longer configured, kept: {}", status.kept.join(", "));

@@ -7,6 +7,7 @@
 pub mod docker;
 pub mod fake;
 pub mod labels;
+pub mod logs;
 pub mod naming;
 #[allow(clippy::disallowed_methods)] // the edge: waiting for Swarm to converge
 pub mod swarm;

@@ -636,14 +636,21 @@ fn job(
     Ok(job)
 }
 
-/// Keeps an apply's outcome in the journal for `berth status`; the entry written.
-pub fn record(
-    outcomes: &[Outcome],
-    planned: &Planned,
-    reason: Option<String>,
-    time: String,
-    observer: &dyn Observer,
-) -> journal::Entry {
+/// What ran, for the journal: an apply, a rollback or a destroy, by whom, when, and why
+/// when the configuration did not change.
+pub struct Run {
+    pub kind: &'static str,
+    /// `user@host`.
+    pub by: Option<String>,
+    /// Why it ran besides a new commit: `image update by schedule: web`.
+    pub reason: Option<String>,
+    /// RFC 3339, UTC.
+    pub time: String,
+}
+
+/// Keeps an apply's outcome in the journal for `berth status` and `berth history`; the
+/// entry written.
+pub fn record(outcomes: &[Outcome], planned: &Planned, run: Run, observer: &dyn Observer) -> journal::Entry {
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| {
@@ -663,8 +670,28 @@ pub fn record(
     } else {
         done.join(", ")
     };
+    // Each service's steps; the network's removal is no service's, and `failed` says it
+    // when it fails.
+    let changes = planned
+        .plan
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let outcome = outcomes
+                .iter()
+                .find(|o| o.name == step.name && o.action == step.action())?;
+            Some(journal::Change {
+                service: step.service.clone(),
+                container: step.name.clone(),
+                action: step.action().done().to_string(),
+                error: outcome.result.as_ref().err().map(ToString::to_string),
+            })
+        })
+        .collect();
     let entry = journal::Entry {
-        time,
+        time: run.time,
+        kind: run.kind.to_string(),
+        by: run.by,
         engine: planned.address.host.clone(),
         commit: planned.identity.commit.clone(),
         outcome: if failed.is_empty() {
@@ -675,9 +702,11 @@ pub fn record(
         .to_string(),
         done,
         failed,
-        reason,
+        reason: run.reason,
+        changes,
     };
-    if let Err(e) = journal::record(&planned.state_dir, &planned.identity.project, &entry) {
+    let keep = planned.config.history.keep;
+    if let Err(e) = journal::record(&planned.state_dir, &planned.identity.project, &entry, keep) {
         observer.note(true, &format!("cannot record this apply in the journal: {e}"));
     }
     entry

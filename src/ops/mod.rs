@@ -11,8 +11,10 @@
 //! steps into jobs with real values; `status` tells each service's instances and drift.
 
 pub mod apply;
+pub mod history;
 pub mod lint;
 pub mod load;
+pub mod logs;
 pub mod plan;
 pub mod status;
 #[cfg(test)]
@@ -48,6 +50,8 @@ pub struct Environment {
     pub cwd: PathBuf,
     /// `BERTH_SSH_KEY`: the private key for ssh:// repositories when none is given.
     pub ssh_key: Option<PathBuf>,
+    /// Who runs berth, `user@host`, for the journal.
+    pub who: Option<String>,
 }
 
 /// Opens a connection to the engine at an address.

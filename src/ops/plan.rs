@@ -25,6 +25,7 @@ use crate::plan::{Action, Plan, PlanOptions, desired_digest, plan};
 use crate::problem::{Problem, closest};
 use crate::repo::Files;
 use crate::repo::git::GitTree;
+use crate::store::journal;
 use crate::store::lock::Lock;
 use crate::store::secrets::Secrets;
 use crate::store::state::State;
@@ -51,6 +52,8 @@ pub struct Planned {
     /// Held from before the engine was observed until this is dropped, for an apply.
     #[allow(dead_code)] // held, never read: releasing it is its Drop
     pub lock: Option<Lock>,
+    /// The project's pin, read under the lock.
+    pub pinned: Option<Pinned>,
 }
 
 /// What to plan.
@@ -65,6 +68,65 @@ pub struct Request<'a> {
     pub lock: Option<Duration>,
     /// Set when berth is asked to stop: waiting for the lock ends.
     pub stopping: Option<&'a AtomicBool>,
+    /// Plan the removal of everything the project runs (or of the targets): `berth
+    /// destroy`.
+    pub destroy: bool,
+    /// What a pin set by `berth rollback` does to this plan.
+    pub pin: PinRule,
+}
+
+/// What a pin set by `berth rollback` does to a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinRule {
+    /// Plan as if there were none, and say that apply would refuse (`berth plan`).
+    Warn,
+    /// Refuse to change a pinned service (`berth apply`): applying a newer commit
+    /// would undo the rollback.
+    Refuse,
+    /// Plan the pinned commit instead, and leave pinned services alone (`berth watch`).
+    Follow,
+    /// The plan moves or ignores the pin itself (`berth rollback`, `berth destroy`).
+    Ignore,
+}
+
+/// A pin, and how far the branch has moved past it.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub pin: journal::Pin,
+    /// The commit the configuration's branch is at (`None` from a folder).
+    pub head: Option<String>,
+    /// Commits on the branch since the pinned one.
+    pub ahead: Option<usize>,
+}
+
+impl Pinned {
+    /// `pinned to abc1234 by berth rollback (ops@host, 2026-12-06T01:00:00Z); the
+    /// branch is 2 commit(s) ahead at def5678`.
+    pub fn describe(&self) -> String {
+        let pin = &self.pin;
+        let what = match pin.services.as_slice() {
+            [] => "the project is".to_string(),
+            [one] => format!("`{one}` is"),
+            many => format!("{} are", many.join(", ")),
+        };
+        let by = pin.by.as_deref().map(|b| format!("{b}, ")).unwrap_or_default();
+        let mut line = format!(
+            "{what} pinned to commit {} by berth rollback ({by}{})",
+            short(&pin.commit),
+            pin.time
+        );
+        if let (Some(head), Some(ahead)) = (&self.head, self.ahead)
+            && head != &pin.commit
+        {
+            line += &format!("; the branch is {ahead} commit(s) ahead, at {}", short(head));
+        }
+        line
+    }
+}
+
+/// A commit id's first seven characters, as git shows it.
+pub fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
 }
 
 /// Why nothing was planned: never from a partial picture.
@@ -109,6 +171,9 @@ struct Prepared {
     lock: Option<Lock>,
     /// The folder berth runs in, that relative paths in a saved plan start from.
     cwd: PathBuf,
+    destroy: bool,
+    pin: PinRule,
+    pinned: Option<Pinned>,
 }
 
 /// Compiles, observes and plans, over a connection `connect` opens to the engine
@@ -124,13 +189,77 @@ where
     C::Engine: Observe,
 {
     let loaded = load(request.inputs, request.files, env.state_dir.as_deref(), warn)?;
-    let prepared = prepare(request, loaded, env)?;
+    let mut prepared = prepare(request, loaded, env)?;
+    if let Some(pinned) = &prepared.pinned
+        && request.pin == PinRule::Follow
+        && pinned.pin.services.is_empty()
+        && prepared.loaded.commit() != Some(pinned.pin.commit.as_str())
+    {
+        // The whole project is pinned: the pinned commit is what is desired, read
+        // again from the same repository (a mirror already holds it).
+        let pinned = pinned.clone();
+        let inputs = Inputs {
+            reference: Some(pinned.pin.commit.clone()),
+            offline: true,
+            project: Some(prepared.identity.project.clone()),
+            ..request.inputs.clone()
+        };
+        drop(prepared); // its lock, taken again below
+        let loaded = load(&inputs, request.files, env.state_dir.as_deref(), &|_| {})?;
+        prepared = prepare(
+            &Request {
+                inputs: &inputs,
+                ..*request
+            },
+            loaded,
+            env,
+        )?;
+        prepared.pinned = Some(pinned);
+    }
+    if let Some(pinned) = prepared.pinned.as_ref().filter(|_| request.pin == PinRule::Warn) {
+        warn(&format!(
+            "{}; `berth apply` refuses to change what is pinned until `berth unpin`",
+            pinned.describe()
+        ));
+    }
     let engine = connect
         .connect(&prepared.address)
         .await
         .map_err(Unplanned::Engine)?;
     let planned = observe_and_plan(prepared, &engine).await?;
     Ok((planned, engine))
+}
+
+/// Where a project runs and who owns its objects, without planning it: for the
+/// commands that read the project (`logs`, `history`) or berth's state of it (`unpin`).
+pub struct Located {
+    pub identity: Identity,
+    pub address: Address,
+    pub mode: Mode,
+    pub state_dir: PathBuf,
+}
+
+/// Finds the project the inputs name the way a plan does (a configuration with errors
+/// still names one).
+pub fn locate(
+    inputs: &Inputs,
+    files: &dyn Files,
+    env: &Environment,
+    warn: &dyn Fn(&str),
+) -> Result<Located, Failure> {
+    let loaded = load(inputs, files, env.state_dir.as_deref(), warn)?;
+    let state_dir = crate::store::state::dir(env.state_dir.as_deref())?;
+    let identity = Identity {
+        installation: State::open(&state_dir)?.installation(),
+        project: project_of(inputs, &loaded)?,
+        commit: loaded.commit().map(String::from),
+    };
+    Ok(Located {
+        identity,
+        address: engine_address(&loaded.config.engine, &loaded.root, env)?,
+        mode: inputs.mode(&loaded.config),
+        state_dir,
+    })
 }
 
 /// The gates and the identity: everything of a plan that needs no engine.
@@ -142,6 +271,8 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         prune,
         lock,
         stopping,
+        destroy,
+        pin,
     } = *request;
     let levels = Levels::from_config(&loaded.config.lint).map_err(|e| {
         Unplanned::Refused(
@@ -167,20 +298,22 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         });
     }
     // Planning nothing is removing everything: only when that is what is asked.
-    if !(prune || loaded.config.prune)
+    if !(prune || destroy || loaded.config.prune)
         && let Some((message, help)) = loaded.nothing_read(inputs)
     {
         return Err(Unplanned::Refused(Failure::new(message).with_help(format!(
             "{help}; to remove everything the project runs, plan with --prune"
         ))));
     }
-    if !without_image.is_empty() {
+    if !without_image.is_empty() && !destroy {
         return Err(Unplanned::Refused(
             Failure::new(format!("no image for: {}", without_image.join(", ")))
                 .with_help("set cosmos.image (COSMOS) or cumulocity.images (Cumulocity) in berth.yaml"),
         ));
     }
-    for target in targets {
+    // What a destroy may target is also what runs but is no longer configured: known
+    // once the engine is observed.
+    for target in targets.iter().filter(|_| !destroy) {
         if !model.services.iter().any(|s| &s.name == target) {
             let names = model.services.iter().map(|s| s.name.as_str());
             let hint = closest(target, names)
@@ -192,10 +325,7 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         }
     }
 
-    let project = match &inputs.project {
-        Some(name) => name.clone(),
-        None => project_name(&loaded, inputs.repo.as_deref())?,
-    };
+    let project = project_of(inputs, &loaded)?;
     let state_dir = crate::store::state::dir(env.state_dir.as_deref())?;
     let state = State::open(&state_dir)?;
     let identity = Identity {
@@ -217,6 +347,18 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         None => None,
     };
     let mode = inputs.mode(&loaded.config);
+    let pinned = match journal::pin(&state_dir, &identity.project) {
+        Err(e) => return Err(Unplanned::Refused(Failure::new(e))),
+        Ok(None) => None,
+        Ok(Some(pin)) => {
+            let git = loaded.git.as_ref();
+            Some(Pinned {
+                head: git.map(|g| g.commit.clone()),
+                ahead: git.and_then(|g| g.ahead_of(&pin.commit)),
+                pin,
+            })
+        }
+    };
     Ok(Prepared {
         loaded,
         inputs: inputs.clone(),
@@ -229,6 +371,9 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         state_dir,
         lock,
         cwd: env.cwd.clone(),
+        destroy,
+        pin,
+        pinned,
     })
 }
 
@@ -246,7 +391,19 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         state_dir,
         lock,
         cwd,
+        destroy,
+        pin,
+        pinned,
     } = prepared;
+    let mut loaded = loaded;
+    if destroy {
+        // Nothing is desired but what the configuration keeps beside the targets.
+        loaded
+            .compiled
+            .model
+            .services
+            .retain(|s| !targets.is_empty() && !targets.contains(&s.name));
+    }
     let model = &loaded.compiled.model;
     // A reference the engine cannot parse is the plan's to refuse, not the engine's.
     let mut images: Vec<String> = model
@@ -297,7 +454,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
     let mut plan = plan(
         &diff,
         &PlanOptions {
-            prune: prune || loaded.config.prune,
+            prune: prune || destroy || loaded.config.prune,
             mode,
         },
     );
@@ -329,8 +486,18 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
     }
     plan.errors
         .extend(unobtainable_images(model, &loaded.config, &live, &plan));
+    if destroy {
+        unknown_targets(&targets, &plan)?;
+    }
     if !targets.is_empty() {
         plan = plan.only(&targets);
+    }
+    if let Some(pinned) = &pinned {
+        match pin {
+            PinRule::Refuse => refuse_pinned(&plan, pinned)?,
+            PinRule::Follow => plan.hold(|service| pinned.pin.holds(service)),
+            PinRule::Warn | PinRule::Ignore => {}
+        }
     }
     if let Some(git) = &loaded.git {
         blame(&mut plan, &live, git);
@@ -358,7 +525,47 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         cosmos_store,
         state_dir,
         lock,
+        pinned,
     })
+}
+
+/// A destroy's targets: services the configuration names, or that run.
+fn unknown_targets(targets: &[String], plan: &Plan) -> Result<(), Unplanned> {
+    match targets
+        .iter()
+        .find(|t| !plan.steps.iter().any(|s| &s.service == *t))
+    {
+        None => Ok(()),
+        Some(target) => Err(Unplanned::Refused(
+            Failure::new(format!(
+                "--target `{target}`: the project runs nothing of that name, so there is nothing to destroy"
+            ))
+            .with_help("`berth status` lists the project's services"),
+        )),
+    }
+}
+
+/// `berth apply` does not undo a rollback: a plan that changes a pinned service is
+/// refused.
+fn refuse_pinned(plan: &Plan, pinned: &Pinned) -> Result<(), Unplanned> {
+    let mut held: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| pinned.pin.holds(&s.service))
+        .map(|s| s.service.as_str())
+        .collect();
+    held.dedup();
+    if held.is_empty() {
+        return Ok(());
+    }
+    Err(Unplanned::Refused(
+        Failure::new(format!(
+            "{}; applying would change {}",
+            pinned.describe(),
+            held.join(", ")
+        ))
+        .with_help("`berth unpin` releases the pin (then apply), `berth rollback --to COMMIT` moves it, or --target services that are not pinned"),
+    ))
 }
 
 /// Images a create or replace needs that nothing can provide: not on the engine, no
@@ -440,6 +647,15 @@ fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
                 git.blame(file, change.source.line, deployed.as_deref())
             };
         }
+    }
+}
+
+/// The project a configuration is deployed as: `--project`, else berth.yaml's, else
+/// the repository's or folder's name.
+pub fn project_of(inputs: &Inputs, loaded: &Loaded) -> Result<String, Failure> {
+    match &inputs.project {
+        Some(name) => Ok(name.clone()),
+        None => project_name(loaded, inputs.repo.as_deref()),
     }
 }
 

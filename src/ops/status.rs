@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::plan::Planned;
+use super::plan::{Pinned, Planned};
 use crate::plan::Step;
 use crate::store::journal;
 
@@ -20,6 +20,33 @@ pub struct Status {
     /// Managed containers no longer in the configuration.
     pub kept: Vec<String>,
     pub last_apply: Option<journal::Entry>,
+    /// What `berth rollback` pinned, until `berth unpin`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<PinStatus>,
+}
+
+/// A pin and how far the branch moved past it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PinStatus {
+    #[serde(flatten)]
+    pub pin: journal::Pin,
+    /// The branch's commit now.
+    pub head: Option<String>,
+    /// Commits on the branch since the pinned one.
+    pub ahead: Option<usize>,
+    /// `the project is pinned to commit abc1234 by berth rollback (…)`.
+    pub summary: String,
+}
+
+impl PinStatus {
+    pub fn of(pinned: &Pinned) -> PinStatus {
+        PinStatus {
+            pin: pinned.pin.clone(),
+            head: pinned.head.clone(),
+            ahead: pinned.ahead,
+            summary: pinned.describe(),
+        }
+    }
 }
 
 /// The project's status as of a plan: every service, the kept containers, and the last
@@ -33,6 +60,7 @@ pub fn status(planned: &Planned) -> Status {
         services: services(planned),
         kept: planned.plan.kept.clone(),
         last_apply: journal::last(&planned.state_dir, &planned.identity.project),
+        pinned: planned.pinned.as_ref().map(PinStatus::of),
     }
 }
 

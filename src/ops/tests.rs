@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::Environment;
 use super::apply::{Observer, Settings, carry_out, fresh, source};
 use super::load::Inputs;
-use super::plan::{Planned, Request, Unplanned, make};
+use super::plan::{PinRule, Planned, Request, Unplanned, make};
 use crate::apply::Event;
 use crate::engine::ImageSource;
 use crate::engine::fake::FakeDocker;
@@ -56,6 +56,8 @@ async fn plan_with(
         prune: false,
         lock: None,
         stopping: None,
+        destroy: false,
+        pin: PinRule::Refuse,
     };
     // The whole use case: load, gate, connect (to the fake engine), observe, plan.
     let (planned, _) = make(&request, &setup.env, engine, &|_| {}).await?;

@@ -216,7 +216,7 @@ impl Plan {
         self.kept.clear();
         self.remove_network = None;
         self.entries.write.retain(|s| wanted(s));
-        self.entries.remove.clear();
+        self.entries.remove.retain(|s| wanted(s));
         if !self
             .steps
             .iter()
@@ -225,6 +225,20 @@ impl Plan {
             self.network = None;
         }
         self
+    }
+}
+
+impl Plan {
+    /// Leaves alone the services `held` names (pinned by `berth rollback`): none of
+    /// their steps, no entry written for them, and the network kept for them.
+    pub fn hold(&mut self, held: impl Fn(&str) -> bool) {
+        let before = self.steps.len();
+        self.steps.retain(|s| !held(&s.service));
+        self.entries.write.retain(|s| !held(s));
+        self.entries.remove.retain(|s| !held(s));
+        if self.steps.len() < before {
+            self.remove_network = None;
+        }
     }
 }
 

@@ -177,6 +177,16 @@ impl GitTree {
     }
 }
 
+impl GitTree {
+    /// How many commits this one is ahead of `base` (a commit id, or a prefix of one):
+    /// how far a branch has moved past a pinned commit.
+    pub fn ahead_of(&self, base: &str) -> Option<usize> {
+        let base = self.repo.revparse_single(base).ok()?.peel_to_commit().ok()?.id();
+        let head = Oid::from_str(&self.commit).ok()?;
+        Some(self.repo.graph_ahead_behind(head, base).ok()?.0)
+    }
+}
+
 fn provenance(commit: &git2::Commit) -> Provenance {
     let author = commit.author();
     Provenance {

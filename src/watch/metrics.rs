@@ -23,6 +23,8 @@ pub struct Metrics {
     events: Family<Labels, Counter>,
     webhooks: Family<Labels, Counter>,
     pulls: Family<Labels, Counter>,
+    pinned: Gauge,
+    pin_ahead: Gauge,
 }
 
 impl Default for Metrics {
@@ -36,6 +38,18 @@ impl Default for Metrics {
         let events = Family::<Labels, Counter>::default();
         let webhooks = Family::<Labels, Counter>::default();
         let pulls = Family::<Labels, Counter>::default();
+        let pinned = Gauge::default();
+        let pin_ahead = Gauge::default();
+        registry.register(
+            "pinned",
+            "1 while `berth rollback` pins the project or some of its services (no newer commit is applied to them until `berth unpin`), else 0",
+            pinned.clone(),
+        );
+        registry.register(
+            "pin_commits_behind",
+            "While pinned: how many commits the branch has moved past the pinned commit",
+            pin_ahead.clone(),
+        );
         registry.register(
             "reconciles",
             "Reconciles by outcome: in_sync, applied, drift_reported, drift_held, drift_ignored, incomplete, invalid, failed",
@@ -80,6 +94,8 @@ impl Default for Metrics {
             events,
             webhooks,
             pulls,
+            pinned,
+            pin_ahead,
         }
     }
 }
@@ -117,6 +133,13 @@ impl Metrics {
         self.pulls
             .get_or_create(&vec![("result", result.to_string())])
             .inc();
+    }
+
+    /// Pinned or not, and how far the branch moved past the pin.
+    pub fn pin(&self, ahead: Option<usize>) {
+        self.pinned.set(i64::from(ahead.is_some()));
+        self.pin_ahead
+            .set(ahead.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)));
     }
 
     /// The OpenMetrics text exposition.

@@ -22,10 +22,10 @@ use crate::config::Drift;
 use crate::engine::docker::Address;
 use crate::engine::{Engine, EngineError, Identity, ImageSource, Observe, Swarm};
 use crate::live::RunState;
-use crate::ops::apply::{Observer, Settings as ApplySettings, carry_out, record, source};
+use crate::ops::apply::{Observer, Run, Settings as ApplySettings, carry_out, record, source};
 use crate::ops::load::Inputs;
-use crate::ops::plan::{Planned, Request, Unplanned, make};
-use crate::ops::status::services;
+use crate::ops::plan::{PinRule, Planned, Request, Unplanned, make};
+use crate::ops::status::{PinStatus, services};
 use crate::ops::{Connect, Environment};
 use crate::plan::Step;
 use crate::repo::dir::Disk;
@@ -93,6 +93,8 @@ pub struct Reconciler<C: Connect> {
     last_pulls: BTreeMap<String, ScheduledPull>,
     /// Services whose scheduled pull found a new image, until an apply replaces them.
     pulled: BTreeSet<String>,
+    /// The pin last logged, so that it is logged when it changes.
+    pin_logged: Option<String>,
 }
 
 /// What a scheduled service pulls, and the image its containers run now.
@@ -136,6 +138,7 @@ where
             pull_address: None,
             last_pulls: BTreeMap::new(),
             pulled: BTreeSet::new(),
+            pin_logged: None,
         }
     }
 
@@ -271,6 +274,8 @@ where
             prune: settings.prune,
             lock: Some(settings.lock_timeout),
             stopping: Some(&shared.stopping),
+            destroy: false,
+            pin: PinRule::Follow,
         };
         let warn = |line: &str| warn!("{line}");
         let made = self
@@ -501,13 +506,18 @@ where
                 by_schedule.iter().cloned().collect::<Vec<_>>().join(", ")
             )
         });
-        let entry = record(
-            &outcomes,
-            &planned,
-            reason.clone(),
-            stamp(self.clock.unix()),
-            &log,
-        );
+        let run = Run {
+            kind: "apply",
+            by: self
+                .settings
+                .env
+                .who
+                .as_ref()
+                .map(|who| format!("{who} (berth watch)")),
+            reason: reason.clone(),
+            time: stamp(self.clock.unix()),
+        };
+        let entry = record(&outcomes, &planned, run, &log);
         let service_of = |name: &str| {
             planned
                 .plan
@@ -670,10 +680,21 @@ where
                 }
             })
             .collect();
+        let pinned = planned.pinned.as_ref().map(PinStatus::of);
+        if pinned.as_ref().map(|p| &p.summary) != self.pin_logged.as_ref() {
+            match &pinned {
+                Some(p) => warn!("{}: newer commits wait for `berth unpin`", p.summary),
+                None if self.pin_logged.is_some() => info!("unpinned: following the branch again"),
+                None => {}
+            }
+            self.pin_logged = pinned.as_ref().map(|p| p.summary.clone());
+        }
+        shared.metrics.pin(pinned.as_ref().map(|p| p.ahead.unwrap_or(0)));
         shared.status(|s| {
             s.desired_commit = planned.identity.commit.clone();
             s.services = watched;
             s.kept = planned.plan.kept.clone();
+            s.pinned = pinned;
         });
     }
 }

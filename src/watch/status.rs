@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use super::metrics::Metrics;
 use crate::engine::Identity;
 use crate::engine::docker::Address;
-use crate::ops::status::ServiceStatus;
+use crate::ops::status::{PinStatus, ServiceStatus};
 use crate::secret::Secret;
 
 /// Webhook endpoint → its secret, or why it has none.
@@ -122,6 +122,10 @@ pub struct Status {
     pub services: Vec<WatchedService>,
     /// Managed containers no longer configured, kept (no prune).
     pub kept: Vec<String>,
+    /// What `berth rollback` pinned: the watcher applies no newer commit to it until
+    /// `berth unpin`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<PinStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,211 @@
+//! Reading what the project's containers (or Swarm tasks) print, for `berth logs`: the
+//! sources (each container, or each running task with its slot), their lines with the
+//! engine's timestamps, and, when following, the containers that start meanwhile (a
+//! replace's new container). An edge: it talks to the engine through bollard.
+
+use std::collections::HashMap;
+
+use bollard::container::LogOutput;
+use bollard::query_parameters::{ListTasksOptionsBuilder, LogsOptionsBuilder};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
+
+use super::docker::Docker;
+use super::labels::{INSTANCE, MANAGED_BY, PROJECT, SERVICE};
+use super::{EngineError, Identity};
+use crate::config::Mode;
+
+/// Something that prints: a container, or a Swarm task.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogSource {
+    pub service: String,
+    /// The instance (a container's) or the slot (a task's).
+    pub instance: String,
+    pub id: String,
+    pub task: bool,
+}
+
+/// Which lines.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub follow: bool,
+    /// Unix seconds.
+    pub since: Option<i64>,
+    /// The last N lines of each source.
+    pub tail: Option<u64>,
+}
+
+/// One line a source printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The engine's RFC 3339 time with nanoseconds (it sorts as it reads).
+    pub time: String,
+    pub stderr: bool,
+    pub text: String,
+}
+
+impl Docker {
+    /// The project's containers (this installation's), or on a swarm the running tasks
+    /// of its services; sorted by service and instance.
+    pub async fn log_sources(&self, identity: &Identity, mode: Mode) -> Result<Vec<LogSource>, EngineError> {
+        let mut sources = match mode {
+            Mode::Docker => self
+                .list("label", format!("{PROJECT}={}", identity.project))
+                .await?
+                .into_iter()
+                .filter_map(|c| container_source(identity, c.labels.unwrap_or_default(), c.id?))
+                .collect(),
+            Mode::Swarm => self.task_sources(identity).await?,
+        };
+        sources.sort();
+        Ok(sources)
+    }
+
+    async fn task_sources(&self, identity: &Identity) -> Result<Vec<LogSource>, EngineError> {
+        let label = format!("{PROJECT}={}", identity.project);
+        let filters = HashMap::from([("label", vec![label]), ("desired-state", vec!["running".into()])]);
+        let tasks = self
+            .client
+            .list_tasks(Some(ListTasksOptionsBuilder::new().filters(&filters).build()))
+            .await
+            .map_err(|e| self.error("cannot list Swarm tasks", e))?;
+        Ok(tasks
+            .into_iter()
+            .filter_map(|t| {
+                let labels = t.spec?.container_spec?.labels.unwrap_or_default();
+                (labels.get(MANAGED_BY) == Some(&identity.installation)).then_some(())?;
+                Some(LogSource {
+                    service: labels.get(SERVICE)?.clone(),
+                    instance: t.slot.unwrap_or_default().to_string(),
+                    id: t.id?,
+                    task: true,
+                })
+            })
+            .collect())
+    }
+
+    /// A source's lines, oldest first; with `follow`, until it stops.
+    pub fn log_lines(
+        &self,
+        source: &LogSource,
+        options: &LogOptions,
+    ) -> impl Stream<Item = Result<LogLine, EngineError>> + Send + use<> {
+        let mut builder = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .follow(options.follow);
+        if let Some(since) = options.since {
+            builder = builder.since(i32::try_from(since).unwrap_or(i32::MAX));
+        }
+        if let Some(tail) = options.tail {
+            builder = builder.tail(&tail.to_string());
+        }
+        let options = builder.build();
+        let chunks: BoxStream<'static, _> = if source.task {
+            self.client.task_logs(&source.id, Some(options)).boxed()
+        } else {
+            self.client.logs(&source.id, Some(options)).boxed()
+        };
+        let this = self.clone();
+        // A chunk may hold several lines, or part of one: lines are cut at newlines,
+        // per stream, and what is left when the stream ends is a line too.
+        let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        chunks
+            .map(Some)
+            .chain(futures_util::stream::iter([None]))
+            .flat_map(move |chunk| {
+                let lines: Vec<Result<LogLine, EngineError>> = match chunk {
+                    Some(Err(e)) => vec![Err(this.error("cannot read the logs", e))],
+                    Some(Ok(output)) => {
+                        let (stderr, bytes) = match output {
+                            LogOutput::StdErr { message } => (true, message),
+                            LogOutput::StdOut { message }
+                            | LogOutput::Console { message }
+                            | LogOutput::StdIn { message } => (false, message),
+                        };
+                        let buffer = &mut pending[usize::from(stderr)];
+                        buffer.extend_from_slice(&bytes);
+                        let mut lines = Vec::new();
+                        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                            let line: Vec<u8> = buffer.drain(..=end).collect();
+                            lines.push(Ok(parse(&line[..end], stderr)));
+                        }
+                        lines
+                    }
+                    None => pending
+                        .iter_mut()
+                        .enumerate()
+                        .filter(|(_, b)| !b.is_empty())
+                        .map(|(i, b)| Ok(parse(&std::mem::take(b), i == 1)))
+                        .collect(),
+                };
+                futures_util::stream::iter(lines)
+            })
+    }
+
+    /// With `berth logs -f`: the project's containers that start from now on.
+    pub fn started(
+        &self,
+        identity: &Identity,
+    ) -> impl Stream<Item = Result<LogSource, EngineError>> + use<'_> {
+        let labels = vec![
+            format!("{MANAGED_BY}={}", identity.installation),
+            format!("{PROJECT}={}", identity.project),
+        ];
+        let filters = HashMap::from([
+            ("type", vec!["container".to_string()]),
+            ("label", labels),
+            ("event", vec!["start".to_string()]),
+        ]);
+        let options = bollard::query_parameters::EventsOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let identity = identity.clone();
+        self.client.events(Some(options)).filter_map(move |item| {
+            let source = match item {
+                Err(e) => Some(Err(self.error("lost the engine's event stream", e))),
+                Ok(message) => message.actor.and_then(|actor| {
+                    container_source(&identity, actor.attributes.unwrap_or_default(), actor.id?).map(Ok)
+                }),
+            };
+            async move { source }
+        })
+    }
+}
+
+fn container_source(identity: &Identity, labels: HashMap<String, String>, id: String) -> Option<LogSource> {
+    identity.owns(&labels).then_some(())?;
+    Some(LogSource {
+        service: labels.get(SERVICE)?.clone(),
+        instance: labels.get(INSTANCE)?.clone(),
+        id,
+        task: false,
+    })
+}
+
+/// `2026-12-06T01:02:03.123456789Z text`: the engine's time, then the line.
+fn parse(line: &[u8], stderr: bool) -> LogLine {
+    let line = String::from_utf8_lossy(line);
+    let line = line.strip_suffix('\r').unwrap_or(&line);
+    let (time, text) = line.split_once(' ').unwrap_or((line, ""));
+    LogLine {
+        time: time.to_string(),
+        stderr,
+        text: text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_the_engines_time_then_the_text() {
+        let line = parse(b"2026-12-06T01:02:03.000000001Z hello world\r", true);
+        assert_eq!(line.time, "2026-12-06T01:02:03.000000001Z");
+        assert_eq!(line.text, "hello world");
+        assert!(line.stderr);
+        assert_eq!(parse(b"2026-12-06T01:02:03Z", false).text, "");
+    }
+}
