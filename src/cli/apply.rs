@@ -157,7 +157,7 @@ pub fn carry(
         (verb.settled)(&planned)?;
         return Ok(Carried::Nothing);
     }
-    if saved.is_none() && !args.auto_approve && !approved(&(verb.question)(&planned))? {
+    if saved.is_none() && !args.auto_approve && !approved(verb.kind, &(verb.question)(&planned))? {
         eprintln!("{} cancelled.", title(verb.kind));
         return Ok(Carried::Failed);
     }
@@ -214,12 +214,13 @@ fn saved_plan(inputs: &Inputs) -> miette::Result<Option<PlanView>> {
 }
 
 /// Asks on the terminal, as Terraform does; without one, refuses.
-fn approved(question: &str) -> miette::Result<bool> {
+fn approved(kind: &str, question: &str) -> miette::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        miette::bail!(
-            help = "review it with `berth plan`, then run `berth apply --auto-approve` (or apply a saved plan: `berth plan --out plan.json`, `berth apply plan.json`)",
-            "no terminal to ask for approval"
-        );
+        let help = match kind {
+            "apply" => "review it with `berth plan`, then run `berth apply --auto-approve` (or apply a saved plan: `berth plan --out plan.json`, `berth apply plan.json`)".to_string(),
+            _ => format!("review the plan above, then run `berth {kind}` again with --auto-approve"),
+        };
+        miette::bail!(help = help, "no terminal to ask for approval");
     }
     print!("\n{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush().into_diagnostic()?;

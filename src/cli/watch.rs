@@ -178,6 +178,7 @@ async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCo
     }
     // Kept alive for as long as the loop runs.
     let _files = watch_files(&inputs, shared.clone())?;
+    let _pins = watch_pins(&state_dir(env)?, shared.clone())?;
     tokio::spawn(follow_events(shared.clone(), target_rx));
     info!(%source, interval = %humantime::format_duration(args.interval), "watching");
 
@@ -342,6 +343,40 @@ fn watch_files(
             .map_err(|e| miette::miette!("cannot watch {}: {e}", path.display()))?;
     }
     Ok(Some(debouncer))
+}
+
+/// Watches the state directory's pins: `berth rollback` and `berth unpin` are triggers,
+/// so that a watcher follows or releases a pin at once, not at its next interval.
+fn watch_pins(
+    state: &std::path::Path,
+    shared: Arc<Shared>,
+) -> miette::Result<notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>> {
+    let journal = state.join("journal");
+    std::fs::create_dir_all(&journal)
+        .into_diagnostic()
+        .map_err(|e| miette::miette!("cannot make {}: {e}", journal.display()))?;
+    let mut debouncer = new_debouncer(
+        Duration::from_millis(50),
+        None,
+        move |result: DebounceEventResult| {
+            // The journal and converged files beside them change with every apply,
+            // which must not wake the loop that wrote them.
+            let pin = |path: &PathBuf| path.extension().is_some_and(|e| e == "pin");
+            if let Ok(events) = result
+                && events
+                    .iter()
+                    .any(|e| !e.kind.is_access() && e.paths.iter().any(pin))
+            {
+                debug!("a pin changed");
+                shared.wake.notify_one();
+            }
+        },
+    )
+    .into_diagnostic()?;
+    debouncer
+        .watch(&journal, RecursiveMode::NonRecursive)
+        .map_err(|e| miette::miette!("cannot watch {}: {e}", journal.display()))?;
+    Ok(debouncer)
 }
 
 /// Follows the engine's events for the project's containers: each is a trigger (unless
