@@ -36,6 +36,21 @@ pub struct Config {
     pub lint: Lint,
     pub network: Network,
     pub history: History,
+    /// Where berth's events go.
+    pub notify: Vec<Notify>,
+}
+
+/// An endpoint that gets berth's events: a JSON POST to a URL (schemas/event.schema.json).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    pub webhook: String,
+    /// `$SECRET(name)`: the key the body is signed with (HMAC-SHA256).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Only these events; every event when empty.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 /// How much of the journal is kept: `berth history` lists it, `berth rollback --steps`

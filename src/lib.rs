@@ -56,6 +56,8 @@ pub mod apply;
 pub mod repo;
 pub mod store;
 pub mod cosmos_store;
+#[allow(clippy::disallowed_methods)] // the edge: HTTP, and waiting between tries
+pub mod notify;
 
 // The use cases.
 pub mod ops;

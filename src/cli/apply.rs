@@ -17,10 +17,12 @@ use super::plan::{exit, runtime};
 use super::report::warn;
 use super::report::{colour_stdout, stdout};
 use crate::apply::{Event, Outcome};
+use crate::notify::{BRIEF, Notifier};
 use crate::ops::Dial;
 use crate::ops::Environment;
 use crate::ops::apply::{Observer, Run, Settings, carry_out, fresh, record, remade};
 use crate::ops::load::Inputs;
+use crate::ops::notify::{self as events, About};
 use crate::ops::plan::{PinRule, Planned, Request, make};
 use crate::plan::Step;
 use crate::plan::view::{PlanView, human};
@@ -155,6 +157,13 @@ pub fn carry(
             println!("No changes. The engine matches the configuration.");
         }
         (verb.settled)(&planned)?;
+        // A rollback to what already runs still pins: that is news too.
+        if verb.kind == "rollback" {
+            let entry = record(&[], &planned, journal_run(verb, env), &Progress::new());
+            notify(&runtime, &planned, env, verb, |about| {
+                events::finished(about, verb.kind, &entry, pin_of(&planned))
+            });
+        }
         return Ok(Carried::Nothing);
     }
     if saved.is_none() && !args.auto_approve && !approved(verb.kind, &(verb.question)(&planned))? {
@@ -176,17 +185,76 @@ pub fn carry(
     let outcomes = match outcomes {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            eprintln!("error: {}", e.explained());
+            let e = e.explained();
+            eprintln!("error: {e}");
+            notify(&runtime, &planned, env, verb, |about| {
+                events::failed(about, verb.kind, &e)
+            });
             return Ok(Carried::Failed);
         }
     };
-    let run = Run {
+    let (carried, entry) = report(&outcomes, &planned, journal_run(verb, env));
+    notify(&runtime, &planned, env, verb, |about| {
+        events::finished(about, verb.kind, &entry, pin_of(&planned))
+    });
+    Ok(carried)
+}
+
+fn journal_run(verb: &Verb<'_>, env: &Environment) -> Run {
+    Run {
         kind: verb.kind,
         by: env.who.clone(),
         reason: None,
         time: journal::now(),
+    }
+}
+
+/// A rollback's pin, for its event.
+fn pin_of(planned: &Planned) -> Option<journal::Pin> {
+    journal::pin(&planned.state_dir, &planned.identity.project)
+        .ok()
+        .flatten()
+}
+
+/// Sends the event `make` builds to berth.yaml's notify endpoints and waits for the
+/// deliveries a few seconds at most (`notify::BRIEF`); one that fails is a warning,
+/// never a failure of the command.
+fn notify(
+    runtime: &tokio::runtime::Runtime,
+    planned: &Planned,
+    env: &Environment,
+    verb: &Verb<'_>,
+    make: impl FnOnce(&About<'_>) -> crate::notify::Event,
+) {
+    let (endpoints, left_out) = events::endpoints(&planned.config, &planned.root);
+    for line in &left_out {
+        warn(line);
+    }
+    if endpoints.is_empty() {
+        return;
+    }
+    let report: crate::notify::Report = std::sync::Arc::new(|endpoint: &str, result: Result<(), String>| {
+        if let Err(why) = result {
+            warn(&format!("notification to {endpoint} not delivered: {why}"));
+        }
+    });
+    let notifier = match Notifier::new(report) {
+        Ok(notifier) => notifier,
+        Err(e) => return warn(&format!("notifications are off: {e}")),
     };
-    Ok(report(&outcomes, &planned, run))
+    let about = About {
+        project: &planned.identity.project,
+        engine: &planned.address.host,
+        commit: planned.identity.commit.as_deref(),
+        by: env.who.as_deref(),
+        sender: verb.kind,
+        time: journal::now(),
+    };
+    let event = make(&about);
+    runtime.block_on(async {
+        let sent = notifier.send(&endpoints, &event, BRIEF);
+        futures_util::future::join_all(sent).await;
+    });
 }
 
 /// `Apply`, `Rollback`, `Destroy`.
@@ -323,10 +391,10 @@ fn key(step: &Step) -> String {
 }
 
 /// The final report, also kept in the journal.
-fn report(outcomes: &[Outcome], planned: &Planned, run: Run) -> Carried {
+fn report(outcomes: &[Outcome], planned: &Planned, run: Run) -> (Carried, journal::Entry) {
     let title = title(run.kind);
     let entry = record(outcomes, planned, run, &Progress::new());
-    if entry.failed.is_empty() {
+    let carried = if entry.failed.is_empty() {
         println!("\n{title} complete: {}.", entry.done);
         Carried::Done
     } else {
@@ -339,5 +407,6 @@ fn report(outcomes: &[Outcome], planned: &Planned, run: Run) -> Carried {
             eprintln!("  {line}");
         }
         Carried::Failed
-    }
+    };
+    (carried, entry)
 }

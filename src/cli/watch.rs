@@ -150,7 +150,9 @@ async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCo
         hooks: Mutex::new(None),
         local_token: Secret::new(state.local_token()),
         target,
+        notifier: std::sync::OnceLock::new(),
     });
+    notifications(&shared);
     let (stop, mut stopped) = watch::channel(false);
     tokio::spawn(signals(shared.clone(), stop));
     if let Some(address) = args.listen {
@@ -259,6 +261,31 @@ async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// Sets up notifications: each delivery counted in /metrics, and an endpoint that fails
+/// logged once, until it takes deliveries again.
+fn notifications(shared: &Arc<Shared>) {
+    let down = Mutex::new(std::collections::BTreeSet::new());
+    let metrics = shared.clone();
+    let report: crate::notify::Report = Arc::new(move |endpoint: &str, result: Result<(), String>| {
+        metrics.metrics.notification(endpoint, result.is_ok());
+        let mut down = down.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Err(why) if down.insert(endpoint.to_string()) => warn!(
+                %endpoint,
+                "notifications fail: {why}; counted in berth_notifications_total, and said again once they are delivered"
+            ),
+            Ok(()) if down.remove(endpoint) => info!(%endpoint, "notifications are delivered again"),
+            _ => {}
+        }
+    });
+    match crate::notify::Notifier::new(report) {
+        Ok(notifier) => {
+            let _ = shared.notifier.set(notifier);
+        }
+        Err(e) => warn!("notifications are off: {e}"),
+    }
+}
+
 /// SIGTERM or SIGINT: no new reconcile or step starts; the loop ends after the steps in
 /// flight. A second one ends berth at once; the next reconcile (of any berth) finishes
 /// what was in flight.
@@ -350,7 +377,9 @@ fn watch_files(
 fn watch_pins(
     state: &std::path::Path,
     shared: Arc<Shared>,
-) -> miette::Result<notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>> {
+) -> miette::Result<
+    notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
+> {
     let journal = state.join("journal");
     std::fs::create_dir_all(&journal)
         .into_diagnostic()

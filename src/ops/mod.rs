@@ -15,6 +15,7 @@ pub mod history;
 pub mod lint;
 pub mod load;
 pub mod logs;
+pub mod notify;
 pub mod plan;
 pub mod status;
 #[cfg(test)]
@@ -103,29 +104,35 @@ pub async fn cosmos_store(config: &Config, root: &Path) -> Result<Option<Store>,
     };
     let password = match &redis.password {
         None => None,
-        Some(reference) => {
-            let text = crate::compile::interpolate::secret_text(reference);
-            let name = match text.0.as_slice() {
-                [Piece::Secret(name)] => name,
-                _ => {
-                    return Err(Failure::new(
-                        "berth.yaml cosmos.redis.password must be a $SECRET(name) reference",
-                    )
-                    .with_help(
-                        "keep the password with the other secrets and name it: $SECRET(redis_password)",
-                    ));
-                }
-            };
-            let value = crate::store::secrets::find(&config.secrets.providers, name, root).ok_or_else(|| {
-                Failure::new(format!(
-                    "secret `{name}` (berth.yaml cosmos.redis.password) has no value in any of berth.yaml's secrets.providers"
-                ))
-                .with_help("give it a value in one of the providers (a variable with their prefix, or a file in their folder)")
-            })?;
-            Some(Secret::new(value))
-        }
+        Some(reference) => Some(secret_value(config, root, reference, "cosmos.redis.password")?),
     };
     crate::cosmos_store::connect(redis, password.as_ref())
         .await
         .map(Some)
+}
+
+/// The value of a `$SECRET(name)` berth.yaml gives for `field`, from its providers.
+pub fn secret_value(
+    config: &Config,
+    root: &Path,
+    reference: &str,
+    field: &str,
+) -> Result<Secret<String>, Failure> {
+    let text = crate::compile::interpolate::secret_text(reference);
+    let name = match text.0.as_slice() {
+        [Piece::Secret(name)] => name,
+        _ => {
+            return Err(
+                Failure::new(format!("berth.yaml {field} must be a $SECRET(name) reference"))
+                    .with_help("keep the value with the other secrets and name it: $SECRET(name)"),
+            );
+        }
+    };
+    let value = crate::store::secrets::find(&config.secrets.providers, name, root).ok_or_else(|| {
+        Failure::new(format!(
+            "secret `{name}` (berth.yaml {field}) has no value in any of berth.yaml's secrets.providers"
+        ))
+        .with_help("give it a value in one of the providers (a variable with their prefix, or a file in their folder)")
+    })?;
+    Ok(Secret::new(value))
 }

@@ -133,10 +133,13 @@ pub fn short(commit: &str) -> &str {
 #[derive(Debug, thiserror::Error)]
 pub enum Unplanned {
     /// The configuration has errors, each with its place; read at `commit` with --repo.
+    /// The project and where to tell of it, when berth.yaml still says.
     #[error("the configuration has {} error(s); nothing was planned", problems.len())]
     Invalid {
         problems: Vec<Problem>,
         commit: Option<String>,
+        project: Option<String>,
+        notify: Vec<crate::notify::Endpoint>,
     },
     /// The configuration cannot be planned for another reason (no image, a bad lint
     /// level, an unknown target).
@@ -295,6 +298,8 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         return Err(Unplanned::Invalid {
             problems: errors,
             commit: loaded.commit().map(String::from),
+            project: project_of(inputs, &loaded).ok(),
+            notify: super::notify::endpoints(&loaded.config, &loaded.root).0,
         });
     }
     // Planning nothing is removing everything: only when that is what is asked.

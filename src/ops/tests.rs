@@ -119,7 +119,7 @@ async fn an_invalid_configuration_is_not_planned_and_the_engine_not_read() {
         .add("plugin.txt", "MICROSERVICE\n");
     let engine = FakeDocker::default();
     match plan_with(&files, &engine, &[], &setup).await {
-        Err(Unplanned::Invalid { problems, commit }) => {
+        Err(Unplanned::Invalid { problems, commit, .. }) => {
             assert!(!problems.is_empty() && problems.iter().all(|p| p.is_error()));
             assert_eq!(commit, None);
         }

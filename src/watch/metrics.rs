@@ -25,6 +25,7 @@ pub struct Metrics {
     pulls: Family<Labels, Counter>,
     pinned: Gauge,
     pin_ahead: Gauge,
+    notifications: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -38,6 +39,12 @@ impl Default for Metrics {
         let events = Family::<Labels, Counter>::default();
         let webhooks = Family::<Labels, Counter>::default();
         let pulls = Family::<Labels, Counter>::default();
+        let notifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Events sent to berth.yaml's notify endpoints, by endpoint (scheme, host and port) and result: delivered, or failed after every try",
+            notifications.clone(),
+        );
         let pinned = Gauge::default();
         let pin_ahead = Gauge::default();
         registry.register(
@@ -96,6 +103,7 @@ impl Default for Metrics {
             pulls,
             pinned,
             pin_ahead,
+            notifications,
         }
     }
 }
@@ -133,6 +141,12 @@ impl Metrics {
         self.pulls
             .get_or_create(&vec![("result", result.to_string())])
             .inc();
+    }
+
+    pub fn notification(&self, endpoint: &str, delivered: bool) {
+        let result = if delivered { "delivered" } else { "failed" };
+        let labels = vec![("endpoint", endpoint.to_string()), ("result", result.to_string())];
+        self.notifications.get_or_create(&labels).inc();
     }
 
     /// Pinned or not, and how far the branch moved past the pin.

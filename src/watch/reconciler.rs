@@ -22,8 +22,10 @@ use crate::config::Drift;
 use crate::engine::docker::Address;
 use crate::engine::{Engine, EngineError, Identity, ImageSource, Observe, Swarm};
 use crate::live::RunState;
+use crate::notify::{self, Endpoint, PATIENT};
 use crate::ops::apply::{Observer, Run, Settings as ApplySettings, carry_out, record, source};
 use crate::ops::load::Inputs;
+use crate::ops::notify::{self as events, About};
 use crate::ops::plan::{PinRule, Planned, Request, Unplanned, make};
 use crate::ops::status::{PinStatus, services};
 use crate::ops::{Connect, Environment};
@@ -95,6 +97,14 @@ pub struct Reconciler<C: Connect> {
     pulled: BTreeSet<String>,
     /// The pin last logged, so that it is logged when it changes.
     pin_logged: Option<String>,
+    /// berth.yaml's notify endpoints, as last read.
+    endpoints: Vec<Endpoint>,
+    /// Why endpoints were left out, as last logged.
+    endpoints_left_out: Vec<String>,
+    /// Services held, as last told.
+    held_told: BTreeSet<String>,
+    /// The events of this reconcile, sent when it ends.
+    outbox: Vec<notify::Event>,
 }
 
 /// What a scheduled service pulls, and the image its containers run now.
@@ -139,6 +149,10 @@ where
             last_pulls: BTreeMap::new(),
             pulled: BTreeSet::new(),
             pin_logged: None,
+            endpoints: Vec::new(),
+            endpoints_left_out: Vec::new(),
+            held_told: BTreeSet::new(),
+            outbox: Vec::new(),
         }
     }
 
@@ -292,7 +306,38 @@ where
                     Unplanned::Invalid { commit, .. } => commit.clone(),
                     _ => None,
                 };
+                let invalid = match &unplanned {
+                    Unplanned::Invalid {
+                        problems,
+                        commit,
+                        project,
+                        notify,
+                    } => {
+                        if !notify.is_empty() {
+                            self.endpoints = notify.clone();
+                        }
+                        let project = project
+                            .clone()
+                            .or_else(|| self.resumed.clone())
+                            .unwrap_or_default();
+                        let engine = shared.status(|s| s.engine.clone()).unwrap_or_default();
+                        let about = About {
+                            project: &project,
+                            engine: &engine,
+                            commit: commit.as_deref(),
+                            by: self.settings.env.who.as_deref(),
+                            sender: "watch",
+                            time: time.clone(),
+                        };
+                        Some(events::invalid(&about, problems))
+                    }
+                    _ => None,
+                };
                 let failure = failure(unplanned);
+                // Told once per configuration, as it is logged.
+                if self.logged.as_deref() != Some(failure.message()) {
+                    self.outbox.extend(invalid);
+                }
                 let outcome = match failure {
                     Failure::Permanent(_) => Outcome::Invalid,
                     Failure::Transient(_) => Outcome::Failed,
@@ -326,6 +371,7 @@ where
             }
             Some(_) => debug!(outcome = ending.outcome.name(), "the same failure again"),
         }
+        self.send(shared);
         shared.status(|s| {
             s.reconciling = false;
             s.reconciles += 1;
@@ -354,6 +400,43 @@ where
         ending.next
     }
 
+    /// Sends this reconcile's events, on tasks of their own: a slow or absent receiver
+    /// never holds up the loop.
+    fn send(&mut self, shared: &Shared) {
+        let events = std::mem::take(&mut self.outbox);
+        let Some(notifier) = shared.notifier.get().filter(|_| !self.endpoints.is_empty()) else {
+            return;
+        };
+        let _runtime = self.runtime.enter();
+        for event in &events {
+            notifier.send(&self.endpoints, event, PATIENT);
+        }
+    }
+
+    /// berth.yaml's notify endpoints; those left out are logged when that changes.
+    fn read_endpoints(&mut self, planned: &Planned) {
+        let (endpoints, left_out) = events::endpoints(&planned.config, &planned.root);
+        if left_out != self.endpoints_left_out {
+            for line in &left_out {
+                warn!("{line}");
+            }
+            self.endpoints_left_out = left_out;
+        }
+        self.endpoints = endpoints;
+    }
+
+    /// The parts of an event every event of this plan shares.
+    fn about<'a>(&'a self, planned: &'a Planned) -> About<'a> {
+        About {
+            project: &planned.identity.project,
+            engine: &planned.address.host,
+            commit: planned.identity.commit.as_deref(),
+            by: self.settings.env.who.as_deref(),
+            sender: "watch",
+            time: stamp(self.clock.unix()),
+        }
+    }
+
     fn failed(&mut self, failure: Failure, outcome: Outcome) -> Ending {
         let next = match failure {
             // Retrying the same commit cannot help; the next trigger (or the interval)
@@ -374,6 +457,7 @@ where
     fn converge(&mut self, mut planned: Planned, engine: &C::Engine, shared: &Shared) -> Ending {
         let mode = self.mode(&planned);
         self.share(&planned, mode, shared);
+        self.read_endpoints(&planned);
         if !planned.plan.errors.is_empty() {
             return self.failed(
                 Failure::Permanent(
@@ -423,6 +507,26 @@ where
                     warn!(container = %step.name, "drift: {}; left as it is (drift mode warn)", step.summary());
                 }
             }
+            let mut found: Vec<String> = decision
+                .drift
+                .iter()
+                .filter(|s| !healing && !self.reported.contains(&s.summary()))
+                .map(|s| s.service.clone())
+                .collect();
+            found.dedup();
+            if !found.is_empty() {
+                let detail = format!(
+                    ", left as it is: {}",
+                    decision
+                        .drift
+                        .iter()
+                        .map(Step::summary)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                let event = events::services(&self.about(&planned), "drift_found", found, &detail);
+                self.outbox.push(event);
+            }
             self.reported = if healing { BTreeSet::new() } else { reported };
         }
         for held in &decision.held {
@@ -435,6 +539,17 @@ where
             );
         }
         let held: BTreeSet<&str> = decision.held.iter().map(|h| h.service.as_str()).collect();
+        let newly: Vec<String> = held
+            .iter()
+            .filter(|s| !self.held_told.contains(**s))
+            .map(|s| s.to_string())
+            .collect();
+        if !newly.is_empty() {
+            let detail = "; its next heal waits out a backoff";
+            let event = events::services(&self.about(&planned), "service_held", newly, detail);
+            self.outbox.push(event);
+        }
+        self.held_told = held.iter().map(|s| s.to_string()).collect();
         let drifted: BTreeSet<&str> = decision
             .drift
             .iter()
@@ -471,6 +586,7 @@ where
         }
 
         let steps = decision.apply;
+        let decision_drift = decision.drift;
         info!(
             commit = planned.identity.commit.as_deref().unwrap_or("-"),
             "applying {} step(s): {}",
@@ -489,7 +605,11 @@ where
             .map_err(|e| e.explained());
         let outcomes = match outcomes {
             Ok(outcomes) => outcomes,
-            Err(e) => return self.failed(Failure::Transient(e), Outcome::Failed),
+            Err(e) => {
+                let event = events::failed(&self.about(&planned), "apply", &e);
+                self.outbox.push(event);
+                return self.failed(Failure::Transient(e), Outcome::Failed);
+            }
         };
         // Steps of services a scheduled pull found a new image for: an image update by
         // schedule, whatever else changed.
@@ -518,6 +638,22 @@ where
             time: stamp(self.clock.unix()),
         };
         let entry = record(&outcomes, &planned, run, &log);
+        let event = events::finished(&self.about(&planned), "apply", &entry, None);
+        self.outbox.push(event);
+        if healing && entry.failed.is_empty() {
+            let mut healed: Vec<String> = decision_drift.iter().map(|s| s.service.clone()).collect();
+            healed.dedup();
+            let detail = format!(
+                ": {}",
+                decision_drift
+                    .iter()
+                    .map(Step::summary)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            let event = events::services(&self.about(&planned), "drift_healed", healed, &detail);
+            self.outbox.push(event);
+        }
         let service_of = |name: &str| {
             planned
                 .plan
@@ -645,6 +781,12 @@ where
         for service in crashing.difference(&self.crashing) {
             warn!(%service, "crash-looping: the engine keeps restarting it (see `docker logs`); berth reports it and leaves the restarts to the engine");
         }
+        let looping: Vec<String> = crashing.difference(&self.crashing).cloned().collect();
+        if !looping.is_empty() {
+            let detail = "; the engine keeps restarting it (`berth logs` shows why)";
+            let event = events::services(&self.about(planned), "crash_loop", looping, detail);
+            self.outbox.push(event);
+        }
         self.restarts = planned
             .live
             .containers
@@ -702,7 +844,7 @@ where
 /// Sorts why nothing was planned by what makes it pass.
 pub fn failure(unplanned: Unplanned) -> Failure {
     match unplanned {
-        Unplanned::Invalid { problems, commit } => Failure::Permanent(format!(
+        Unplanned::Invalid { problems, commit, .. } => Failure::Permanent(format!(
             "the configuration{} has {} error(s): {}",
             commit
                 .map(|c| format!(" at commit {}", &c[..c.len().min(7)]))

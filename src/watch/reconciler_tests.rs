@@ -104,6 +104,7 @@ impl World {
                 hooks: Mutex::new(None),
                 local_token: Secret::default(),
                 target: watch::channel(None).0,
+                notifier: std::sync::OnceLock::new(),
             },
             runtime,
             reconciler: Some(reconciler),

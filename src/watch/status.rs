@@ -35,6 +35,8 @@ pub struct Shared {
     pub local_token: Secret<String>,
     /// The project and engine whose events to follow, once known.
     pub target: watch::Sender<Option<(Identity, Address)>>,
+    /// Sends berth.yaml `notify` events; unset when https cannot be set up.
+    pub notifier: std::sync::OnceLock<crate::notify::Notifier>,
 }
 
 impl Shared {
