@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::{ListTasksOptionsBuilder, LogsOptionsBuilder};
+use bollard::query_parameters::{ListServicesOptionsBuilder, ListTasksOptionsBuilder, LogsOptionsBuilder};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
@@ -61,27 +61,38 @@ impl Docker {
         Ok(sources)
     }
 
+    /// The running tasks of this installation's services of the project, by slot.
     async fn task_sources(&self, identity: &Identity) -> Result<Vec<LogSource>, EngineError> {
         let label = format!("{PROJECT}={}", identity.project);
-        let filters = HashMap::from([("label", vec![label]), ("desired-state", vec!["running".into()])]);
-        let tasks = self
+        let filters = HashMap::from([("label", vec![label])]);
+        let services = self
             .client
-            .list_tasks(Some(ListTasksOptionsBuilder::new().filters(&filters).build()))
+            .list_services(Some(ListServicesOptionsBuilder::new().filters(&filters).build()))
             .await
-            .map_err(|e| self.error("cannot list Swarm tasks", e))?;
-        Ok(tasks
-            .into_iter()
-            .filter_map(|t| {
-                let labels = t.spec?.container_spec?.labels.unwrap_or_default();
-                (labels.get(MANAGED_BY) == Some(&identity.installation)).then_some(())?;
+            .map_err(|e| self.error("cannot list Swarm services", e))?;
+        let mut sources = Vec::new();
+        for service in services {
+            let labels = service.spec.and_then(|s| s.labels).unwrap_or_default();
+            let (Some(id), Some(name), true) = (service.id, labels.get(SERVICE), identity.owns(&labels))
+            else {
+                continue;
+            };
+            let filters = HashMap::from([("service", vec![id]), ("desired-state", vec!["running".into()])]);
+            let tasks = self
+                .client
+                .list_tasks(Some(ListTasksOptionsBuilder::new().filters(&filters).build()))
+                .await
+                .map_err(|e| self.error("cannot list Swarm tasks", e))?;
+            sources.extend(tasks.into_iter().filter_map(|t| {
                 Some(LogSource {
-                    service: labels.get(SERVICE)?.clone(),
+                    service: name.clone(),
                     instance: t.slot.unwrap_or_default().to_string(),
                     id: t.id?,
                     task: true,
                 })
-            })
-            .collect())
+            }));
+        }
+        Ok(sources)
     }
 
     /// A source's lines, oldest first; with `follow`, until it stops.

@@ -8,6 +8,7 @@ mod cli;
 mod corpus_apply;
 mod cosmos_oracle;
 mod cosmos_runtime;
+mod day;
 mod engine;
 mod formats_corpus;
 mod git;

@@ -2,7 +2,7 @@
 //! manager for these tests only (holding the engine alone) and is left as it was found.
 //! One project goes through its life: create, idempotence, a rolling start-first update,
 //! a failing update that Swarm rolls back, secret rotation, a shard no node carries, a
-//! stale saved plan, status, and removal.
+//! stale saved plan, status, logs, removal and destroy.
 
 use std::sync::RwLockWriteGuard;
 
@@ -359,11 +359,28 @@ fn swarm_services_through_their_life() {
     );
     assert_eq!(web_status["swarm"]["failing"], serde_json::json!([]));
 
-    // Removal: gone from the configuration, the service and its secret go (prune on).
+    // Logs: each running task's lines, prefixed with its service and slot.
+    let (out, stderr, status) = p.berth(&["logs", "--tail", "2"]);
+    assert_eq!(status, 0, "{stderr}");
+    let from = |prefix: &str| {
+        out.lines()
+            .filter(|l| l.starts_with(prefix) && l.contains(" | berth-demo: "))
+            .count()
+    };
+    assert_eq!((from("web-1 "), from("DEFAULT__USER__API-1 ")), (2, 2), "{out}");
+
+    // Removal: gone from the configuration, the service goes (prune on); its secret
+    // stays while API uses it.
     p.remove("web.conf.json");
-    std::fs::remove_dir_all(p.repo.path().join("plugin")).unwrap();
     p.apply(&[]);
     assert_ne!(docker(&["service", "inspect", web]).2, 0, "removed");
+    assert_eq!(secrets("it-swarm").len(), 1);
+
+    // Destroy: every Swarm service, secret and the overlay network of the project.
+    let (stdout, stderr, status) = p.berth(&["destroy", "--auto-approve"]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("Destroy complete"), "{stdout}");
+    assert_ne!(docker(&["service", "inspect", api]).2, 0, "destroyed");
     assert!(secrets("it-swarm").is_empty());
     assert_ne!(
         docker(&["network", "inspect", "it-swarm-overlay"]).2,

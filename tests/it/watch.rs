@@ -835,3 +835,302 @@ fn a_scheduled_pull_replaces_the_service_only_when_the_tag_names_a_new_image() {
     );
     w.in_sync();
 }
+
+#[test]
+fn a_rollback_pins_the_watcher_until_unpinned() {
+    let p = Project::new("berth-it-watch-pin");
+    let r = Repos::new(p.name, "", &["web", "api"]);
+    let first = git(r.work.path(), &["rev-parse", "HEAD"]);
+    let w = Watcher::start(&p, &["--repo", &r.bare(), "--ref", "main"], &[]);
+    w.in_sync();
+    let [web, api] = ["web", "api"].map(|s| p.container(s));
+    r.write("web.conf.json", &service("web", "debug"));
+    let second = r.commit("web: debug");
+    w.until("web runs the second commit", Duration::from_secs(30), || {
+        label(&web, "berth.commit") == second
+    });
+    w.in_sync();
+
+    // Rolled back by hand while the watcher runs: it follows the pin at once.
+    let (stdout, stderr, status) = crate::engine::berth_in(
+        p.repo.path(),
+        p.state.path(),
+        &[
+            "rollback",
+            "--repo",
+            &r.bare(),
+            "--ref",
+            "main",
+            "--to",
+            &first,
+            "--auto-approve",
+            "--stable-for",
+            "0s",
+        ],
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert_eq!(label(&web, "berth.commit"), first);
+
+    // A push while pinned is not applied; the watcher says how far the branch moved.
+    r.write("api.conf.json", &service("api", "debug"));
+    let third = r.commit("api: debug");
+    w.until(
+        "the watcher sees the push behind the pin",
+        Duration::from_secs(30),
+        || w.status()["pinned"]["ahead"] == 2,
+    );
+    w.in_sync();
+    let status = w.status();
+    assert_eq!(status["pinned"]["commit"], first.as_str());
+    assert_eq!(status["pinned"]["head"], third.as_str());
+    assert_eq!(status["desired_commit"], first.as_str());
+    assert_eq!(w.metric("berth_pinned"), 1.0);
+    assert_eq!(w.metric("berth_pin_commits_behind"), 2.0);
+    assert_eq!(label(&web, "berth.commit"), first, "web stays rolled back");
+    assert!(!label(&api, "berth.commit").is_empty());
+    assert_ne!(label(&api, "berth.commit"), third, "the push waits");
+    assert!(
+        w.log().contains(&format!("pinned to commit {}", &first[..7])),
+        "{}",
+        w.log()
+    );
+
+    // Unpinned: the watcher applies the branch at once.
+    let (stdout, stderr, status) =
+        crate::engine::berth_in(p.repo.path(), p.state.path(), &["unpin", "--repo", &r.bare()]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    w.until("the branch is applied", Duration::from_secs(30), || {
+        label(&web, "berth.commit") == third && label(&api, "berth.commit") == third
+    });
+    w.in_sync();
+    assert!(w.status()["pinned"].is_null());
+    assert_eq!(w.metric("berth_pinned"), 0.0);
+}
+
+/// A request's headers (lower-case names) and body.
+type Received = (std::collections::HashMap<String, String>, Vec<u8>);
+
+/// A notification receiver on loopback: every request, answered 200.
+struct Receiver {
+    port: u16,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = got.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut data = Vec::new();
+                let mut buffer = [0u8; 8192];
+                let (head, body) = loop {
+                    let Ok(n) = stream.read(&mut buffer) else {
+                        break (String::new(), Vec::new());
+                    };
+                    if n == 0 {
+                        break (String::new(), Vec::new());
+                    }
+                    data.extend_from_slice(&buffer[..n]);
+                    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&data[..end]).into_owned();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if data.len() >= end + 4 + length {
+                        break (head, data[end + 4..end + 4 + length].to_vec());
+                    }
+                };
+                let headers = head
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                    .collect();
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                kept.lock().unwrap().push((headers, body));
+            }
+        });
+        Receiver { port, got }
+    }
+
+    /// The events received so far, each checked: its signature under `key`, its
+    /// X-Berth-Event header and schemas/event.schema.json.
+    fn events(&self, key: &[u8]) -> Vec<Value> {
+        use hmac::{KeyInit, Mac};
+        let schema = compile_schema("event.schema.json");
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(headers, body)| {
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+                mac.update(body);
+                let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+                assert_eq!(
+                    headers.get("x-berth-signature-256"),
+                    Some(&expected),
+                    "{headers:?}"
+                );
+                let event: Value = serde_json::from_slice(body).unwrap();
+                let errors: Vec<String> = schema.iter_errors(&event).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{errors:?}\n{event:#}");
+                assert_eq!(
+                    headers.get("x-berth-event").map(String::as_str),
+                    event["event"].as_str()
+                );
+                assert_eq!(
+                    headers.get("x-berth-delivery").map(String::as_str),
+                    event["id"].as_str()
+                );
+                event
+            })
+            .collect()
+    }
+
+    /// Waits for an event of kind `event` from `sender` that `check` accepts.
+    fn wait_for(&self, key: &[u8], event: &str, sender: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = self
+                .events(key)
+                .into_iter()
+                .find(|e| e["event"] == event && e["sender"] == sender && check(e));
+            if let Some(found) = found {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {event} event from {sender}; got: {:#?}",
+                self.events(key)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn notifications_are_signed_events_and_a_dead_receiver_delays_nothing() {
+    const KEY: &[u8] = b"notify-key-7f3a";
+    let receiver = Receiver::start();
+    let dead = free_port();
+    let p = Project::new("berth-it-watch-notify");
+    let yaml = format!(
+        "drift: heal\nsecrets:\n  providers:\n    - {{ type: env, prefix: BERTH_IT_NOTIFY_ }}\nnotify:\n  - webhook: http://127.0.0.1:{}/hook\n    secret: $SECRET(key)\n  - webhook: http://127.0.0.1:{dead}/hooks/T0KEN-IN-PATH\n",
+        receiver.port
+    );
+    let r = Repos::new(p.name, &yaml, &["web", "api"]);
+    let env = [("BERTH_IT_NOTIFY_key", std::str::from_utf8(KEY).unwrap())];
+    let apply = |prune: bool| {
+        let mut command = crate::berth();
+        command
+            .current_dir(r.work.path())
+            .env("BERTH_STATE_DIR", p.state.path())
+            .env("NO_COLOR", "1")
+            .envs(env)
+            .args(["apply", "--auto-approve", "--stable-for", "1s"]);
+        if prune {
+            command.arg("--prune");
+        }
+        crate::output(command.output().unwrap())
+    };
+
+    // An apply from the command line: its end, with every step.
+    let (stdout, stderr, status) = apply(false);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let event = receiver.wait_for(KEY, "apply", "apply", |_| true);
+    assert_eq!(event["outcome"], "applied");
+    assert_eq!(event["project"], p.name);
+    assert_eq!(
+        event["changes"],
+        serde_json::json!([
+            { "service": "api", "container": p.container("api"), "action": "created" },
+            { "service": "web", "container": p.container("web"), "action": "created" }
+        ])
+    );
+    // The dead endpoint is a warning naming only its host, never its path.
+    assert!(
+        stderr.contains(&format!("notification to http://127.0.0.1:{dead} not delivered")),
+        "{stderr}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains("T0KEN"), "{stderr}");
+
+    // A failed apply: incomplete, with the step's error.
+    r.write(
+        "crash.conf.json",
+        &service("crash", "info").replace("\"LOG_LEVEL\"", "\"BERTH_DEMO_EXIT\": \"3\", \"LOG_LEVEL\""),
+    );
+    let (stdout, stderr, status) = apply(false);
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    let event = receiver.wait_for(KEY, "apply", "apply", |e| e["outcome"] == "incomplete");
+    assert_eq!(event["severity"], "error");
+    let step = &event["changes"][0];
+    assert_eq!(
+        (&step["service"], &step["action"]),
+        (&Value::from("crash"), &Value::from("created"))
+    );
+    assert!(step["error"].as_str().unwrap().contains("exit"), "{event:#}");
+    std::fs::remove_file(r.work.path().join("crash.conf.json")).unwrap();
+    let (stdout, stderr, status) = apply(true);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+
+    // The watcher: a container removed by hand is healed, and both are told.
+    let w = Watcher::start(&p, &["--repo", &r.bare(), "--ref", "main"], &env);
+    w.in_sync();
+    docker(&["rm", "-f", &p.container("web")]);
+    let healed = receiver.wait_for(KEY, "drift_healed", "watch", |_| true);
+    assert_eq!(healed["services"], serde_json::json!(["web"]));
+    let applied = receiver.wait_for(KEY, "apply", "watch", |_| true);
+    assert_eq!(applied["outcome"], "applied", "{applied:#}\n{}", w.log());
+    assert!(applied["by"].as_str().unwrap().contains('@'), "{applied:#}");
+    // The reconcile that healed took its own time, not the dead endpoint's retries
+    // (4 tries over 14 s).
+    w.in_sync();
+
+    // A broken push: the error with its place.
+    r.write(
+        "api.conf.json",
+        "{ \"_id\": \"api\", \"type\": \"system:microservice\", \"docker\": ",
+    );
+    let broken = r.commit("api: broken");
+    let invalid = receiver.wait_for(KEY, "invalid_configuration", "watch", |_| true);
+    assert_eq!(invalid["commit"], broken.as_str());
+    assert_eq!(invalid["problems"][0]["file"], "api.conf.json");
+    assert_eq!(invalid["problems"][0]["line"], 1);
+
+    // The dead endpoint: counted once its tries are spent, logged once however many
+    // events fail.
+    let failed =
+        format!("berth_notifications_total{{endpoint=\"http://127.0.0.1:{dead}\",result=\"failed\"}}");
+    w.until(
+        "the dead endpoint's failures are counted",
+        Duration::from_secs(60),
+        || w.metric(&failed) >= 2.0,
+    );
+    assert!(
+        w.metric(&format!(
+            "berth_notifications_total{{endpoint=\"http://127.0.0.1:{}\",result=\"delivered\"}}",
+            receiver.port
+        )) >= 3.0
+    );
+    assert_eq!(w.log().matches("notifications fail").count(), 1, "{}", w.log());
+    assert!(!w.log().contains("T0KEN"), "{}", w.log());
+    // Every reconcile, the heal's included, ended within 10 s: none waited for the dead
+    // endpoint's retries (14 s).
+    let all = w.metric("berth_reconcile_duration_seconds_count");
+    assert!(all >= 3.0);
+    assert_eq!(
+        w.metric("berth_reconcile_duration_seconds_bucket{le=\"10.24\"}"),
+        all
+    );
+}
