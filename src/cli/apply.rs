@@ -149,7 +149,7 @@ pub fn carry(
         for error in &planned.plan.errors {
             eprintln!("error: {error}");
         }
-        eprintln!("error: the plan has errors; nothing was changed");
+        eprintln!("error: the plan has errors; nothing was applied");
         return Ok(Carried::Failed);
     }
     if planned.plan.is_empty() {
@@ -242,14 +242,13 @@ fn notify(
         Ok(notifier) => notifier,
         Err(e) => return warn(&format!("notifications are off: {e}")),
     };
-    let about = About {
-        project: &planned.identity.project,
-        engine: &planned.address.host,
-        commit: planned.identity.commit.as_deref(),
-        by: env.who.as_deref(),
-        sender: verb.kind,
-        time: journal::now(),
-    };
+    let about = About::of(
+        &planned.identity,
+        &planned.address.host,
+        env.who.as_deref(),
+        verb.kind,
+        journal::now(),
+    );
     let event = make(&about);
     runtime.block_on(async {
         let sent = notifier.send(&endpoints, &event, BRIEF);

@@ -6,17 +6,15 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use miette::IntoDiagnostic;
 
 use super::apply::{CarryArgs, Verb, carry};
 use super::inputs::ProjectArgs;
 use super::report::warn;
 use crate::ops::Environment;
-use crate::ops::history::{earlier_commit, history};
-use crate::ops::load::Inputs;
 use crate::ops::plan::{PinRule, Planned, Request, locate, short};
+use crate::ops::rollback::{self, Released};
 use crate::repo::dir::Disk;
-use crate::store::journal::{self, Pin};
+use crate::store::journal;
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -53,28 +51,8 @@ pub struct UnpinArgs {
 
 pub fn run(args: RollbackArgs, env: &Environment) -> miette::Result<ExitCode> {
     let inputs = args.project.inputs(env);
-    if inputs.repo.is_none() {
-        miette::bail!(
-            help = "run it with --repo PATH|URL (the repository the folder comes from), as `berth watch` reads it",
-            "rollback needs git: this configuration is read from a folder, which keeps no earlier versions"
-        );
-    }
     let located = locate(&inputs, &Disk, env, &warn)?;
-    let project = located.identity.project.clone();
-    let commit = match &args.to {
-        Some(commit) => commit.clone(),
-        None => {
-            let history = history(&project, &located.state_dir, None)?;
-            let mut entries = history.entries;
-            entries.reverse();
-            earlier_commit(&entries, usize::from(args.steps))?
-        }
-    };
-    let earlier = Inputs {
-        reference: Some(commit),
-        project: Some(project),
-        ..inputs
-    };
+    let earlier = rollback::inputs(&inputs, &located, args.to.as_deref(), usize::from(args.steps))?;
     let request = Request {
         inputs: &earlier,
         files: &Disk,
@@ -93,16 +71,8 @@ pub fn run(args: RollbackArgs, env: &Environment) -> miette::Result<ExitCode> {
             if args.services.is_empty() { "it" } else { "them" },
         )
     };
-    // Pinned before anything changes: a watcher waiting for the lock then finds the
-    // pin, not the branch.
     let pin = |planned: &Planned| {
-        let pin = Pin {
-            commit: planned.identity.commit.clone().unwrap_or_default(),
-            services: args.services.clone(),
-            time: journal::now(),
-            by: env.who.clone(),
-        };
-        journal::set_pin(&planned.state_dir, &planned.identity.project, &pin).into_diagnostic()?;
+        let pin = rollback::pin(planned, &args.services, env.who.clone(), journal::now())?;
         eprintln!(
             "Pinned {} to commit {}; `berth unpin` follows the branch again.",
             what(&args.services, &planned.identity.project),
@@ -128,46 +98,18 @@ fn what(services: &[String], project: &str) -> String {
 
 pub fn unpin(args: UnpinArgs, env: &Environment) -> miette::Result<ExitCode> {
     let located = locate(&args.project.inputs(env), &Disk, env, &warn)?;
-    let (state, project) = (&located.state_dir, &located.identity.project);
-    let Some(mut pin) = journal::pin(state, project).unwrap_or_else(|e| {
-        warn(&e);
-        None
-    }) else {
-        // A damaged pin is removed like a good one.
-        let removed = journal::unpin(state, project).into_diagnostic()?;
-        println!(
-            "Project `{project}` {}.",
-            if removed {
-                "is no longer pinned"
-            } else {
-                "is not pinned"
-            }
-        );
-        return Ok(ExitCode::SUCCESS);
-    };
-    if !args.services.is_empty() {
-        if pin.services.is_empty() {
-            miette::bail!(
-                help = "`berth unpin` without services releases it",
-                "the whole project `{project}` is pinned, not single services"
-            );
+    let project = &located.identity.project;
+    match rollback::release(&located.state_dir, project, &args.services)? {
+        Released::Nothing => println!("Project `{project}` is not pinned."),
+        Released::All => {
+            println!("Project `{project}` is no longer pinned; the next apply or watch follows the branch.")
         }
-        if let Some(unknown) = args.services.iter().find(|s| !pin.services.contains(s)) {
-            miette::bail!("`{unknown}` is not pinned; pinned: {}", pin.services.join(", "));
-        }
-        pin.services.retain(|s| !args.services.contains(s));
-    }
-    if pin.services.is_empty() || args.services.is_empty() {
-        journal::unpin(state, project).into_diagnostic()?;
-        println!("Project `{project}` is no longer pinned; the next apply or watch follows the branch.");
-    } else {
-        journal::set_pin(state, project, &pin).into_diagnostic()?;
-        println!(
+        Released::Some { left, commit } => println!(
             "Released {}; still pinned to commit {}: {}.",
             args.services.join(", "),
-            short(&pin.commit),
-            pin.services.join(", ")
-        );
+            short(&commit),
+            left.join(", ")
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

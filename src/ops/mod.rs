@@ -17,6 +17,7 @@ pub mod load;
 pub mod logs;
 pub mod notify;
 pub mod plan;
+pub mod rollback;
 pub mod status;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::engine::Identity;
 use crate::notify::{Endpoint, Event, ProblemAt};
 use crate::problem::Problem;
 use crate::store::journal;
@@ -53,7 +54,25 @@ pub struct About<'a> {
     pub time: String,
 }
 
-impl About<'_> {
+impl<'a> About<'a> {
+    /// About the project, engine and commit a plan names.
+    pub fn of(
+        identity: &'a Identity,
+        engine: &'a str,
+        by: Option<&'a str>,
+        sender: &'static str,
+        time: String,
+    ) -> About<'a> {
+        About {
+            project: &identity.project,
+            engine,
+            commit: identity.commit.as_deref(),
+            by,
+            sender,
+            time,
+        }
+    }
+
     fn event(&self, event: &'static str, severity: &'static str, message: String) -> Event {
         Event {
             format_version: "1",
@@ -84,9 +103,10 @@ fn identified(mut event: Event) -> Event {
     event
 }
 
+/// ` at commit abc1234`, when there is one.
 fn short(commit: Option<&str>) -> String {
     commit
-        .map(|c| format!(" at commit {}", super::plan::short(c)))
+        .map(|c| format!(" at commit {}", &c[..c.len().min(7)]))
         .unwrap_or_default()
 }
 

@@ -427,14 +427,9 @@ where
 
     /// The parts of an event every event of this plan shares.
     fn about<'a>(&'a self, planned: &'a Planned) -> About<'a> {
-        About {
-            project: &planned.identity.project,
-            engine: &planned.address.host,
-            commit: planned.identity.commit.as_deref(),
-            by: self.settings.env.who.as_deref(),
-            sender: "watch",
-            time: stamp(self.clock.unix()),
-        }
+        let time = stamp(self.clock.unix());
+        let by = self.settings.env.who.as_deref();
+        About::of(&planned.identity, &planned.address.host, by, "watch", time)
     }
 
     fn failed(&mut self, failure: Failure, outcome: Outcome) -> Ending {
@@ -507,10 +502,12 @@ where
                     warn!(container = %step.name, "drift: {}; left as it is (drift mode warn)", step.summary());
                 }
             }
+            // A service held is told as held, below.
+            let held = |service: &str| decision.held.iter().any(|h| h.service == service);
             let mut found: Vec<String> = decision
                 .drift
                 .iter()
-                .filter(|s| !healing && !self.reported.contains(&s.summary()))
+                .filter(|s| !healing && !held(&s.service) && !self.reported.contains(&s.summary()))
                 .map(|s| s.service.clone())
                 .collect();
             found.dedup();
