@@ -196,6 +196,19 @@ where
     if let Some(pinned) = &prepared.pinned
         && request.pin == PinRule::Follow
         && pinned.pin.services.is_empty()
+        && request.inputs.repo.is_none()
+    {
+        return Err(Unplanned::Refused(
+            Failure::new(format!(
+                "{}, but this configuration is read from a folder, which has no commits to plan from",
+                pinned.describe()
+            ))
+            .with_help("read it with --repo (the repository the rollback read), or `berth unpin`"),
+        ));
+    }
+    if let Some(pinned) = &prepared.pinned
+        && request.pin == PinRule::Follow
+        && pinned.pin.services.is_empty()
         && prepared.loaded.commit() != Some(pinned.pin.commit.as_str())
     {
         // The whole project is pinned: the pinned commit is what is desired, read

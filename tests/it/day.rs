@@ -159,6 +159,10 @@ fn history_lists_every_apply_and_a_rollback_holds_until_unpinned() {
     assert!(stderr.contains("berth unpin"), "{stderr}");
     assert_eq!(id(&web), rolled_back, "nothing changed");
     assert_eq!(p.containers(), [api.clone(), web.clone()]);
+    // The pin names a commit: the same project read from a folder cannot follow it.
+    let (_, stderr, code) = p.berth(&["status"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("read from a folder"), "{stderr}");
     let (json, _, _) = at_repo(&p, &["status", "--format", "json"]);
     let status: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(status["pinned"]["commit"], first.as_str());
