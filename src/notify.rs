@@ -121,11 +121,14 @@ pub const PATIENT: Retry = Retry {
     timeout: Duration::from_secs(10),
 };
 
-/// A command that ends once its work is done: three quick tries, within about 3 s.
+/// A command that ends once its work is done: a second try a quarter of a second after
+/// the first, each within 2 s. A receiver that refuses the connection holds the command's
+/// exit back by that quarter of a second (measured: an apply of one service took 0.41 s,
+/// 0.68 s with such a receiver; three tries cost 0.75 s).
 pub const BRIEF: Retry = Retry {
-    tries: 3,
+    tries: 2,
     first: Duration::from_millis(250),
-    max: Duration::from_secs(1),
+    max: Duration::from_millis(250),
     timeout: Duration::from_secs(2),
 };
 

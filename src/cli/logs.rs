@@ -40,6 +40,17 @@ pub struct LogsArgs {
     /// No colour, even on a terminal (also NO_COLOR).
     #[arg(long)]
     no_color: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// `service-instance | line`, as compose prints.
+    Human,
+    /// One JSON object per line: service, instance, time, stream (stdout or stderr), text.
+    Json,
 }
 
 /// compose's colours, in its order: cyan, yellow, green, magenta, blue, then bold.
@@ -73,6 +84,16 @@ pub fn run(args: LogsArgs, env: &Environment) -> miette::Result<ExitCode> {
         let width = found.iter().map(|s| prefix(s).len()).max().unwrap_or(0);
         let mut colours: Vec<String> = Vec::new();
         let mut print = |source: &LogSource, line: &LogLine| {
+            if args.format == Format::Json {
+                let record = serde_json::json!({
+                    "service": source.service,
+                    "instance": source.instance,
+                    "time": line.time,
+                    "stream": if line.stderr { "stderr" } else { "stdout" },
+                    "text": line.text,
+                });
+                return println!("{record}");
+            }
             let name = prefix(source);
             let index = match colours.iter().position(|n| *n == name) {
                 Some(i) => i,

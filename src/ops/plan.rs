@@ -192,12 +192,38 @@ where
     C::Engine: Observe,
 {
     let loaded = load(request.inputs, request.files, env.state_dir.as_deref(), warn)?;
-    let mut prepared = prepare(request, loaded, env)?;
-    if let Some(pinned) = &prepared.pinned
-        && request.pin == PinRule::Follow
-        && pinned.pin.services.is_empty()
-        && request.inputs.repo.is_none()
-    {
+    let prepared = prepare(request, loaded, env)?;
+    let prepared = match (request.pin, &prepared.pinned) {
+        (PinRule::Follow, Some(pinned)) if pinned.pin.services.is_empty() => {
+            let pinned = pinned.clone();
+            follow(request, prepared, pinned, env)?
+        }
+        (PinRule::Warn, Some(pinned)) => {
+            warn(&format!(
+                "{}; `berth apply` refuses to change what is pinned until `berth unpin`",
+                pinned.describe()
+            ));
+            prepared
+        }
+        _ => prepared,
+    };
+    let engine = connect
+        .connect(&prepared.address)
+        .await
+        .map_err(Unplanned::Engine)?;
+    let planned = observe_and_plan(prepared, &engine).await?;
+    Ok((planned, engine))
+}
+
+/// The whole project is pinned: the pinned commit is what is desired, read again from
+/// the same repository (its mirror already holds it), under the lock taken again.
+fn follow(
+    request: &Request<'_>,
+    prepared: Prepared,
+    pinned: Pinned,
+    env: &Environment,
+) -> Result<Prepared, Unplanned> {
+    if request.inputs.repo.is_none() {
         return Err(Unplanned::Refused(
             Failure::new(format!(
                 "{}, but this configuration is read from a folder, which has no commits to plan from",
@@ -206,44 +232,25 @@ where
             .with_help("read it with --repo (the repository the rollback read), or `berth unpin`"),
         ));
     }
-    if let Some(pinned) = &prepared.pinned
-        && request.pin == PinRule::Follow
-        && pinned.pin.services.is_empty()
-        && prepared.loaded.commit() != Some(pinned.pin.commit.as_str())
-    {
-        // The whole project is pinned: the pinned commit is what is desired, read
-        // again from the same repository (a mirror already holds it).
-        let pinned = pinned.clone();
-        let inputs = Inputs {
-            reference: Some(pinned.pin.commit.clone()),
-            offline: true,
-            project: Some(prepared.identity.project.clone()),
-            ..request.inputs.clone()
-        };
-        drop(prepared); // its lock, taken again below
-        let loaded = load(&inputs, request.files, env.state_dir.as_deref(), &|_| {})?;
-        prepared = prepare(
-            &Request {
-                inputs: &inputs,
-                ..*request
-            },
-            loaded,
-            env,
-        )?;
-        prepared.pinned = Some(pinned);
+    if prepared.loaded.commit() == Some(pinned.pin.commit.as_str()) {
+        return Ok(prepared);
     }
-    if let Some(pinned) = prepared.pinned.as_ref().filter(|_| request.pin == PinRule::Warn) {
-        warn(&format!(
-            "{}; `berth apply` refuses to change what is pinned until `berth unpin`",
-            pinned.describe()
-        ));
-    }
-    let engine = connect
-        .connect(&prepared.address)
-        .await
-        .map_err(Unplanned::Engine)?;
-    let planned = observe_and_plan(prepared, &engine).await?;
-    Ok((planned, engine))
+    let inputs = Inputs {
+        reference: Some(pinned.pin.commit.clone()),
+        offline: true,
+        project: Some(prepared.identity.project.clone()),
+        ..request.inputs.clone()
+    };
+    drop(prepared); // and its lock
+    let loaded = load(&inputs, request.files, env.state_dir.as_deref(), &|_| {})?;
+    let again = Request {
+        inputs: &inputs,
+        ..*request
+    };
+    let mut prepared = prepare(&again, loaded, env)?;
+    // How far the branch moved is the branch's, not the pinned commit's.
+    prepared.pinned = Some(pinned);
+    Ok(prepared)
 }
 
 /// Where a project runs and who owns its objects, without planning it: for the

@@ -301,9 +301,26 @@ fn logs_of_two_services_are_merged_in_time_and_followed() {
     let mut sorted = times.clone();
     sorted.sort();
     assert_eq!(times, sorted, "{lines}");
-    // One service, its last line.
+    // One service, its last line; as JSON.
     let (stdout, _, _) = p.berth(&["logs", "web", "--tail", "1"]);
     assert_eq!(stdout, "web-0 | berth-demo: listening on 8080\n");
+    let (stdout, _, _) = p.berth(&["logs", "api", "--tail", "1", "--format", "json"]);
+    let line: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            &line["service"],
+            &line["instance"],
+            &line["stream"],
+            &line["text"]
+        ),
+        (
+            &Value::from("api"),
+            &Value::from("0"),
+            &Value::from("stdout"),
+            &Value::from("berth-demo: listening on 8080")
+        )
+    );
+    assert!(line["time"].as_str().unwrap().ends_with('Z'), "{line}");
     let (_, stderr, status) = p.berth(&["logs", "wbe"]);
     assert_eq!(status, 1);
     assert!(
