@@ -36,6 +36,9 @@ pub struct LiveState {
     /// Attached mode (berth.yaml `cosmos.redis`): what COSMOS's Redis holds of the
     /// project's microservices; `None` otherwise.
     pub cosmos: Option<Entries>,
+    /// The names of objects labelled as this project's by another berth installation
+    /// (another state key): what a lost key leaves behind.
+    pub foreign: Vec<String>,
 }
 
 /// What COSMOS's Redis holds that a plan depends on, read in one round trip.

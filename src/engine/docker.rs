@@ -361,7 +361,13 @@ impl Observe for Docker {
             Some((c.id.clone()?, name))
         });
         let bound = self.bound(&query.host_ports, &published);
+        let foreign = ours
+            .iter()
+            .filter(|c| c.labels.as_ref().is_some_and(|l| identity.foreign(l)))
+            .filter_map(|c| Some(c.names.as_ref()?.first()?.trim_start_matches('/').to_string()))
+            .collect();
         Ok(LiveState {
+            foreign,
             containers: Container::with_others(owned, others),
             images,
             network: network.0,

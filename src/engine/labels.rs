@@ -65,6 +65,12 @@ impl Identity {
         labels
     }
 
+    /// Whether labels mark an object of this project made by another berth installation.
+    pub fn foreign(&self, labels: &HashMap<String, String>) -> bool {
+        labels.get(PROJECT) == Some(&self.project)
+            && labels.get(MANAGED_BY).is_some_and(|by| by != &self.installation)
+    }
+
     /// Whether labels mark an object of this installation and project.
     pub fn owns(&self, labels: &HashMap<String, String>) -> bool {
         labels.get(MANAGED_BY) == Some(&self.installation) && labels.get(PROJECT) == Some(&self.project)

@@ -122,6 +122,12 @@ impl Docker {
             .iter()
             .chain(&named)
             .filter_map(|s| Some((s.id.clone()?, s.spec.as_ref()?.name.clone()?)));
+        let foreign = ours
+            .iter()
+            .filter_map(|s| s.spec.as_ref())
+            .filter(|s| s.labels.as_ref().is_some_and(|l| identity.foreign(l)))
+            .filter_map(|s| s.name.clone())
+            .collect();
         let (nodes, resources): (Vec<_>, Vec<_>) = nodes.into_iter().unzip();
         // A task runs on one node: the largest ready node bounds what one may ask for.
         let engine = EngineFacts {
@@ -130,6 +136,7 @@ impl Docker {
             api_version: self.client.client_version().to_string(),
         };
         Ok(LiveState {
+            foreign,
             containers: Container::with_others(owned, others),
             images,
             network: network.0,

@@ -177,6 +177,8 @@ struct Prepared {
     destroy: bool,
     pin: PinRule,
     pinned: Option<Pinned>,
+    /// berth made its key and has not yet looked at an engine with it.
+    new_key: bool,
 }
 
 /// Compiles, observes and plans, over a connection `connect` opens to the engine
@@ -353,6 +355,7 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
     let project = project_of(inputs, &loaded)?;
     let state_dir = crate::store::state::dir(env.state_dir.as_deref())?;
     let state = State::open(&state_dir)?;
+    let new_key = state.fresh;
     let identity = Identity {
         installation: state.installation(),
         project,
@@ -399,6 +402,7 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         destroy,
         pin,
         pinned,
+        new_key,
     })
 }
 
@@ -419,6 +423,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         destroy,
         pin,
         pinned,
+        new_key,
     } = prepared;
     let mut loaded = loaded;
     if destroy {
@@ -460,6 +465,9 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         .observe(&query)
         .await
         .map_err(Unplanned::Engine)?;
+    if new_key {
+        lost_key(&live.foreign, &identity.project, &state_dir)?;
+    }
     let (cosmos_store, entries) = observe_entries(&loaded.config, &loaded.root, model, &identity)
         .await?
         .unzip();
@@ -552,6 +560,29 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         lock,
         pinned,
     })
+}
+
+/// A key berth has just made is a new installation's only when the engine holds nothing
+/// of the project made under another key; else the old key was lost, and going on would
+/// disown every object it made.
+fn lost_key(foreign: &[String], project: &str, state_dir: &Path) -> Result<(), Unplanned> {
+    if foreign.is_empty() {
+        return Ok(crate::store::state::settle(state_dir)?);
+    }
+    let key = state_dir.join("key");
+    Err(Unplanned::Refused(
+        Failure::new(format!(
+            "berth's key {} is new, but the engine holds {} object(s) of project `{project}` made by another berth installation ({}): the key they were made with is lost or replaced",
+            key.display(),
+            foreign.len(),
+            foreign.join(", ")
+        ))
+        .with_help(format!(
+            "restore {} from a backup: berth's installation id comes from it, and a new key disowns every object the old one made; if those objects truly are another berth's, remove {} and plan again",
+            key.display(),
+            state_dir.join(crate::store::state::FRESH).display()
+        )),
+    ))
 }
 
 /// A destroy's targets: services the configuration names, or that run.

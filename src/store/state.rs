@@ -24,6 +24,10 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 pub struct State {
     pub dir: PathBuf,
     key: Secret<Vec<u8>>,
+    /// The key was made by this berth and no plan has yet looked at an engine with it
+    /// (`key.new` marks it): objects of a project made under another key then mean the
+    /// old key was lost, not that a new installation begins.
+    pub fresh: bool,
 }
 
 impl State {
@@ -53,6 +57,7 @@ impl State {
         Ok(State {
             dir: dir.to_path_buf(),
             key: Secret::new(key),
+            fresh: dir.join(FRESH).exists(),
         })
     }
 
@@ -78,6 +83,22 @@ impl State {
     }
 }
 
+/// Beside a key berth made, until a plan has looked at an engine with it.
+pub const FRESH: &str = "key.new";
+
+/// A plan found nothing of its project made under another key: the key in the state
+/// directory `dir` is this installation's from now on.
+pub fn settle(dir: &Path) -> Result<()> {
+    match std::fs::remove_file(dir.join(FRESH)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Failure::caused(
+            format!("cannot remove {}", dir.join(FRESH).display()),
+            e,
+        )),
+    }
+}
+
 fn read_or_create_key(path: &Path) -> Result<Vec<u8>> {
     let context = || format!("cannot read berth's key {}", path.display());
     // create_new: of two berths starting at once, one writes the key, the other reads it.
@@ -88,6 +109,8 @@ fn read_or_create_key(path: &Path) -> Result<Vec<u8>> {
         .open(path)
     {
         Ok(mut file) => {
+            // Marked before the key has a value: a key without its mark is never new.
+            std::fs::write(path.with_file_name(FRESH), b"").map_err(|e| Failure::caused(context(), e))?;
             let mut key = vec![0u8; 32];
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut r| r.read_exact(&mut key))
@@ -128,5 +151,10 @@ mod tests {
         assert_eq!(a.digest(b"x"), b.digest(b"x"));
         let other = State::open(&dir.path().join("other")).unwrap();
         assert_ne!(a.digest(b"x"), other.digest(b"x"), "keys are random");
+        // New until settled, then for good.
+        assert!(a.fresh && b.fresh);
+        settle(&b.dir).unwrap();
+        assert!(!State::open(&dir.path().join("state")).unwrap().fresh);
+        settle(&b.dir).unwrap();
     }
 }

@@ -18,6 +18,7 @@ mod model;
 mod platforms;
 mod pre_commit;
 mod promises;
+mod state;
 mod swarm;
 mod tidy;
 mod watch;
