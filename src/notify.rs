@@ -29,7 +29,8 @@ pub const SIGNATURE: &str = "X-Berth-Signature-256";
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub format_version: &'static str,
-    /// Unique per event: a receiver can drop a retried delivery it already has.
+    /// Unique per event, set as it is sent: a receiver can drop a retried delivery it
+    /// already has.
     pub id: String,
     /// `apply`, `rollback`, `destroy`, `drift_found`, `drift_healed`, `service_held`,
     /// `crash_loop`, `invalid_configuration`.
@@ -168,8 +169,10 @@ impl Notifier {
         event: &Event,
         retry: Retry,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut event = event.clone();
+        event.id = unique(&event);
         // Serialising plain data with string keys cannot fail.
-        let body = Bytes::from(serde_json::to_vec(event).unwrap_or_default());
+        let body = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
         endpoints
             .iter()
             .filter(|e| e.wants(event.event))
@@ -229,6 +232,26 @@ impl Notifier {
     }
 }
 
+/// An id no other event has: a digest of the event, the time to the nanosecond, this
+/// process and how many ids it made before (two events alike in the same second still
+/// differ). Every retry of one event carries its id.
+fn unique(event: &Event) -> String {
+    use sha2::Digest;
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut digest = Sha256::new();
+    digest.update(serde_json::to_vec(event).unwrap_or_default());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    digest.update(now.as_nanos().to_le_bytes());
+    digest.update(std::process::id().to_le_bytes());
+    digest.update(
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_le_bytes(),
+    );
+    hex::encode(&digest.finalize()[..16])
+}
+
 /// An error and its causes, `client error (Connect): tcp connect error: Connection
 /// refused`.
 fn chain(error: &dyn std::error::Error) -> String {
@@ -260,6 +283,31 @@ mod tests {
             sign(b"It's a Secret to Everybody", b"Hello, World!"),
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
+    }
+
+    #[test]
+    fn events_alike_get_ids_of_their_own() {
+        let event = Event {
+            format_version: "1",
+            id: String::new(),
+            event: "apply",
+            severity: "info",
+            time: "t".into(),
+            project: "p".into(),
+            engine: "e".into(),
+            commit: None,
+            by: None,
+            sender: "apply",
+            message: "m".into(),
+            outcome: None,
+            changes: Vec::new(),
+            services: Vec::new(),
+            problems: Vec::new(),
+            pin: None,
+        };
+        let (a, b) = (unique(&event), unique(&event));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
     }
 
     #[test]

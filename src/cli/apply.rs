@@ -161,7 +161,7 @@ pub fn carry(
         if verb.kind == "rollback" {
             let entry = record(&[], &planned, journal_run(verb, env), &Progress::new());
             notify(&runtime, &planned, env, verb, |about| {
-                events::finished(about, verb.kind, &entry, pin_of(&planned))
+                events::finished(about, verb.kind, &entry, pin_of(verb, &planned))
             });
         }
         return Ok(Carried::Nothing);
@@ -195,7 +195,7 @@ pub fn carry(
     };
     let (carried, entry) = report(&outcomes, &planned, journal_run(verb, env));
     notify(&runtime, &planned, env, verb, |about| {
-        events::finished(about, verb.kind, &entry, pin_of(&planned))
+        events::finished(about, verb.kind, &entry, pin_of(verb, &planned))
     });
     Ok(carried)
 }
@@ -209,11 +209,10 @@ fn journal_run(verb: &Verb<'_>, env: &Environment) -> Run {
     }
 }
 
-/// A rollback's pin, for its event.
-fn pin_of(planned: &Planned) -> Option<journal::Pin> {
-    journal::pin(&planned.state_dir, &planned.identity.project)
-        .ok()
-        .flatten()
+/// A rollback's pin, for its event (written by its `settled` hook).
+fn pin_of(verb: &Verb<'_>, planned: &Planned) -> Option<journal::Pin> {
+    let pin = journal::pin(&planned.state_dir, &planned.identity.project);
+    pin.ok().flatten().filter(|_| verb.kind == "rollback")
 }
 
 /// Sends the event `make` builds to berth.yaml's notify endpoints and waits for the

@@ -76,6 +76,7 @@ pub fn run(args: LogsArgs, env: &Environment) -> miette::Result<ExitCode> {
     let colour = !args.no_color && colour_stdout();
     let result = runtime.block_on(async {
         let docker = Docker::connect(&located.address).await?;
+        let listed = now();
         let found = sources(&docker, &located, &args.services).await?;
         if found.is_empty() && !args.follow {
             eprintln!("Project `{}` runs no container.", located.identity.project);
@@ -121,7 +122,7 @@ pub fn run(args: LogsArgs, env: &Environment) -> miette::Result<ExitCode> {
             found,
             &args.services,
             &options,
-            &now,
+            listed,
             &mut print,
         )
         .await

@@ -72,10 +72,17 @@ pub fn run(args: RollbackArgs, env: &Environment) -> miette::Result<ExitCode> {
         )
     };
     let pin = |planned: &Planned| {
-        let pin = rollback::pin(planned, &args.services, env.who.clone(), journal::now())?;
+        let (pin, replaced) = rollback::pin(planned, &args.services, env.who.clone(), journal::now())?;
+        if let Some(replaced) = replaced {
+            eprintln!(
+                "This replaces the pin of {} to commit {}.",
+                what(&replaced.services, &planned.identity.project),
+                short(&replaced.commit)
+            );
+        }
         eprintln!(
             "Pinned {} to commit {}; `berth unpin` follows the branch again.",
-            what(&args.services, &planned.identity.project),
+            what(&pin.services, &planned.identity.project),
             short(&pin.commit)
         );
         Ok(())

@@ -14,6 +14,7 @@ use crate::ops::Environment;
 use crate::ops::plan::{PinRule, Request};
 use crate::ops::status::{Status, status};
 use crate::repo::dir::Disk;
+use crate::store::journal::short;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -52,10 +53,6 @@ pub fn run(args: StatusArgs, env: &Environment) -> miette::Result<ExitCode> {
         Format::Json => json(&status),
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(7)]
 }
 
 fn human(status: &Status) -> String {

@@ -119,9 +119,7 @@ impl Docker {
             self.client.logs(&source.id, Some(options)).boxed()
         };
         let this = self.clone();
-        // A chunk may hold several lines, or part of one: lines are cut at newlines,
-        // per stream, and what is left when the stream ends is a line too.
-        let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        let mut lines = Lines::default();
         chunks
             .map(Some)
             .chain(futures_util::stream::iter([None]))
@@ -135,31 +133,21 @@ impl Docker {
                             | LogOutput::Console { message }
                             | LogOutput::StdIn { message } => (false, message),
                         };
-                        let buffer = &mut pending[usize::from(stderr)];
-                        buffer.extend_from_slice(&bytes);
-                        let mut lines = Vec::new();
-                        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-                            let line: Vec<u8> = buffer.drain(..=end).collect();
-                            lines.push(Ok(parse(&line[..end], stderr)));
-                        }
-                        lines
+                        lines.push(stderr, &bytes).into_iter().map(Ok).collect()
                     }
-                    None => pending
-                        .iter_mut()
-                        .enumerate()
-                        .filter(|(_, b)| !b.is_empty())
-                        .map(|(i, b)| Ok(parse(&std::mem::take(b), i == 1)))
-                        .collect(),
+                    None => lines.finish().into_iter().map(Ok).collect(),
                 };
                 futures_util::stream::iter(lines)
             })
     }
 
-    /// With `berth logs -f`: the project's containers that start from now on.
+    /// With `berth logs -f`: the project's containers that start from `since` (Unix
+    /// seconds) on, each with the time it started.
     pub fn started(
         &self,
         identity: &Identity,
-    ) -> impl Stream<Item = Result<LogSource, EngineError>> + use<'_> {
+        since: i64,
+    ) -> impl Stream<Item = Result<(LogSource, i64), EngineError>> + use<'_> {
         let labels = vec![
             format!("{MANAGED_BY}={}", identity.installation),
             format!("{PROJECT}={}", identity.project),
@@ -170,15 +158,20 @@ impl Docker {
             ("event", vec!["start".to_string()]),
         ]);
         let options = bollard::query_parameters::EventsOptionsBuilder::new()
+            .since(&since.to_string())
             .filters(&filters)
             .build();
         let identity = identity.clone();
         self.client.events(Some(options)).filter_map(move |item| {
             let source = match item {
                 Err(e) => Some(Err(self.error("lost the engine's event stream", e))),
-                Ok(message) => message.actor.and_then(|actor| {
-                    container_source(&identity, actor.attributes.unwrap_or_default(), actor.id?).map(Ok)
-                }),
+                Ok(message) => {
+                    let time = message.time.unwrap_or(since);
+                    message.actor.and_then(|actor| {
+                        let labels = actor.attributes.unwrap_or_default();
+                        container_source(&identity, labels, actor.id?).map(|s| Ok((s, time)))
+                    })
+                }
             };
             async move { source }
         })
@@ -193,6 +186,35 @@ fn container_source(identity: &Identity, labels: HashMap<String, String>, id: St
         id,
         task: false,
     })
+}
+
+/// A stream's chunks cut into lines: a chunk may hold several lines, or part of one;
+/// stdout and stderr are cut apart, and what is left when the stream ends is a line too.
+#[derive(Default)]
+struct Lines {
+    pending: [Vec<u8>; 2],
+}
+
+impl Lines {
+    fn push(&mut self, stderr: bool, bytes: &[u8]) -> Vec<LogLine> {
+        let buffer = &mut self.pending[usize::from(stderr)];
+        buffer.extend_from_slice(bytes);
+        let mut lines = Vec::new();
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            lines.push(parse(&line[..end], stderr));
+        }
+        lines
+    }
+
+    fn finish(&mut self) -> Vec<LogLine> {
+        let [out, err] = &mut self.pending;
+        [(false, out), (true, err)]
+            .into_iter()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(stderr, b)| parse(&std::mem::take(b), stderr))
+            .collect()
+    }
 }
 
 /// `2026-12-06T01:02:03.123456789Z text`: the engine's time, then the line.
@@ -210,6 +232,25 @@ fn parse(line: &[u8], stderr: bool) -> LogLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_are_cut_into_lines_per_stream() {
+        let mut lines = Lines::default();
+        let texts = |lines: Vec<LogLine>| -> Vec<(bool, String)> {
+            lines.into_iter().map(|l| (l.stderr, l.text)).collect()
+        };
+        assert_eq!(
+            texts(lines.push(false, b"T1 one\nT2 tw")),
+            [(false, "one".to_string())]
+        );
+        assert_eq!(texts(lines.push(true, b"T3 err")), []);
+        assert_eq!(
+            texts(lines.push(false, b"o\nT4 three\n")),
+            [(false, "two".to_string()), (false, "three".to_string())]
+        );
+        assert_eq!(texts(lines.finish()), [(true, "err".to_string())]);
+        assert_eq!(texts(lines.finish()), []);
+    }
 
     #[test]
     fn a_line_is_the_engines_time_then_the_text() {

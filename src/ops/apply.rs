@@ -654,10 +654,11 @@ pub fn record(outcomes: &[Outcome], planned: &Planned, run: Run, observer: &dyn 
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| {
-            o.result
-                .as_ref()
-                .err()
-                .map(|e| format!("{} ({}): {e}", o.name, o.action.name()))
+            o.result.as_ref().err().map(|e| {
+                planned
+                    .secrets
+                    .scrub(&format!("{} ({}): {e}", o.name, o.action.name()))
+            })
         })
         .collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -684,7 +685,11 @@ pub fn record(outcomes: &[Outcome], planned: &Planned, run: Run, observer: &dyn 
                 service: step.service.clone(),
                 container: step.name.clone(),
                 action: step.action().done().to_string(),
-                error: outcome.result.as_ref().err().map(ToString::to_string),
+                error: outcome
+                    .result
+                    .as_ref()
+                    .err()
+                    .map(|e| planned.secrets.scrub(&e.to_string())),
             })
         })
         .collect();

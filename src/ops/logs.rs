@@ -50,27 +50,38 @@ pub async fn sources(
 }
 
 /// Passes every line of `sources` to `print`, with its source: merged in time order, or
-/// with `options.follow` as they arrive until the process is stopped (new containers of
-/// the services included). `now` is the time in Unix seconds.
+/// with `options.follow` as they arrive until the process is stopped, the containers of
+/// the services that start from `listed` (Unix seconds, taken before the sources were
+/// listed, so that none starting meanwhile is missed) included.
 pub async fn read(
     docker: &Docker,
     located: &Located,
     sources: Vec<LogSource>,
     services: &[String],
     options: &LogOptions,
-    now: &dyn Fn() -> i64,
+    listed: i64,
     print: &mut dyn FnMut(&LogSource, &LogLine),
 ) -> Result<(), EngineError> {
-    type Tagged = BoxStream<'static, (usize, Result<LogLine, EngineError>)>;
+    // Each line tagged with its source; `None` when the source's stream ends.
+    type Tagged = BoxStream<'static, (usize, Option<Result<LogLine, EngineError>>)>;
+    let open_stream = |i: usize, source: &LogSource, options: &LogOptions| -> Tagged {
+        docker
+            .log_lines(source, options)
+            .map(move |l| (i, Some(l)))
+            .chain(futures_util::stream::iter([(i, None)]))
+            .boxed()
+    };
     let mut known = sources;
     let mut streams: SelectAll<Tagged> = SelectAll::new();
     for (i, source) in known.iter().enumerate() {
-        streams.push(docker.log_lines(source, options).map(move |l| (i, l)).boxed());
+        streams.push(open_stream(i, source, options));
     }
     if !options.follow {
         let mut lines = Vec::new();
         while let Some((i, line)) = streams.next().await {
-            lines.push((line?, i));
+            if let Some(line) = line {
+                lines.push((line?, i));
+            }
         }
         // The engine's times, to the nanosecond, sort as they read; a stable sort keeps
         // each source's own order.
@@ -80,25 +91,35 @@ pub async fn read(
         }
         return Ok(());
     }
-    let mut started = std::pin::pin!(docker.started(&located.identity));
+    // The sources whose stream runs: a start event for one of them is not news.
+    let mut open: std::collections::BTreeSet<usize> = (0..known.len()).collect();
+    let mut started = std::pin::pin!(docker.started(&located.identity, listed));
     loop {
         tokio::select! {
-            Some((i, line)) = streams.next(), if !streams.is_empty() => print(&known[i], &line?),
-            source = started.next() => {
-                let Some(source) = source.transpose()? else { return Ok(()) };
-                let wanted = services.is_empty() || services.contains(&source.service);
-                if !wanted {
+            Some((i, line)) = streams.next(), if !streams.is_empty() => match line {
+                Some(line) => print(&known[i], &line?),
+                None => {
+                    open.remove(&i);
+                }
+            },
+            event = started.next() => {
+                let Some((source, time)) = event.transpose()? else { return Ok(()) };
+                if !(services.is_empty() || services.contains(&source.service)) {
                     continue;
                 }
-                // A container started again prints on: only its new lines.
-                let again = known.contains(&source);
+                let seen = known.iter().position(|k| k == &source);
+                if seen.is_some_and(|i| open.contains(&i)) {
+                    continue;
+                }
+                // A container started again prints on from when it started.
                 let since = LogOptions {
                     follow: true,
-                    since: again.then(now),
+                    since: seen.map(|_| time),
                     tail: None,
                 };
                 let i = known.len();
-                streams.push(docker.log_lines(&source, &since).map(move |l| (i, l)).boxed());
+                streams.push(open_stream(i, &source, &since));
+                open.insert(i);
                 known.push(source);
             }
         }

@@ -7,8 +7,6 @@
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use crate::config::Config;
 use crate::engine::Identity;
 use crate::notify::{Endpoint, Event, ProblemAt};
@@ -95,18 +93,10 @@ impl<'a> About<'a> {
     }
 }
 
-/// The event's id: a digest of everything else in it, so that a retried delivery
-/// carries the same one.
-fn identified(mut event: Event) -> Event {
-    let body = serde_json::to_vec(&event).unwrap_or_default();
-    event.id = hex::encode(&Sha256::digest(&body)[..16]);
-    event
-}
-
 /// ` at commit abc1234`, when there is one.
 fn short(commit: Option<&str>) -> String {
     commit
-        .map(|c| format!(" at commit {}", &c[..c.len().min(7)]))
+        .map(|c| format!(" at commit {}", journal::short(c)))
         .unwrap_or_default()
 }
 
@@ -143,7 +133,7 @@ pub fn finished(
     event.outcome = Some(outcome);
     event.changes = entry.changes.clone();
     event.pin = pin;
-    identified(event)
+    event
 }
 
 /// An apply that could not run at all (the engine failed under it).
@@ -151,7 +141,7 @@ pub fn failed(about: &About<'_>, kind: &'static str, why: &str) -> Event {
     let message = format!("{kind} of {}{} failed: {why}", about.project, short(about.commit));
     let mut event = about.event(kind, "error", message);
     event.outcome = Some("failed");
-    identified(event)
+    event
 }
 
 /// Drift found and left (`drift_found`), healed (`drift_healed`), services held after
@@ -172,7 +162,7 @@ pub fn services(about: &About<'_>, event: &'static str, services: Vec<String>, d
     let message = format!("{}: {what} in {}{detail}", about.project, services.join(", "));
     let mut event = about.event(event, severity, message);
     event.services = services;
-    identified(event)
+    event
 }
 
 /// A configuration that does not compile, with every error's place.
@@ -197,5 +187,5 @@ pub fn invalid(about: &About<'_>, problems: &[Problem]) -> Event {
             }
         })
         .collect();
-    identified(event)
+    event
 }

@@ -124,10 +124,7 @@ impl Pinned {
     }
 }
 
-/// A commit id's first seven characters, as git shows it.
-pub fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(7)]
-}
+pub use crate::store::journal::short;
 
 /// Why nothing was planned: never from a partial picture.
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +247,13 @@ fn follow(
         ..*request
     };
     let mut prepared = prepare(&again, loaded, env)?;
+    // The pin is read again under the lock taken again: moved or released meanwhile,
+    // this plan is of nothing anyone wants.
+    if prepared.pinned.as_ref().map(|p| &p.pin) != Some(&pinned.pin) {
+        return Err(Unplanned::Failed(Failure::new(
+            "the pin changed while planning (a rollback or unpin ran); planning again",
+        )));
+    }
     // How far the branch moved is the branch's, not the pinned commit's.
     prepared.pinned = Some(pinned);
     Ok(prepared)
@@ -525,10 +529,19 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
     if !targets.is_empty() {
         plan = plan.only(&targets);
     }
+    // Services pinned apart from the rest: left as the rollback made them, and out of
+    // the desired state's digest (so that, once released, their steps are news to a
+    // watcher, not drift). A whole project pinned was planned at the pinned commit.
+    let held = |service: &str| {
+        pin == PinRule::Follow
+            && pinned
+                .as_ref()
+                .is_some_and(|p| !p.pin.services.is_empty() && p.pin.holds(service))
+    };
     if let Some(pinned) = &pinned {
         match pin {
             PinRule::Refuse => refuse_pinned(&plan, pinned)?,
-            PinRule::Follow => plan.hold(|service| pinned.pin.holds(service)),
+            PinRule::Follow => plan.hold(held),
             PinRule::Warn | PinRule::Ignore => {}
         }
     }
@@ -539,7 +552,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         &plan,
         &identity.project,
         &address.host,
-        desired_digest(&diff),
+        desired_digest(&diff, held),
         live.fingerprint(),
         inputs.to_view(&targets, prune, loaded.commit(), &cwd),
     );
@@ -620,7 +633,11 @@ fn refuse_pinned(plan: &Plan, pinned: &Pinned) -> Result<(), Unplanned> {
             pinned.describe(),
             held.join(", ")
         ))
-        .with_help("`berth unpin` releases the pin (then apply), `berth rollback --to COMMIT` moves it, or --target services that are not pinned"),
+        .with_help(if pinned.pin.services.is_empty() {
+            "`berth unpin` releases the pin (then apply), or `berth rollback --to COMMIT` moves it"
+        } else {
+            "`berth unpin` releases the pin (then apply), `berth rollback --to COMMIT` moves it, or --target services that are not pinned"
+        }),
     ))
 }
 

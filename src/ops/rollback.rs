@@ -36,7 +36,7 @@ pub fn inputs(inputs: &Inputs, located: &Located, to: Option<&str>, steps: usize
 }
 
 /// The commit `steps` applies back: the journal's commits, newest first, starting with
-/// the one the last apply was made from, each counted once per run of applies, and
+/// the one the last apply was made from, each counted once (its first time back), and
 /// only from applies that completed (an incomplete one is no state to return to).
 pub fn earlier_commit(entries: &[Entry], steps: usize) -> Result<String, Failure> {
     let mut applied = entries
@@ -66,17 +66,40 @@ pub fn earlier_commit(entries: &[Entry], steps: usize) -> Result<String, Failure
 }
 
 /// Pins the planned project (or `services`) to the planned commit: written before any
-/// step, so that a watcher waiting for the lock finds the pin, not the branch.
-pub fn pin(planned: &Planned, services: &[String], by: Option<String>, time: String) -> Result<Pin, Failure> {
+/// step, so that a watcher waiting for the lock finds the pin, not the branch. Services
+/// pinned to the same commit before stay pinned beside them; the pin it replaces, when
+/// it was another.
+pub fn pin(
+    planned: &Planned,
+    services: &[String],
+    by: Option<String>,
+    time: String,
+) -> Result<(Pin, Option<Pin>), Failure> {
+    let (state, project) = (&planned.state_dir, &planned.identity.project);
+    let commit = planned.identity.commit.clone().unwrap_or_default();
+    let before = journal::pin(state, project).ok().flatten();
+    let mut pinned = services.to_vec();
+    let mut replaced = before.clone();
+    if let Some(before) = &before
+        && before.commit == commit
+        && !before.services.is_empty()
+        && !services.is_empty()
+    {
+        pinned.extend(before.services.iter().filter(|s| !services.contains(s)).cloned());
+        pinned.sort();
+        replaced = None;
+    }
     let pin = Pin {
-        commit: planned.identity.commit.clone().unwrap_or_default(),
-        services: services.to_vec(),
+        commit,
+        services: pinned,
         time,
         by,
     };
-    journal::set_pin(&planned.state_dir, &planned.identity.project, &pin)
-        .map_err(|e| Failure::caused("cannot write the pin", e))?;
-    Ok(pin)
+    if before.as_ref() == Some(&pin) {
+        replaced = None;
+    }
+    journal::set_pin(state, project, &pin).map_err(|e| Failure::caused("cannot write the pin", e))?;
+    Ok((pin, replaced))
 }
 
 /// What `berth unpin` released.

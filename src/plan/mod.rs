@@ -230,10 +230,12 @@ impl Plan {
 
 impl Plan {
     /// Leaves alone the services `held` names (pinned by `berth rollback`): none of
-    /// their steps, no entry written for them, and the network kept for them.
+    /// their steps or errors, no entry written for them, and the network kept for them.
     pub fn hold(&mut self, held: impl Fn(&str) -> bool) {
         let before = self.steps.len();
         self.steps.retain(|s| !held(&s.service));
+        self.errors
+            .retain(|e| e.service.as_deref().is_none_or(|s| !held(s)));
         self.entries.write.retain(|s| !held(s));
         self.entries.remove.retain(|s| !held(s));
         if self.steps.len() < before {
@@ -243,10 +245,11 @@ impl Plan {
 }
 
 /// The digest of the desired state a plan is made from: every desired container's name,
-/// spec hash and running state. A saved plan is stale when this changes.
-pub fn desired_digest(diff: &Diff) -> String {
+/// spec hash and running state, but those of services `held` names. A saved plan is
+/// stale when this changes.
+pub fn desired_digest(diff: &Diff, held: impl Fn(&str) -> bool) -> String {
     let mut h = Sha256::new();
-    for i in &diff.instances {
+    for i in diff.instances.iter().filter(|i| !held(&i.service)) {
         h.update(format!("{}\0{}\0{}\n", i.name, i.hash, i.want_running));
     }
     format!("sha256:{}", hex::encode(h.finalize()))
@@ -640,6 +643,57 @@ mod tests {
             .only(&["a".into()])
             .remove_network,
             None
+        );
+    }
+
+    #[test]
+    fn held_services_keep_their_containers_and_leave_the_digest() {
+        let model = Model {
+            services: vec![service("a", "info", 1, 1, true), service("b", "info", 1, 1, true)],
+        };
+        let mut engine = FakeEngine::new("p", LiveState::default());
+        converge(&model, &mut engine);
+        let changed = Model {
+            services: vec![
+                service("a", "debug", 1, 1, true),
+                service("b", "debug", 1, 1, true),
+            ],
+        };
+        let mut p = plan_for(&changed, &engine.state, true);
+        p.errors.push(Refusal {
+            service: Some("a".into()),
+            message: "a's".into(),
+            at: None,
+            help: None,
+        });
+        p.hold(|s| s == "a");
+        assert_eq!(actions(&p), [(Action::Replace, "p-b-0")]);
+        assert!(p.errors.is_empty(), "a held service's errors wait with it");
+        // Pruned to nothing but a held service: the network stays for it.
+        let mut emptied = plan_for(&Model::default(), &engine.state, true);
+        emptied.hold(|s| s == "a");
+        assert_eq!(actions(&emptied), [(Action::Remove, "p-b-0")]);
+        assert_eq!(emptied.remove_network, None);
+        // The digest without a held service is the digest of the rest alone.
+        let options = DiffOptions {
+            project: "p",
+            installation: "i",
+            default_image: "none",
+            digests: &FakeDigests,
+            mode: Mode::Docker,
+            external_network: None,
+        };
+        let only_b = Model {
+            services: vec![service("b", "debug", 1, 1, true)],
+        };
+        let both = diff(&changed, &engine.state, &options);
+        assert_eq!(
+            desired_digest(&both, |s| s == "a"),
+            desired_digest(&diff(&only_b, &engine.state, &options), |_| false)
+        );
+        assert_ne!(
+            desired_digest(&both, |s| s == "a"),
+            desired_digest(&both, |_| false)
         );
     }
 

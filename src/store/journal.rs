@@ -76,6 +76,12 @@ fn file(state: &Path, project: &str, extension: &str) -> PathBuf {
         .join(format!("{}.{extension}", crate::engine::naming::clean(project)))
 }
 
+/// A commit id's first seven characters, as git shows it (the whole text when it is
+/// shorter, or not ASCII there: ids read back from files may be anything).
+pub fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
 /// The time now, for an entry.
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
@@ -85,9 +91,15 @@ pub fn now() -> String {
 pub fn record(state: &Path, project: &str, entry: &Entry, keep: usize) -> std::io::Result<()> {
     let path = path(state, project);
     std::fs::create_dir_all(path.parent().unwrap_or(state))?;
-    let mut lines: Vec<String> = std::fs::read_to_string(&path)
-        .map(|t| t.lines().map(String::from).collect())
-        .unwrap_or_default();
+    // A journal that cannot be read is never replaced by one that forgot it.
+    let mut lines: Vec<String> = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(String::from)
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
     lines.push(serde_json::to_string(entry).unwrap_or_default());
     let start = lines.len().saturating_sub(keep.max(1));
     write_aside(&path, &lines[start..].join("\n"))
@@ -107,15 +119,17 @@ fn write_aside(path: &Path, text: &str) -> std::io::Result<()> {
 /// The project's entries, oldest first, and the numbers of the lines that are not an
 /// entry (a damaged journal hides nothing that is still readable).
 pub fn entries(state: &Path, project: &str) -> std::io::Result<(Vec<Entry>, Vec<usize>)> {
-    let text = match std::fs::read_to_string(path(state, project)) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    let bytes = match std::fs::read(path(state, project)) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
     let mut entries = Vec::new();
     let mut damaged = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        match serde_json::from_str(line) {
+    // Line by line: a damaged byte spoils its own line only.
+    let lines = bytes.split(|b| *b == b'\n').enumerate();
+    for (i, line) in lines.filter(|(_, l)| !l.trim_ascii().is_empty()) {
+        match serde_json::from_slice(line) {
             Ok(entry) => entries.push(entry),
             Err(_) => damaged.push(i + 1),
         }
@@ -256,10 +270,15 @@ mod tests {
         let journal = path(dir.path(), "p");
         let mut text = std::fs::read_to_string(&journal).unwrap();
         text.push_str("{\"time\": garbage\n");
-        std::fs::write(&journal, text).unwrap();
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(b"\xff\xfe not UTF-8\n");
+        std::fs::write(&journal, bytes).unwrap();
         assert_eq!(last(dir.path(), "p").unwrap().done, "1 created");
         let (kept, damaged) = entries(dir.path(), "p").unwrap();
-        assert_eq!((kept.len(), damaged), (1, vec![2]));
+        assert_eq!((kept.len(), damaged), (1, vec![2, 3]));
+        assert_eq!(short("abcdef0123"), "abcdef0");
+        assert_eq!(short("ab"), "ab");
+        assert_eq!(short("abcdefé1"), "abcdefé1", "no panic inside a character");
         // An entry written before berth kept kind, who and changes reads as an apply.
         let old =
             r#"{"time":"t","engine":"e","commit":null,"outcome":"complete","done":"nothing","failed":[]}"#;

@@ -40,6 +40,25 @@ impl Secrets {
             .map(|(k, _)| k.as_str())
     }
 
+    /// `text` with every known secret's value replaced by `(secret NAME)`: for what a
+    /// failed step says (a container's last lines may print its configuration) before it
+    /// reaches the journal, the terminal or a notification.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        // Longest first: a value inside another is replaced within it last.
+        let mut values: Vec<(&String, &str)> = self
+            .values
+            .iter()
+            .filter_map(|(name, value)| Some((name, value.as_ref()?.expose().as_str())))
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        values.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+        for (name, value) in values {
+            text = text.replace(value, &format!("(secret {name})"));
+        }
+        text
+    }
+
     /// The value of secret `name`.
     pub fn value(&self, name: &str) -> Option<&str> {
         self.values.get(name)?.as_ref().map(|v| v.expose().as_str())
@@ -126,5 +145,36 @@ impl Secrets {
     /// The value of a secret that must have one; `Err` is its name.
     pub fn require(&self, name: &str) -> Result<&str, String> {
         self.value(name).ok_or_else(|| name.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretProvider;
+
+    #[test]
+    fn a_failure_is_scrubbed_of_every_known_value() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("vault")).unwrap();
+        std::fs::write(dir.path().join("vault/token"), "hunter2-long").unwrap();
+        std::fs::write(dir.path().join("vault/short"), "hunter2").unwrap();
+        let mut service = crate::model::fixtures::service("web");
+        for name in ["token", "short"] {
+            service.env.insert(
+                name.to_uppercase(),
+                crate::compile::interpolate::secret_text(&format!("$SECRET({name})")),
+            );
+        }
+        let model = Model {
+            services: vec![service],
+        };
+        let providers = [SecretProvider::Dir { path: "vault".into() }];
+        let state = State::open(&dir.path().join("state")).unwrap();
+        let secrets = Secrets::resolve(&model, &providers, dir.path(), state);
+        assert_eq!(
+            secrets.scrub("start failed; its last lines: TOKEN=hunter2-long | SHORT=hunter2"),
+            "start failed; its last lines: TOKEN=(secret token) | SHORT=(secret short)"
+        );
     }
 }

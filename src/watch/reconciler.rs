@@ -504,23 +504,16 @@ where
             }
             // A service held is told as held, below.
             let held = |service: &str| decision.held.iter().any(|h| h.service == service);
-            let mut found: Vec<String> = decision
+            let new: Vec<&Step> = decision
                 .drift
                 .iter()
                 .filter(|s| !healing && !held(&s.service) && !self.reported.contains(&s.summary()))
-                .map(|s| s.service.clone())
                 .collect();
+            let mut found: Vec<String> = new.iter().map(|s| s.service.clone()).collect();
             found.dedup();
             if !found.is_empty() {
-                let detail = format!(
-                    ", left as it is: {}",
-                    decision
-                        .drift
-                        .iter()
-                        .map(Step::summary)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
+                let steps: Vec<String> = new.iter().map(|s| s.summary()).collect();
+                let detail = format!(", left as it is: {}", steps.join("; "));
                 let event = events::services(&self.about(&planned), "drift_found", found, &detail);
                 self.outbox.push(event);
             }
@@ -638,16 +631,15 @@ where
         let event = events::finished(&self.about(&planned), "apply", &entry, None);
         self.outbox.push(event);
         if healing && entry.failed.is_empty() {
-            let mut healed: Vec<String> = decision_drift.iter().map(|s| s.service.clone()).collect();
+            // What was applied of the drift: a held service's steps were not.
+            let applied: Vec<&Step> = decision_drift
+                .iter()
+                .filter(|d| planned.plan.steps.iter().any(|s| s.name == d.name))
+                .collect();
+            let mut healed: Vec<String> = applied.iter().map(|s| s.service.clone()).collect();
             healed.dedup();
-            let detail = format!(
-                ": {}",
-                decision_drift
-                    .iter()
-                    .map(Step::summary)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
+            let steps: Vec<String> = applied.iter().map(|s| s.summary()).collect();
+            let detail = format!(": {}", steps.join("; "));
             let event = events::services(&self.about(&planned), "drift_healed", healed, &detail);
             self.outbox.push(event);
         }
@@ -820,13 +812,17 @@ where
             })
             .collect();
         let pinned = planned.pinned.as_ref().map(PinStatus::of);
-        if pinned.as_ref().map(|p| &p.summary) != self.pin_logged.as_ref() {
+        // Logged when what is pinned changes, not each time the branch moves on.
+        let what = pinned
+            .as_ref()
+            .map(|p| format!("{} {:?}", p.pin.commit, p.pin.services));
+        if what != self.pin_logged {
             match &pinned {
                 Some(p) => warn!("{}: newer commits wait for `berth unpin`", p.summary),
                 None if self.pin_logged.is_some() => info!("unpinned: following the branch again"),
                 None => {}
             }
-            self.pin_logged = pinned.as_ref().map(|p| p.summary.clone());
+            self.pin_logged = what;
         }
         shared.metrics.pin(pinned.as_ref().map(|p| p.ahead.unwrap_or(0)));
         shared.status(|s| {
@@ -844,7 +840,7 @@ pub fn failure(unplanned: Unplanned) -> Failure {
         Unplanned::Invalid { problems, commit, .. } => Failure::Permanent(format!(
             "the configuration{} has {} error(s): {}",
             commit
-                .map(|c| format!(" at commit {}", &c[..c.len().min(7)]))
+                .map(|c| format!(" at commit {}", journal::short(&c)))
                 .unwrap_or_default(),
             problems.len(),
             problems
