@@ -413,20 +413,24 @@ mod tests {
         s
     }
 
-    fn plan_for(model: &Model, live: &LiveState, prune: bool) -> Plan {
-        let options_diff = DiffOptions {
+    /// Project `p` of installation `i`, containers on one engine.
+    fn diff_options() -> DiffOptions<'static> {
+        DiffOptions {
             project: "p",
             installation: "i",
             default_image: "none",
             digests: &FakeDigests,
             mode: Mode::Docker,
             external_network: None,
-        };
+        }
+    }
+
+    fn plan_for(model: &Model, live: &LiveState, prune: bool) -> Plan {
         let options = PlanOptions {
             prune,
             mode: Mode::Docker,
         };
-        plan(&diff(model, live, &options_diff), &options)
+        plan(&diff(model, live, &diff_options()), &options)
     }
 
     fn converge(model: &Model, engine: &mut FakeEngine) -> Plan {
@@ -675,14 +679,7 @@ mod tests {
         assert_eq!(actions(&emptied), [(Action::Remove, "p-b-0")]);
         assert_eq!(emptied.remove_network, None);
         // The digest without a held service is the digest of the rest alone.
-        let options = DiffOptions {
-            project: "p",
-            installation: "i",
-            default_image: "none",
-            digests: &FakeDigests,
-            mode: Mode::Docker,
-            external_network: None,
-        };
+        let options = diff_options();
         let only_b = Model {
             services: vec![service("b", "debug", 1, 1, true)],
         };
@@ -740,14 +737,6 @@ mod tests {
         replicas: u32,
         nodes: Vec<BTreeMap<String, String>>,
     ) -> Plan {
-        let diff_options = |mode| DiffOptions {
-            project: "p",
-            installation: "i",
-            default_image: "none",
-            digests: &FakeDigests,
-            mode,
-            external_network: None,
-        };
         let mut spec = canonical(created, "none", &FakeDigests);
         spec.placement = created.placement.clone();
         let live = LiveState {
@@ -780,7 +769,11 @@ mod tests {
             prune: true,
             mode: Mode::Swarm,
         };
-        plan(&diff(model, &live, &diff_options(Mode::Swarm)), &options)
+        let swarm = DiffOptions {
+            mode: Mode::Swarm,
+            ..diff_options()
+        };
+        plan(&diff(model, &live, &swarm), &options)
     }
 
     #[test]
