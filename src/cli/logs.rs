@@ -49,7 +49,7 @@ pub struct LogsArgs {
 enum Format {
     /// `service-instance | line`, as compose prints.
     Human,
-    /// One JSON object per line: service, instance, time, stream (stdout or stderr), text.
+    /// One JSON object per line, as schemas/log-line.schema.json describes.
     Json,
 }
 

@@ -306,6 +306,9 @@ fn logs_of_two_services_are_merged_in_time_and_followed() {
     assert_eq!(stdout, "web-0 | berth-demo: listening on 8080\n");
     let (stdout, _, _) = p.berth(&["logs", "api", "--tail", "1", "--format", "json"]);
     let line: Value = serde_json::from_str(&stdout).unwrap();
+    let schema = compile_schema("log-line.schema.json");
+    let errors: Vec<String> = schema.iter_errors(&line).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{line:#}");
     assert_eq!(
         (
             &line["service"],
