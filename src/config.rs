@@ -86,6 +86,8 @@ pub struct Engine {
     pub host: Option<String>,
     pub tls: Option<Tls>,
     pub mode: Mode,
+    /// Seconds berth waits for the engine's answer to one request.
+    pub timeout: Option<u64>,
 }
 
 /// What berth makes of each service on the engine.
@@ -122,6 +124,7 @@ struct EngineFields {
     host: Option<String>,
     tls: Option<Tls>,
     mode: Mode,
+    timeout: Option<u64>,
 }
 
 impl From<EngineForm> for Engine {
@@ -137,6 +140,7 @@ impl From<EngineForm> for Engine {
             host: f.host,
             tls: f.tls,
             mode: f.mode,
+            timeout: f.timeout,
         }
     }
 }

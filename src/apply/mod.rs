@@ -55,9 +55,44 @@ pub enum StepError {
     /// It never started: berth was asked to stop.
     #[error("not started: berth is stopping")]
     Stopped,
+    /// It never started: an earlier step found that the engine stopped answering.
+    #[error("not started: the engine stopped answering")]
+    EngineGone,
     /// It ran and failed, saying why (the engine's answer, a readiness check).
     #[error("{0}")]
     Failed(String),
+}
+
+/// Why a step's work failed: what to say, and whether the engine itself stopped
+/// answering, after which no further step starts (each would only fail the same way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    pub message: String,
+    pub engine_gone: bool,
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed {
+            message,
+            engine_gone: false,
+        }
+    }
+}
+
+impl From<&str> for Failed {
+    fn from(message: &str) -> Failed {
+        Failed::from(message.to_string())
+    }
+}
+
+impl From<EngineError> for Failed {
+    fn from(e: EngineError) -> Failed {
+        Failed {
+            message: format!("{}: {}", e.what, e.cause),
+            engine_gone: e.unreachable,
+        }
+    }
 }
 
 /// Progress, as it happens.
@@ -129,8 +164,9 @@ pub async fn remove_network<E: Engine>(
 
 /// Runs `jobs` with `run`: the steps of one service in order (a leftover goes before
 /// its replacement comes, replicas are replaced one at a time), services side by side,
-/// at most `parallelism` at once. Once `stopping` is set, no new step starts. One outcome
-/// per job, sorted by name. Shared by containers and Swarm services.
+/// at most `parallelism` at once. Once `stopping` is set, or a step found the engine
+/// gone, no new step starts. One outcome per job, sorted by name. Shared by containers
+/// and Swarm services.
 pub async fn schedule<'a, J, F, R>(
     jobs: &'a [J],
     step_of: impl Fn(&'a J) -> &'a Step,
@@ -141,13 +177,14 @@ pub async fn schedule<'a, J, F, R>(
 ) -> Vec<Outcome>
 where
     R: Fn(&'a J) -> F,
-    F: Future<Output = Result<(), String>>,
+    F: Future<Output = Result<(), Failed>>,
 {
+    let gone = AtomicBool::new(false);
     let mut groups: BTreeMap<&str, Vec<&J>> = BTreeMap::new();
     for job in jobs {
         groups.entry(step_of(job).service.as_str()).or_default().push(job);
     }
-    let (step_of, run) = (&step_of, &run);
+    let (step_of, run, gone) = (&step_of, &run, &gone);
     let outcomes: Vec<Vec<Outcome>> = stream::iter(groups.into_values())
         .map(|group| async move {
             let mut outcomes = Vec::new();
@@ -155,9 +192,16 @@ where
                 let step = step_of(job);
                 let result = if stopping.load(Ordering::SeqCst) {
                     Err(StepError::Stopped)
+                } else if gone.load(Ordering::SeqCst) {
+                    Err(StepError::EngineGone)
                 } else {
                     progress(Event::Started(step));
-                    let result = run(job).await.map_err(StepError::Failed);
+                    let result = run(job).await.map_err(|failed| {
+                        if failed.engine_gone {
+                            gone.store(true, Ordering::SeqCst);
+                        }
+                        StepError::Failed(failed.message)
+                    });
                     progress(Event::Finished(step, &result));
                     result
                 };
@@ -177,11 +221,7 @@ where
     outcomes
 }
 
-fn text(e: EngineError) -> String {
-    format!("{}: {}", e.what, e.cause)
-}
-
-async fn run<E: Engine>(engine: &E, job: &Job) -> Result<(), String> {
+async fn run<E: Engine>(engine: &E, job: &Job) -> Result<(), Failed> {
     let step = &job.step;
     match &step.work {
         Work::Create { start, .. } => {
@@ -192,45 +232,45 @@ async fn run<E: Engine>(engine: &E, job: &Job) -> Result<(), String> {
             Ok(())
         }
         Work::Replace { on, .. } => replace(engine, job, &on.id).await,
-        Work::Update { on, spec, .. } => engine.update(&on.id, &spec.resources).await.map_err(text),
+        Work::Update { on, spec, .. } => Ok(engine.update(&on.id, &spec.resources).await?),
         Work::Start { on } => start_ready(engine, &on.id, &job.readiness).await,
-        Work::Stop { on } => engine.stop(&on.id).await.map_err(text),
-        Work::Remove { on, .. } => engine.remove(&on.id).await.map_err(text),
+        Work::Stop { on } => Ok(engine.stop(&on.id).await?),
+        Work::Remove { on, .. } => Ok(engine.remove(&on.id).await?),
     }
 }
 
 /// Creates the job's container under `name` and places its files; returns its ID.
-async fn create<E: Engine>(engine: &E, job: &Job, name: &str) -> Result<String, String> {
+async fn create<E: Engine>(engine: &E, job: &Job, name: &str) -> Result<String, Failed> {
     let mut create = job.create.clone().ok_or("nothing to create")?;
     create.name = name.to_string();
-    let id = engine.create_container(&create).await.map_err(text)?;
+    let id = engine.create_container(&create).await?;
     if !job.folder.is_empty()
         && let Err(e) = engine.put_files(&id, &job.folder).await
     {
         let _ = engine.remove(&id).await;
-        return Err(text(e));
+        return Err(e.into());
     }
     for file in &job.files {
         if let Err(e) = engine.put_file(&id, &file.path, file.content.expose()).await {
             let _ = engine.remove(&id).await;
-            return Err(text(e));
+            return Err(e.into());
         }
     }
     Ok(id)
 }
 
-async fn start_ready<E: Engine>(engine: &E, id: &str, readiness: &Readiness) -> Result<(), String> {
-    engine.start(id).await.map_err(text)?;
-    engine.wait_ready(id, readiness).await
+async fn start_ready<E: Engine>(engine: &E, id: &str, readiness: &Readiness) -> Result<(), Failed> {
+    engine.start(id).await?;
+    Ok(engine.wait_ready(id, readiness).await?)
 }
 
 /// Create-before-destroy: the new container proves itself under a temporary name, then
 /// the old one is removed and the new one takes its name. Stop-first when ports clash.
-async fn replace<E: Engine>(engine: &E, job: &Job, old: &str) -> Result<(), String> {
+async fn replace<E: Engine>(engine: &E, job: &Job, old: &str) -> Result<(), Failed> {
     let step = &job.step;
     let temporary = format!("{}{NEXT}", step.name);
     if job.stop_first {
-        engine.stop(old).await.map_err(text)?;
+        engine.stop(old).await?;
     }
     let new = match create(engine, job, &temporary).await {
         Ok(new) => new,
@@ -240,28 +280,46 @@ async fn replace<E: Engine>(engine: &E, job: &Job, old: &str) -> Result<(), Stri
         && let Err(e) = start_ready(engine, &new, &job.readiness).await
     {
         let _ = engine.remove(&new).await;
-        return Err(restore(engine, job, old, format!("the new container failed: {e}")).await);
+        let e = Failed {
+            message: format!("the new container failed: {}", e.message),
+            ..e
+        };
+        return Err(restore(engine, job, old, e).await);
     }
     if !job.stop_first {
-        engine.stop(old).await.map_err(text)?;
+        engine.stop(old).await?;
     }
-    engine.remove(old).await.map_err(text)?;
-    engine.rename(&new, &step.name).await.map_err(text)
+    engine.remove(old).await?;
+    Ok(engine.rename(&new, &step.name).await?)
 }
 
 /// After a failed replace: the old container runs again if it was stopped for the new
 /// one; the error says whether it does.
-async fn restore<E: Engine>(engine: &E, job: &Job, old: &str, error: String) -> String {
-    if !job.stop_first {
-        return format!("{error}; the old container was left running");
-    }
-    match engine.start(old).await {
-        Ok(()) => format!("{error}; the old container was started again"),
-        Err(e) => format!(
-            "{error}; and the old container could not be started again: {}",
-            text(e)
-        ),
-    }
+async fn restore<E: Engine>(engine: &E, job: &Job, old: &str, error: Failed) -> Failed {
+    let (message, engine_gone) = if !job.stop_first {
+        (
+            format!("{}; the old container was left running", error.message),
+            error.engine_gone,
+        )
+    } else {
+        match engine.start(old).await {
+            Ok(()) => (
+                format!("{}; the old container was started again", error.message),
+                error.engine_gone,
+            ),
+            Err(e) => {
+                let again = Failed::from(e);
+                (
+                    format!(
+                        "{}; and the old container could not be started again: {}",
+                        error.message, again.message
+                    ),
+                    error.engine_gone || again.engine_gone,
+                )
+            }
+        }
+    };
+    Failed { message, engine_gone }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::{Event, Network, Outcome, remove_network, schedule};
+use super::{Event, Failed, Network, Outcome, remove_network, schedule};
 use crate::engine::swarm::ServiceRequest;
 use crate::engine::{EngineError, Identity, Swarm};
 use crate::plan::{Step, Work};
@@ -42,7 +42,7 @@ pub async fn execute_swarm<E: Swarm>(
         parallelism,
         stopping,
         progress,
-        |job| run(engine, job),
+        |job| async move { run(engine, job).await.map_err(Failed::from) },
     )
     .await;
     let notes = engine.remove_unused_secrets(identity).await;

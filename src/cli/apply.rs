@@ -16,7 +16,7 @@ use super::inputs::InputArgs;
 use super::plan::{exit, runtime};
 use super::report::warn;
 use super::report::{colour_stdout, stdout};
-use crate::apply::{Event, Outcome};
+use crate::apply::{Event, Outcome, StepError};
 use crate::notify::{BRIEF, Notifier};
 use crate::ops::Dial;
 use crate::ops::Environment;
@@ -403,6 +403,12 @@ fn report(outcomes: &[Outcome], planned: &Planned, run: Run) -> (Carried, journa
         );
         for line in &entry.failed {
             eprintln!("  {line}");
+        }
+        if outcomes.iter().any(|o| o.result == Err(StepError::EngineGone)) {
+            eprintln!(
+                "The engine at {} stopped answering. Once it answers again, run this again: it plans from what the engine then holds.",
+                planned.address.host
+            );
         }
         Carried::Failed
     };

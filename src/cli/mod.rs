@@ -12,7 +12,7 @@ mod inputs;
 mod lint;
 mod logs;
 mod plan;
-mod report;
+pub mod report;
 mod rollback;
 mod sarif;
 mod status;

@@ -46,7 +46,7 @@ use crate::watch::metrics::Metrics;
 use crate::watch::reconciler::{Clock, Reconciler, Settings as ReconcileSettings};
 use crate::watch::status::{Shared, Status};
 use crate::watch::webhook::{Forge, MAX_BODY, verify};
-use crate::watch::{Next, retry_backoff};
+use crate::watch::{Backoff, Next};
 
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
@@ -409,10 +409,13 @@ fn watch_pins(
 }
 
 /// Follows the engine's events for the project's containers: each is a trigger (unless
-/// drift is off) and a metric. Reconnects when the stream ends, and then triggers once,
-/// since events may have been missed.
+/// drift is off) and a metric. Reconnects when the stream ends (every second, then less
+/// often, up to every 30 s), and triggers once when it is followed again, since events
+/// may have been missed meanwhile: an engine that restarted has stopped or restarted
+/// the containers.
 async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(Identity, Address)>>) {
-    let mut backoff = retry_backoff();
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    let mut missed = false;
     loop {
         let Ok(current) = target.wait_for(|t| t.is_some()).await.map(|t| t.clone()) else {
             return;
@@ -423,13 +426,16 @@ async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(
         let docker = match Docker::connect(&address).await {
             Ok(docker) => docker,
             Err(e) => {
-                warn!("engine events: {}", e.explained());
+                debug!("engine events: {}", e.explained());
                 tokio::time::sleep(backoff.next().unwrap_or_default()).await;
                 continue;
             }
         };
         debug!(project = %identity.project, "following the engine's events");
         let mut events = std::pin::pin!(docker.events(&identity));
+        if std::mem::take(&mut missed) {
+            shared.wake.notify_one();
+        }
         loop {
             tokio::select! {
                 item = events.next() => match item {
@@ -455,6 +461,7 @@ async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(
                 }
             }
         }
+        missed = true;
         tokio::time::sleep(backoff.next().unwrap_or_default()).await;
         shared.wake.notify_one();
     }

@@ -36,6 +36,15 @@ use crate::model::{Probe, ProbeAction, Protocol, Resources};
 /// The socket Docker listens on when nothing else is said.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
+/// How long berth waits for the engine's answer to one request, unless berth.yaml's
+/// `engine.timeout` says: long enough for a slow `docker stop`. Connection failures come
+/// back at once.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long the first request (agreeing on the API version) may take: an engine that
+/// accepts connections and answers nothing is then said at once, not after the timeout.
+const HANDSHAKE: Duration = Duration::from_secs(15);
+
 /// How many inspects run at once.
 pub(super) const CONCURRENCY: usize = 32;
 
@@ -46,6 +55,8 @@ pub struct Address {
     pub host: String,
     /// Client certificate, key and CA for TLS (`DOCKER_TLS_VERIFY`).
     pub tls: Option<TlsFiles>,
+    /// How long one request may wait for the engine's answer.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,19 +71,19 @@ pub struct TlsFiles {
 pub struct Docker {
     pub(super) client: bollard::Docker,
     address: String,
+    timeout: Duration,
 }
 
 impl Docker {
     /// Connects and agrees on an API version, which also proves the engine answers.
     pub async fn connect(address: &Address) -> Result<Docker, EngineError> {
-        // Long enough for a slow `docker stop`; connection failures come back at once.
-        const TIMEOUT_SECONDS: u64 = 120;
+        let seconds = address.timeout.as_secs().max(1);
         let version = bollard::API_DEFAULT_VERSION;
         let host = address.host.as_str();
         let client = match (&address.tls, host.split_once("://")) {
-            (Some(tls), _) => bollard::Docker::connect_with_ssl(host, &tls.key, &tls.cert, &tls.ca, TIMEOUT_SECONDS, version),
-            (None, Some(("unix", _))) => bollard::Docker::connect_with_unix(host, TIMEOUT_SECONDS, version),
-            (None, Some(("tcp" | "http", _))) => bollard::Docker::connect_with_http(host, TIMEOUT_SECONDS, version),
+            (Some(tls), _) => bollard::Docker::connect_with_ssl(host, &tls.key, &tls.cert, &tls.ca, seconds, version),
+            (None, Some(("unix", _))) => bollard::Docker::connect_with_unix(host, seconds, version),
+            (None, Some(("tcp" | "http", _))) => bollard::Docker::connect_with_http(host, seconds, version),
             (None, Some(("https", _))) => {
                 return Err(unreachable(host, "https:// needs client certificates: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or engine.tls in berth.yaml".into()));
             }
@@ -81,22 +92,48 @@ impl Docker {
             }
         }
         .map_err(|e| unreachable(host, chain(&e)))?;
-        let client = client
-            .negotiate_version()
-            .await
-            .map_err(|e| unreachable(host, chain(&e)))?;
+        let handshake = HANDSHAKE.min(address.timeout);
+        let silent = || {
+            unreachable(
+                host,
+                format!(
+                    "it took the connection but did not answer within {}s (a dockerd that hangs, or is stopped)",
+                    handshake.as_secs()
+                ),
+            )
+        };
+        let client = match tokio::time::timeout(handshake, client.negotiate_version()).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(bollard::errors::Error::RequestTimeoutError)) | Err(_) => return Err(silent()),
+            Ok(Err(e)) => return Err(unreachable(host, chain(&e))),
+        };
         Ok(Docker {
             client,
             address: host.to_string(),
+            timeout: address.timeout,
         })
     }
 
+    /// An engine's refusal, or the engine gone: a request that could not be sent, whose
+    /// connection broke, or that had no answer in time is the engine not answering any
+    /// more (`unreachable`), which stops an apply from starting further steps.
     pub(super) fn error(&self, what: impl Into<String>, cause: bollard::errors::Error) -> EngineError {
+        use bollard::errors::Error;
+        let gone = match &cause {
+            Error::RequestTimeoutError => Some(format!(
+                "the engine did not answer within {}s (berth.yaml engine.timeout)",
+                self.timeout.as_secs()
+            )),
+            Error::HyperLegacyError { .. } | Error::IOError { .. } => {
+                Some(format!("the engine stopped answering ({})", root_cause(&cause)))
+            }
+            _ => None,
+        };
         EngineError {
             address: self.address.clone(),
             what: what.into(),
-            cause: chain(&cause),
-            unreachable: false,
+            unreachable: gone.is_some(),
+            cause: gone.unwrap_or_else(|| chain(&cause)),
         }
     }
 
@@ -300,6 +337,16 @@ pub(super) fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The innermost cause: `No such file or directory (os error 2)`, without the layers of
+/// client errors around it.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut innermost = e;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    innermost.to_string()
 }
 
 fn unreachable(address: &str, cause: String) -> EngineError {

@@ -712,7 +712,13 @@ pub fn record(outcomes: &[Outcome], planned: &Planned, run: Run, observer: &dyn 
     };
     let keep = planned.config.history.keep;
     if let Err(e) = journal::record(&planned.state_dir, &planned.identity.project, &entry, keep) {
-        observer.note(true, &format!("cannot record this apply in the journal: {e}"));
+        let help = crate::store::io_help(&e, &planned.state_dir)
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        observer.note(
+            true,
+            &format!("cannot record this apply in the journal (what was applied stays applied; earlier entries are kept): {e}{help}"),
+        );
     }
     entry
 }

@@ -13,7 +13,7 @@ use super::{Connect, Environment};
 use crate::config::{self, Mode};
 use crate::cosmos_store::Store;
 use crate::diff::{DiffOptions, Refusal, diff};
-use crate::engine::docker::{Address, DEFAULT_HOST, TlsFiles};
+use crate::engine::docker::{Address, DEFAULT_HOST, DEFAULT_TIMEOUT, TlsFiles};
 use crate::engine::naming::project_network;
 use crate::engine::{EngineError, Identity, Observe, Query, ReadOnly};
 use crate::failure::Failure;
@@ -761,6 +761,7 @@ fn project_name(loaded: &Loaded, repo: Option<&str>) -> Result<String, Failure> 
 /// `DOCKER_HOST` (with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, as the docker CLI reads
 /// them), else berth.yaml's `engine`, else the default socket.
 fn engine_address(engine: &config::Engine, root: &Path, env: &Environment) -> Result<Address, Failure> {
+    let timeout = engine.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_secs);
     if let Some(host) = env.docker_host.clone() {
         let tls = match env.docker_tls_verify {
             true => {
@@ -776,12 +777,13 @@ fn engine_address(engine: &config::Engine, root: &Path, env: &Environment) -> Re
             }
             false => None,
         };
-        return Ok(Address { host, tls });
+        return Ok(Address { host, tls, timeout });
     }
     let Some(host) = &engine.host else {
         return Ok(Address {
             host: DEFAULT_HOST.to_string(),
             tls: None,
+            timeout,
         });
     };
     let tls = match &engine.tls {
@@ -808,5 +810,6 @@ fn engine_address(engine: &config::Engine, root: &Path, env: &Environment) -> Re
     Ok(Address {
         host: host.clone(),
         tls,
+        timeout,
     })
 }

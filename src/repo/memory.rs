@@ -20,9 +20,13 @@ impl Memory {
     }
 
     /// Adds (or replaces) a file.
-    pub fn add(mut self, path: &str, content: &str) -> Memory {
-        self.files
-            .insert(normal(Path::new(path)), content.as_bytes().to_vec());
+    pub fn add(self, path: &str, content: &str) -> Memory {
+        self.add_bytes(path, content.as_bytes())
+    }
+
+    /// Adds (or replaces) a file that need not be UTF-8.
+    pub fn add_bytes(mut self, path: &str, content: &[u8]) -> Memory {
+        self.files.insert(normal(Path::new(path)), content.to_vec());
         self
     }
 }

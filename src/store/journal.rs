@@ -110,10 +110,16 @@ fn write_aside(path: &Path, text: &str) -> std::io::Result<()> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     let temporary = path.with_file_name(name);
-    let mut file = std::fs::File::create(&temporary)?;
-    writeln!(file, "{text}")?;
-    file.sync_all()?;
-    std::fs::rename(temporary, path)
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        writeln!(file, "{text}")?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    });
+    if written.is_err() {
+        // The file itself is as it was; what was cut short goes.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// The project's entries, oldest first, and the numbers of the lines that are not an

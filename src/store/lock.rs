@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::io_failure;
 use crate::failure::{Failure, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -93,7 +94,8 @@ pub fn acquire(
     timeout: Duration,
     stopping: Option<&AtomicBool>,
 ) -> Result<Lock> {
-    std::fs::create_dir_all(locks_dir(state))?;
+    std::fs::create_dir_all(locks_dir(state))
+        .map_err(|e| io_failure(format!("cannot create {}", locks_dir(state).display()), state, e))?;
     let path = lock_path(state, project, engine);
     let started = Instant::now();
     loop {
@@ -103,7 +105,7 @@ pub fn acquire(
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Failure::caused(format!("cannot open the lock {}", path.display()), e))?;
+            .map_err(|e| io_failure(format!("cannot open the lock {}", path.display()), state, e))?;
         match file.try_lock() {
             Ok(()) => {
                 // The file may have been removed by the holder that just let go: only a
@@ -125,10 +127,22 @@ pub fn acquire(
                     since: now(),
                     commit: commit.map(String::from),
                 };
-                file.set_len(0)?;
-                file.rewind()?;
-                file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes())?;
-                file.sync_all()?;
+                let written = file
+                    .set_len(0)
+                    .and_then(|()| file.rewind())
+                    .and_then(|()| {
+                        file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes())
+                    })
+                    .and_then(|()| file.sync_all());
+                if let Err(e) = written {
+                    // Held, so it is ours to remove, as a lock let go is.
+                    let _ = std::fs::remove_file(&path);
+                    return Err(io_failure(
+                        format!("cannot write the lock {}", path.display()),
+                        state,
+                        e,
+                    ));
+                }
                 return Ok(Lock { file, path, holder });
             }
             Err(TryLockError::WouldBlock) => {

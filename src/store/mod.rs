@@ -11,3 +11,34 @@ pub mod lock;
 pub mod secrets;
 #[allow(clippy::disallowed_methods)] // the edge: berth's state directory
 pub mod state;
+
+use std::io::{Error, ErrorKind};
+use std::path::Path;
+
+use crate::failure::Failure;
+
+/// What to do when berth's state directory `dir` cannot be written, by why; `None` when
+/// the error itself says enough.
+pub fn io_help(e: &Error, dir: &Path) -> Option<String> {
+    match e.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Some(format!(
+            "the disk that holds berth's state directory {} is full: free some space, then run berth again",
+            dir.display()
+        )),
+        ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied => Some(format!(
+            "berth keeps its key, locks and journal in {}: make it writable for this user, or point BERTH_STATE_DIR at a folder that is",
+            dir.display()
+        )),
+        _ => None,
+    }
+}
+
+/// A failure to use the state directory `dir`, with what to do about it.
+pub fn io_failure(what: impl Into<String>, dir: &Path, e: Error) -> Failure {
+    let help = io_help(&e, dir);
+    let failure = Failure::caused(what, e);
+    match help {
+        Some(help) => failure.with_help(help),
+        None => failure,
+    }
+}

@@ -51,7 +51,11 @@ impl State {
             .mode(0o700)
             .create(dir)
             .map_err(|e| {
-                Failure::caused(format!("cannot create the state directory {}", dir.display()), e)
+                super::io_failure(
+                    format!("cannot create the state directory {}", dir.display()),
+                    dir,
+                    e,
+                )
             })?;
         let key = read_or_create_key(&dir.join("key"))?;
         Ok(State {
@@ -92,8 +96,9 @@ pub fn settle(dir: &Path) -> Result<()> {
     match std::fs::remove_file(dir.join(FRESH)) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Failure::caused(
+        Err(e) => Err(super::io_failure(
             format!("cannot remove {}", dir.join(FRESH).display()),
+            dir,
             e,
         )),
     }
@@ -101,6 +106,7 @@ pub fn settle(dir: &Path) -> Result<()> {
 
 fn read_or_create_key(path: &Path) -> Result<Vec<u8>> {
     let context = || format!("cannot read berth's key {}", path.display());
+    let dir = path.parent().unwrap_or(path);
     // create_new: of two berths starting at once, one writes the key, the other reads it.
     match std::fs::OpenOptions::new()
         .write(true)
@@ -109,25 +115,35 @@ fn read_or_create_key(path: &Path) -> Result<Vec<u8>> {
         .open(path)
     {
         Ok(mut file) => {
-            // Marked before the key has a value: a key without its mark is never new.
-            std::fs::write(path.with_file_name(FRESH), b"").map_err(|e| Failure::caused(context(), e))?;
             let mut key = vec![0u8; 32];
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut r| r.read_exact(&mut key))
                 .map_err(|e| Failure::caused("cannot read /dev/urandom for a new key", e))?;
-            file.write_all(hex::encode(&key).as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| Failure::caused(context(), e))?;
+            // Marked before the key has a value: a key without its mark is never new.
+            let written = std::fs::write(path.with_file_name(FRESH), b"")
+                .and_then(|()| file.write_all(hex::encode(&key).as_bytes()))
+                .and_then(|()| file.sync_all());
+            if let Err(e) = written {
+                // A key cut short (a full disk) would read as damaged next time: it never
+                // named anything, so it goes, with its mark.
+                let _ = std::fs::remove_file(path);
+                let _ = std::fs::remove_file(path.with_file_name(FRESH));
+                return Err(super::io_failure(
+                    format!("cannot write berth's new key {}", path.display()),
+                    dir,
+                    e,
+                ));
+            }
             Ok(key)
         }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(path).map_err(|e| Failure::caused(context(), e))?;
+            let text = std::fs::read_to_string(path).map_err(|e| super::io_failure(context(), dir, e))?;
             hex::decode(text.trim())
                 .ok()
                 .filter(|k| k.len() >= 16)
                 .ok_or_else(|| Failure::new(format!("berth's key {} is damaged", path.display())).with_help("restore it from a backup; a new key would make berth disown every container it created"))
         }
-        Err(e) => Err(e).map_err(|e| Failure::caused(context(), e)),
+        Err(e) => Err(super::io_failure(context(), dir, e)),
     }
 }
 

@@ -26,6 +26,7 @@ pub struct Metrics {
     pinned: Gauge,
     pin_ahead: Gauge,
     notifications: Family<Labels, Counter>,
+    engine_up: Gauge,
 }
 
 impl Default for Metrics {
@@ -44,6 +45,12 @@ impl Default for Metrics {
             "notifications",
             "Events sent to berth.yaml's notify endpoints, by endpoint (scheme, host and port) and result: delivered, or failed after every try",
             notifications.clone(),
+        );
+        let engine_up = Gauge::default();
+        registry.register(
+            "engine_up",
+            "1 when the engine answered at the last reconcile, 0 when it did not (then the watcher retries with backoff and converges once it answers)",
+            engine_up.clone(),
         );
         let pinned = Gauge::default();
         let pin_ahead = Gauge::default();
@@ -104,6 +111,7 @@ impl Default for Metrics {
             pinned,
             pin_ahead,
             notifications,
+            engine_up,
         }
     }
 }
@@ -147,6 +155,10 @@ impl Metrics {
         let result = if delivered { "delivered" } else { "failed" };
         let labels = vec![("endpoint", endpoint.to_string()), ("result", result.to_string())];
         self.notifications.get_or_create(&labels).inc();
+    }
+
+    pub fn engine_up(&self, up: bool) {
+        self.engine_up.set(i64::from(up));
     }
 
     /// Pinned or not, and how far the branch moved past the pin.

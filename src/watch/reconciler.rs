@@ -105,6 +105,9 @@ pub struct Reconciler<C: Connect> {
     held_told: BTreeSet<String>,
     /// The events of this reconcile, sent when it ends.
     outbox: Vec<notify::Event>,
+    /// Whether the engine answered at the last look (`None` before berth got as far as
+    /// asking it).
+    engine_up: Option<bool>,
 }
 
 /// What a scheduled service pulls, and the image its containers run now.
@@ -153,6 +156,7 @@ where
             endpoints_left_out: Vec::new(),
             held_told: BTreeSet::new(),
             outbox: Vec::new(),
+            engine_up: None,
         }
     }
 
@@ -295,6 +299,12 @@ where
         let made = self
             .runtime
             .block_on(make(&request, &settings.env, &self.connect, &warn));
+        let was_up = self.engine_up;
+        match &made {
+            Ok(_) => self.engine_up = Some(true),
+            Err(Unplanned::Engine(e)) => self.engine_up = Some(!e.unreachable),
+            Err(_) => {}
+        }
         let (ending, commit) = match made {
             Ok((planned, engine)) => {
                 let commit = planned.identity.commit.clone();
@@ -371,8 +381,15 @@ where
             }
             Some(_) => debug!(outcome = ending.outcome.name(), "the same failure again"),
         }
+        if was_up == Some(false) && self.engine_up == Some(true) {
+            info!("the engine answers again");
+        }
+        if let Some(up) = self.engine_up {
+            shared.metrics.engine_up(up);
+        }
         self.send(shared);
         shared.status(|s| {
+            s.engine_reachable = self.engine_up;
             s.reconciling = false;
             s.reconciles += 1;
             s.last_reconcile = Some(Reconcile {
@@ -591,8 +608,15 @@ where
         let log = Log { clock: &*self.clock };
         let outcomes = self
             .runtime
-            .block_on(carry_out(engine, &planned, &settings, &shared.stopping, &log))
-            .map_err(|e| e.explained());
+            .block_on(carry_out(engine, &planned, &settings, &shared.stopping, &log));
+        let gone = match &outcomes {
+            Ok(outcomes) => outcomes.iter().any(|o| o.result == Err(StepError::EngineGone)),
+            Err(e) => e.unreachable,
+        };
+        if gone {
+            self.engine_up = Some(false);
+        }
+        let outcomes = outcomes.map_err(|e| e.explained());
         let outcomes = match outcomes {
             Ok(outcomes) => outcomes,
             Err(e) => {

@@ -110,6 +110,8 @@ pub struct Status {
     pub source: String,
     pub project: Option<String>,
     pub engine: Option<String>,
+    /// Whether the engine answered at the last look; `None` before berth asked it.
+    pub engine_reachable: Option<bool>,
     pub drift_mode: &'static str,
     /// A reconcile is running now.
     pub reconciling: bool,

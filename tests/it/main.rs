@@ -10,6 +10,7 @@ mod cosmos_oracle;
 mod cosmos_runtime;
 mod day;
 mod engine;
+mod faults;
 mod formats_corpus;
 mod git;
 mod lint_cli;

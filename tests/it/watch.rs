@@ -65,7 +65,7 @@ impl Repos {
 }
 
 /// A running `berth watch`, killed on drop; its log in a file.
-struct Watcher {
+pub struct Watcher {
     child: Child,
     port: u16,
     log: PathBuf,
@@ -74,7 +74,7 @@ struct Watcher {
 
 impl Watcher {
     /// `berth watch --listen` with `args`, from the project's folder and state.
-    fn start(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Watcher {
+    pub fn start(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Watcher {
         Watcher::start_on(free_port(), p, args, env)
     }
 
@@ -117,7 +117,7 @@ impl Watcher {
     }
 
     /// `GET /status`, checked against schemas/watch-status.schema.json.
-    fn status(&self) -> Value {
+    pub fn status(&self) -> Value {
         let (code, body) = http(self.port, "GET", "/status", &[], b"").expect("/status answers");
         assert_eq!(code, 200);
         let status: Value = serde_json::from_str(&body).unwrap();
@@ -130,7 +130,7 @@ impl Watcher {
     }
 
     /// The value of one sample of /metrics (0 when absent).
-    fn metric(&self, sample: &str) -> f64 {
+    pub fn metric(&self, sample: &str) -> f64 {
         let (_, text) = http(self.port, "GET", "/metrics", &[], b"").expect("/metrics answers");
         text.lines()
             .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
@@ -141,12 +141,12 @@ impl Watcher {
         self.status()["reconciles"].as_u64().unwrap()
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits for `done`, failing with the watcher's log after `limit`.
-    fn until(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    pub fn until(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
         let start = Instant::now();
         while !done() {
             assert!(
@@ -159,14 +159,14 @@ impl Watcher {
     }
 
     /// Waits until a reconcile found the engine matching the repository and none runs.
-    fn in_sync(&self) {
+    pub fn in_sync(&self) {
         self.until("in sync", Duration::from_secs(60), || {
             let s = self.status();
             s["last_reconcile"]["outcome"] == "in_sync" && s["reconciling"] == false
         });
     }
 
-    fn signal(&self, signal: &str) {
+    pub fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -187,7 +187,13 @@ impl Drop for Watcher {
 
 /// One HTTP/1.1 request on loopback; the status code and body, `None` when nothing
 /// answers.
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<(u16, String)> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut request = format!(

@@ -1,0 +1,9 @@
+//! A Sesam system config (any bytes): JSON with spans, `$ENV`, schema, lowering and a plan.
+#![no_main]
+
+use berth::repo::memory::Memory;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| {
+    berth_fuzz::plan(&Memory::new().add_bytes("systems/fuzz.conf.json", bytes));
+});
