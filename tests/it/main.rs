@@ -19,6 +19,7 @@ mod model;
 mod platforms;
 mod pre_commit;
 mod promises;
+mod secrets;
 mod state;
 mod swarm;
 mod tidy;

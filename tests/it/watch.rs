@@ -67,7 +67,7 @@ impl Repos {
 /// A running `berth watch`, killed on drop; its log in a file.
 pub struct Watcher {
     child: Child,
-    port: u16,
+    pub port: u16,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -917,13 +917,13 @@ fn a_rollback_pins_the_watcher_until_unpinned() {
 type Received = (std::collections::HashMap<String, String>, Vec<u8>);
 
 /// A notification receiver on loopback: every request, answered 200.
-struct Receiver {
-    port: u16,
+pub struct Receiver {
+    pub port: u16,
     got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub fn start() -> Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -968,6 +968,14 @@ impl Receiver {
             }
         });
         Receiver { port, got }
+    }
+
+    /// Every request received so far, headers and body, as text.
+    pub fn raw(&self) -> String {
+        let got = self.got.lock().unwrap();
+        got.iter()
+            .map(|(headers, body)| format!("{headers:?}\n{}\n", String::from_utf8_lossy(body)))
+            .collect()
     }
 
     /// The events received so far, each checked: its signature under `key`, its
