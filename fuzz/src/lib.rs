@@ -23,7 +23,8 @@ fn state_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn runtime() -> &'static tokio::runtime::Runtime {
+/// One runtime for the whole run.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_current_thread()

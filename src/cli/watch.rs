@@ -2,32 +2,25 @@
 //! the engine, plan, apply) whenever a trigger arrives — a ref change in a local
 //! repository, a webhook, an engine event about a managed container, or the interval —
 //! never two at once, with triggers that arrive during a run folded into one more run.
-//! Beside it: the HTTP endpoints (`/hooks/*`, `/healthz`, `/metrics`, `/status`), the
-//! file watcher and the engine's event stream. The reconcile and its decisions (backoff,
+//! Beside it: the HTTP endpoints (`crate::watch::http`), the file watcher and the
+//! engine's event stream. The reconcile and its decisions (backoff,
 //! drift, failures, service states) are `crate::watch::reconciler`'s.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use clap::{Args, ValueEnum};
 use futures_util::{FutureExt, StreamExt};
-use http_body_util::BodyExt;
 use miette::IntoDiagnostic;
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::runtime::Handle;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::inputs::InputArgs;
@@ -42,10 +35,8 @@ use crate::ops::load::Inputs;
 use crate::repo::git::{git_dir, is_url};
 use crate::secret::Secret;
 use crate::store::state::State as BerthState;
-use crate::watch::metrics::Metrics;
 use crate::watch::reconciler::{Clock, Reconciler, Settings as ReconcileSettings};
-use crate::watch::status::{Shared, Status};
-use crate::watch::webhook::{Forge, MAX_BODY, verify};
+use crate::watch::status::Shared;
 use crate::watch::{Backoff, Next};
 
 #[derive(Debug, Clone, Args)]
@@ -137,21 +128,11 @@ async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCo
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let shared = Arc::new(Shared {
-        wake: Notify::new(),
-        stopping: AtomicBool::new(false),
-        drift_off: AtomicBool::new(false),
-        metrics: Metrics::default(),
-        status: Mutex::new(Status {
-            format_version: "1",
-            source: source.clone(),
-            ..Status::default()
-        }),
-        hooks: Mutex::new(None),
-        local_token: Secret::new(state.local_token()),
+    let shared = Arc::new(Shared::new(
+        source.clone(),
+        Secret::new(state.local_token()),
         target,
-        notifier: std::sync::OnceLock::new(),
-    });
+    ));
     notifications(&shared);
     let (stop, mut stopped) = watch::channel(false);
     tokio::spawn(signals(shared.clone(), stop));
@@ -166,17 +147,11 @@ async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCo
                 )
             })?;
         info!(address = %listener.local_addr().into_diagnostic()?, "serving /hooks, /healthz, /metrics and /status");
-        let mut stopped = stopped.clone();
-        let server = axum::serve(listener, router(shared.clone()))
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .into_future();
-        tokio::spawn(async move {
-            if let Err(e) = server.await {
-                error!("the HTTP server stopped: {e}");
-            }
-        });
+        tokio::spawn(crate::watch::http::serve(
+            listener,
+            shared.clone(),
+            stopped.clone(),
+        ));
     }
     // Kept alive for as long as the loop runs.
     let _files = watch_files(&inputs, shared.clone())?;
@@ -464,101 +439,6 @@ async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(
         missed = true;
         tokio::time::sleep(backoff.next().unwrap_or_default()).await;
         shared.wake.notify_one();
-    }
-}
-
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .route("/status", get(status))
-        .route("/hooks/{endpoint}", post(hook))
-        .with_state(shared)
-}
-
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        shared.metrics.text(),
-    )
-}
-
-async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let body = shared.status(|s| serde_json::to_string_pretty(s).unwrap_or_default());
-    ([(header::CONTENT_TYPE, "application/json")], body + "\n")
-}
-
-/// `POST /hooks/{github,gitea,gitlab,generic,local}`: authenticated, then answered at
-/// once; the delivery only wakes the loop, which fetches the configured branch.
-async fn hook(
-    State(shared): State<Arc<Shared>>,
-    Path(endpoint): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> (StatusCode, String) {
-    let (forge, name) = match Forge::ALL.into_iter().find(|f| f.name() == endpoint) {
-        Some(forge) => (forge, forge.name()),
-        // The post-receive hook's endpoint: a bearer token derived from the state key.
-        None if endpoint == "local" => (Forge::Generic, "local"),
-        None => return (StatusCode::NOT_FOUND, format!("no endpoint /hooks/{endpoint}\n")),
-    };
-    let metrics = &shared.metrics;
-    let too_large = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY);
-    let body = match too_large {
-        true => None,
-        false => http_body_util::Limited::new(body, MAX_BODY).collect().await.ok(),
-    };
-    let Some(body) = body.map(|b| b.to_bytes()) else {
-        metrics.webhook(name, "too_large");
-        warn!(endpoint = name, "webhook refused: body over 1 MiB");
-        return (StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB\n".into());
-    };
-    let secret = if name == "local" {
-        Ok(shared.local_token.expose().clone())
-    } else {
-        let hooks = shared.hooks.lock().unwrap_or_else(|e| e.into_inner());
-        match hooks.as_ref().map(|h| h.get(name)) {
-            None => Err((
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: berth.yaml not read yet\n".to_string(),
-            )),
-            Some(None) => Err((
-                StatusCode::NOT_FOUND,
-                format!("/hooks/{name} is not configured: set webhooks.{name} in berth.yaml\n"),
-            )),
-            Some(Some(Err(why))) => Err((StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))),
-            Some(Some(Ok(secret))) => Ok(secret.expose().clone()),
-        }
-    };
-    let secret = match secret {
-        Ok(secret) => secret,
-        Err(answer) => {
-            metrics.webhook(name, "not_configured");
-            return answer;
-        }
-    };
-    let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
-    match verify(forge, header, &body, secret.as_bytes()) {
-        Ok(()) => {
-            metrics.webhook(name, "accepted");
-            info!(endpoint = name, "webhook accepted");
-            shared.wake.notify_one();
-            (
-                StatusCode::ACCEPTED,
-                "accepted: berth will fetch and reconcile\n".into(),
-            )
-        }
-        Err(refused) => {
-            metrics.webhook(name, "unauthorized");
-            warn!(endpoint = name, "webhook refused: {refused}");
-            (StatusCode::UNAUTHORIZED, format!("{refused}\n"))
-        }
     }
 }
 

@@ -147,10 +147,13 @@ fn converged_path(state: &Path, project: &str) -> PathBuf {
     file(state, project, "converged")
 }
 
-/// The desired-state digest the engine was last seen matching.
+/// The desired-state digest the engine was last seen matching. A damaged file reads as
+/// none: the next steps then count as changes to the desired state, not as drift.
 pub fn converged(state: &Path, project: &str) -> Option<String> {
-    let text = std::fs::read_to_string(converged_path(state, project)).ok()?;
-    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+    let bytes = std::fs::read(converged_path(state, project)).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?.trim();
+    let hex = text.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| text.to_string())
 }
 
 /// Records that the engine matches the desired state with this digest.
@@ -296,9 +299,19 @@ mod tests {
     fn the_converged_digest_is_kept_per_project() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(converged(dir.path(), "p"), None);
-        set_converged(dir.path(), "p", "sha256:1").unwrap();
-        set_converged(dir.path(), "p", "sha256:2").unwrap();
-        assert_eq!(converged(dir.path(), "p").as_deref(), Some("sha256:2"));
+        let (one, two) = (
+            format!("sha256:{}", "1".repeat(64)),
+            format!("sha256:{}", "2".repeat(64)),
+        );
+        set_converged(dir.path(), "p", &one).unwrap();
+        set_converged(dir.path(), "p", &two).unwrap();
+        assert_eq!(converged(dir.path(), "p"), Some(two.clone()));
+        // Damaged: cut short, garbage, not UTF-8. Each reads as never converged.
+        let file = converged_path(dir.path(), "p");
+        for damaged in [&two.as_bytes()[..20], &b"garbage"[..], &b"\xff\xfe"[..]] {
+            std::fs::write(&file, damaged).unwrap();
+            assert_eq!(converged(dir.path(), "p"), None);
+        }
         assert_eq!(converged(dir.path(), "q"), None);
     }
 

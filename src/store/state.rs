@@ -137,9 +137,10 @@ fn read_or_create_key(path: &Path) -> Result<Vec<u8>> {
             Ok(key)
         }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(path).map_err(|e| super::io_failure(context(), dir, e))?;
-            hex::decode(text.trim())
+            let bytes = std::fs::read(path).map_err(|e| super::io_failure(context(), dir, e))?;
+            std::str::from_utf8(&bytes)
                 .ok()
+                .and_then(|text| hex::decode(text.trim()).ok())
                 .filter(|k| k.len() >= 16)
                 .ok_or_else(|| Failure::new(format!("berth's key {} is damaged", path.display())).with_help("restore it from a backup; a new key would make berth disown every container it created"))
         }

@@ -91,7 +91,7 @@ impl Default for Metrics {
         );
         registry.register(
             "webhook_deliveries",
-            "Webhook deliveries by endpoint and result (accepted, unauthorized, too_large, not_configured)",
+            "Webhook deliveries by endpoint and result (accepted, unauthorized, too_large, timeout, cut_off, not_configured)",
             webhooks.clone(),
         );
         registry.register(

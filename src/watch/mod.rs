@@ -1,13 +1,16 @@
 //! The decisions of `berth watch`'s reconcile loop, apart from its clock and its I/O:
 //! backoff, which errors wait for a change and which are retried, and which of a plan's
 //! steps a reconcile may carry out under a drift mode; `reconciler` runs a reconcile with
-//! them, `status` is what the watcher shows. The loop itself (triggers, HTTP) is in
-//! `cli::watch`; it passes the time in, so all of this is testable without waiting.
+//! them, `status` is what the watcher shows, `http` its endpoints on `--listen`. The loop
+//! itself (triggers) is in `cli::watch`; it passes the time in, so all of this is
+//! testable without waiting.
 //!
 //! The loop is level-triggered (STYLE.md habit 5): a reconcile never learns why it ran.
 //! It compares what the repository says with what the engine runs and answers with
 //! [`Next`]: run again after a while, or wait for the next trigger.
 
+#[allow(clippy::disallowed_methods)] // the edge: the HTTP server on --listen
+pub mod http;
 pub mod metrics;
 pub mod reconciler;
 #[cfg(test)]

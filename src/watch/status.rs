@@ -40,6 +40,30 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// A watcher's shared state before its first reconcile: `source` is what it
+    /// watches, as /status shows it.
+    pub fn new(
+        source: String,
+        local_token: Secret<String>,
+        target: watch::Sender<Option<(Identity, Address)>>,
+    ) -> Shared {
+        Shared {
+            wake: Notify::new(),
+            stopping: AtomicBool::new(false),
+            drift_off: AtomicBool::new(false),
+            metrics: Metrics::default(),
+            status: Mutex::new(Status {
+                format_version: "1",
+                source,
+                ..Status::default()
+            }),
+            hooks: Mutex::new(None),
+            local_token,
+            target,
+            notifier: std::sync::OnceLock::new(),
+        }
+    }
+
     pub fn status<T>(&self, f: impl FnOnce(&mut Status) -> T) -> T {
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut status)

@@ -52,13 +52,20 @@ impl PrivateEngine {
     /// Starts dockerd (again) and waits until it answers.
     pub fn up(&mut self) {
         assert!(self.dockerd.is_none(), "already up");
-        // The unshare process forks nothing: the namespace is its own.
-        let netns = format!("--net=/proc/{}/ns/net", self.namespace.id());
+        // Only once `unshare` has made the namespace, which takes a moment after it
+        // starts: entering it before would start this dockerd in the host's namespace,
+        // where it would delete the shared engine's docker0.
+        let netns = format!("/proc/{}/ns/net", self.namespace.id());
+        let host = std::fs::read_link("/proc/self/ns/net").unwrap();
         let start = Instant::now();
-        while !Path::new(&format!("/proc/{}/ns/net", self.namespace.id())).exists() {
-            assert!(start.elapsed() < Duration::from_secs(5), "no namespace");
+        while std::fs::read_link(&netns).ok().is_none_or(|ns| ns == host) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "no namespace of its own"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
+        let netns = format!("--net={netns}");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -188,14 +195,41 @@ fn project(project: &str, n: usize, extra: &str) -> tempfile::TempDir {
     repo
 }
 
-fn berth_on(engine: &PrivateEngine, repo: &Path, state: &Path) -> Command {
+/// berth in `repo` with `state`, on the engine at `host`.
+fn berth_on(host: &str, repo: &Path, state: &Path) -> Command {
     let mut command = crate::berth();
     command
         .current_dir(repo)
         .env("BERTH_STATE_DIR", state)
-        .env("DOCKER_HOST", engine.host())
+        .env("DOCKER_HOST", host)
         .env("NO_COLOR", "1");
     command
+}
+
+/// An apply that makes one service at a time, each judged over 2 s, running.
+fn slow_apply(host: &str, repo: &Path, state: &Path) -> Child {
+    berth_on(host, repo, state)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--stable-for",
+            "2s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the engine holds `n` containers.
+fn until_containers(engine: &PrivateEngine, n: usize) {
+    let start = Instant::now();
+    while engine.containers().len() < n {
+        assert!(start.elapsed() < Duration::from_secs(60), "no container made");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// dockerd restarted while an apply creates six services one at a time: the apply
@@ -211,30 +245,8 @@ fn an_engine_restarted_under_an_apply_fails_it_plainly_and_the_next_apply_conver
     let repo = project("berth-it-restart", 6, "");
     let state = tempfile::tempdir().unwrap();
     let host = engine.host();
-    let apply = || {
-        crate::berth()
-            .current_dir(repo.path())
-            .env("BERTH_STATE_DIR", state.path())
-            .env("DOCKER_HOST", &host)
-            .args([
-                "apply",
-                "--auto-approve",
-                "--parallelism",
-                "1",
-                "--stable-for",
-                "2s",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let first = apply();
-    let start = Instant::now();
-    while engine.containers().len() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(60), "no container made");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let first = slow_apply(&host, repo.path(), state.path());
+    until_containers(&engine, 2);
     engine.down();
     let (stdout, stderr, status) = crate::output(first.wait_with_output().unwrap());
     assert_eq!(status, 1, "{stdout}{stderr}");
@@ -265,14 +277,15 @@ fn an_engine_restarted_under_an_apply_fails_it_plainly_and_the_next_apply_conver
     );
     engine.up();
 
-    let (stdout, stderr, status) = crate::output(apply().wait_with_output().unwrap());
+    let again = slow_apply(&host, repo.path(), state.path());
+    let (stdout, stderr, status) = crate::output(again.wait_with_output().unwrap());
     assert_eq!(status, 0, "{stdout}{stderr}");
     let expected: Vec<String> = (1..=6)
         .map(|i| format!("berth-it-restart-s{i}-0 running"))
         .collect();
     assert_eq!(engine.containers(), expected);
     let (stdout, stderr, status) = crate::output(
-        berth_on(&engine, repo.path(), state.path())
+        berth_on(&host, repo.path(), state.path())
             .args(["plan", "--detailed-exitcode"])
             .output()
             .unwrap(),
@@ -292,9 +305,10 @@ fn an_engine_that_answers_nothing_is_a_clear_timeout_never_a_hang() {
     engine.load(IMAGE);
     let repo = project("berth-it-frozen", 3, "engine:\n  timeout: 3\n");
     let state = tempfile::tempdir().unwrap();
+    let host = engine.host();
     let berth = |args: &[&str]| {
         crate::output(
-            berth_on(&engine, repo.path(), state.path())
+            berth_on(&host, repo.path(), state.path())
                 .args(args)
                 .output()
                 .unwrap(),
@@ -317,24 +331,8 @@ fn an_engine_that_answers_nothing_is_a_clear_timeout_never_a_hang() {
 
     // Frozen in the middle of an apply: the step in flight fails after the timeout, the
     // others are never started.
-    let child = berth_on(&engine, repo.path(), state.path())
-        .args([
-            "apply",
-            "--auto-approve",
-            "--parallelism",
-            "1",
-            "--stable-for",
-            "2s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while engine.containers().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no container made");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = slow_apply(&host, repo.path(), state.path());
+    until_containers(&engine, 1);
     engine.freeze(true);
     let frozen = Instant::now();
     let (stdout, stderr, status) = crate::output(child.wait_with_output().unwrap());

@@ -5,6 +5,7 @@
 //! is said plainly, with nothing of the project left half made.
 
 use crate::engine::{IMAGE, Project, docker, free_port};
+use crate::faults::PrivateEngine;
 
 /// `plan` and `apply` both refuse, naming `place` and saying `says`; no container is made.
 fn refused(p: &Project, place: &str, says: &str) {
@@ -217,84 +218,6 @@ fn a_name_the_engine_rejects_is_refused() {
     );
 }
 
-/// A Docker engine of the test's own (its own dockerd, data and exec roots, socket, pid
-/// file and config; no default bridge, no iptables), whose address pool holds exactly
-/// one network, so that the pools can run out without touching the shared engine. It
-/// runs in a network namespace of its own (`unshare --net`): a dockerd without a
-/// default bridge deletes `docker0`, which in the host's namespace is the shared
-/// engine's. Its socket is a path, reached from any namespace. Stopped on drop.
-struct PrivateEngine {
-    dir: tempfile::TempDir,
-    dockerd: std::process::Child,
-}
-
-impl PrivateEngine {
-    fn start(pool: &str) -> Option<PrivateEngine> {
-        crate::engine::tool("dockerd").and(crate::engine::tool("unshare"))?;
-        let dir = tempfile::tempdir().unwrap();
-        let path = |p: &str| dir.path().join(p).display().to_string();
-        std::fs::write(path("daemon.json"), "{}").unwrap();
-        let log = std::fs::File::create(path("dockerd.log")).unwrap();
-        let dockerd = std::process::Command::new("unshare")
-            .args(["--net", "dockerd"])
-            .args([
-                "--config-file",
-                &path("daemon.json"),
-                "--data-root",
-                &path("data"),
-            ])
-            .args(["--exec-root", &path("exec"), "--pidfile", &path("pid")])
-            .args(["-H", &format!("unix://{}", path("docker.sock"))])
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--storage-driver=vfs",
-            ])
-            .args(["--default-address-pool", &format!("base={pool},size=24")])
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let engine = PrivateEngine { dir, dockerd };
-        let start = std::time::Instant::now();
-        while engine.docker(&["info"]).2 != 0 {
-            let log = std::fs::read_to_string(engine.dir.path().join("dockerd.log")).unwrap_or_default();
-            assert!(
-                start.elapsed().as_secs() < 60,
-                "the private dockerd does not answer:\n{log}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        Some(engine)
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}", self.dir.path().join("docker.sock").display())
-    }
-
-    fn docker(&self, args: &[&str]) -> (String, String, i32) {
-        let host = self.host();
-        let mut all = vec!["-H", host.as_str()];
-        all.extend_from_slice(args);
-        docker(&all)
-    }
-}
-
-impl Drop for PrivateEngine {
-    fn drop(&mut self) {
-        let (networks, _, _) = self.docker(&["network", "ls", "-q", "--filter", "type=custom"]);
-        for id in networks.lines() {
-            self.docker(&["network", "rm", id]);
-        }
-        let pid = self.dockerd.id().to_string();
-        let _ = std::process::Command::new("kill")
-            .args(["-s", "TERM", &pid])
-            .status();
-        let _ = self.dockerd.wait();
-    }
-}
-
 /// Each project network takes a subnet from the engine's pools (about 30 with Docker's
 /// defaults). When they are used up, apply says so and what to do, before it has made
 /// anything of the project.
@@ -306,14 +229,7 @@ fn used_up_address_pools_are_said_plainly_and_nothing_is_left_half_made() {
     crate::engine::demo_image();
     let (_, stderr, status) = engine.docker(&["network", "create", "berth-it-pools-taken"]);
     assert_eq!(status, 0, "the pool's one network: {stderr}");
-    let (_, stderr, status) = crate::output(
-        std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("docker save {IMAGE} | docker -H {} load", engine.host()))
-            .output()
-            .unwrap(),
-    );
-    assert_eq!(status, 0, "{stderr}");
+    engine.load(IMAGE);
     let repo = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     std::fs::write(repo.path().join("berth.yaml"), "project: berth-it-pools\n").unwrap();

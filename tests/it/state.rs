@@ -1,6 +1,7 @@
-//! berth's state directory when it is damaged: a lost key is a refusal, never a new
-//! identity that disowns what the old one made; a garbage line in the journal hides no
-//! entry before it.
+//! berth's state directory when it is damaged: a lost or damaged key is a refusal, never
+//! a new identity that disowns what the old one made; a garbage line in the journal
+//! hides no entry before it; a garbage lock file holds nothing; a read-only or full disk
+//! is said plainly and loses no entry.
 
 use crate::engine::Project;
 
@@ -51,6 +52,22 @@ fn a_lost_key_is_a_refusal_until_it_is_restored() {
     assert_eq!(status, 0, "{out}");
     assert!(!p.state.path().join("key.new").exists());
     assert_eq!(ids(&p), before);
+
+    // Damaged (cut short, or garbage): refused as such, never replaced.
+    for damaged in [&saved[..10], &b"\x00\xffnot a key"[..]] {
+        std::fs::write(&key, damaged).unwrap();
+        let (stdout, stderr, status) = p.berth(&["apply", "--auto-approve"]);
+        assert_eq!(status, 1, "{stdout}{stderr}");
+        let said = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            said.contains("is damaged") && said.contains("restore it from a backup"),
+            "{said}"
+        );
+        assert_eq!(std::fs::read(&key).unwrap(), damaged, "left as it was");
+        assert_eq!(ids(&p), before);
+    }
+    std::fs::write(&key, &saved).unwrap();
+    assert_eq!(p.plan(&[]).1, 0);
 }
 
 #[test]

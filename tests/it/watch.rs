@@ -1150,3 +1150,135 @@ fn notifications_are_signed_events_and_a_dead_receiver_delays_nothing() {
         all
     );
 }
+
+/// The watcher's resident memory, KiB.
+fn rss_kib(w: &Watcher) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", w.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Sends `request` raw and reads the answer's status code (`None`: closed unanswered).
+fn raw(port: u16, request: &[u8]) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).split(' ').nth(1)?.parse().ok()
+}
+
+/// Slow senders, oversized heads and a thousand requests at once cost bounded time and
+/// memory, are answered 408, 413 and 431 where an answer fits, and never hold up a
+/// reconcile: a change written while every connection slot is taken is applied.
+#[test]
+fn the_http_endpoints_hold_up_under_abuse() {
+    let p = Project::new("berth-it-watch-abuse");
+    p.write("berth.yaml", &format!("project: {}\nwebhooks:\n  generic: GEN\nsecrets:\n  providers:\n    - type: env\n      prefix: IT_ABUSE_\n", p.name));
+    p.service("web", "info", 32);
+    let w = Watcher::start(&p, &[], &[("IT_ABUSE_GEN", "abuse-secret")]);
+    w.in_sync();
+    let port = w.port;
+    let rss_before = rss_kib(&w);
+
+    // More slow senders than there are connection slots, each stuck in its head.
+    let slow: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"POST /hooks/generic HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            s
+        })
+        .collect();
+    // Meanwhile the loop goes on: a change is applied.
+    let web = p.container("web");
+    let before = id(&web);
+    p.service("web", "debug", 32);
+    w.until(
+        "the change is applied with every slot taken",
+        Duration::from_secs(30),
+        || id(&web) != before && !id(&web).is_empty(),
+    );
+    // Each slow head is cut off after its 10 s; those that waited for a slot, 10 s
+    // after they got one.
+    let start = Instant::now();
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        assert!(
+            rest.is_empty() || String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 408"),
+            "{rest:?}"
+        );
+    }
+    assert!(start.elapsed() < Duration::from_secs(40), "{:?}", start.elapsed());
+
+    // A body that stops coming: 408. A head too large, or with too many headers: 431.
+    // A body over 1 MiB: 413, unread.
+    let mut slow_body = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow_body
+        .write_all(b"POST /hooks/generic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abuse-secret\r\nContent-Length: 100\r\n\r\n{\"a\":")
+        .unwrap();
+    let big_header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(16 * 1024)
+    );
+    assert_eq!(raw(port, big_header.as_bytes()), Some(431));
+    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
+    assert_eq!(
+        raw(
+            port,
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes()
+        ),
+        Some(431)
+    );
+    assert_eq!(
+        raw(
+            port,
+            b"POST /hooks/generic HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n"
+        ),
+        Some(413)
+    );
+    slow_body.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut answer = Vec::new();
+    let _ = slow_body.read_to_end(&mut answer);
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(w.metric("berth_webhook_deliveries_total{endpoint=\"generic\",result=\"timeout\"}") >= 1.0);
+
+    // A thousand requests at once, all answered.
+    let start = Instant::now();
+    let mut streams: Vec<TcpStream> = (0..1000)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    for s in &mut streams {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let took = start.elapsed();
+    let rss_after = rss_kib(&w);
+    println!("1000 requests at once: {took:?}; resident {rss_before} KiB before, {rss_after} KiB after");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "{rss_before} → {rss_after} KiB"
+    );
+    w.in_sync();
+}
