@@ -371,7 +371,8 @@ fn a_watcher_rides_out_an_engine_restart() {
     p.service("s1", "info", 64);
     p.service("s2", "info", 64);
     let host = engine.host();
-    let w = Watcher::start(&p, &["--interval", "5s"], &[("DOCKER_HOST", &host)]);
+    // A long interval: what happens within seconds is the retries' and the events' doing.
+    let w = Watcher::start(&p, &["--interval", "60s"], &[("DOCKER_HOST", &host)]);
     w.in_sync();
     assert_eq!(w.status()["engine_reachable"], true);
     assert_eq!(w.metric("berth_engine_up"), 1.0);
@@ -402,4 +403,14 @@ fn a_watcher_rides_out_an_engine_restart() {
     println!("converged {:?} after the engine was back", back.elapsed());
     assert_eq!(w.metric("berth_engine_up"), 1.0);
     assert!(w.log().contains("the engine answers again"), "{}", w.log());
+
+    // The engine's event stream is followed again: a container restarted by hand is
+    // seen (its `die` counted) within the follower's backoff.
+    let die = "berth_docker_events_total{action=\"die\"}";
+    let dies = w.metric(die);
+    w.until("the events are followed again", Duration::from_secs(40), || {
+        engine.docker(&["restart", "-t", "0", "berth-it-watch-restart-s1-0"]);
+        std::thread::sleep(Duration::from_millis(500));
+        w.metric(die) > dies
+    });
 }
