@@ -110,11 +110,12 @@ impl Docker {
         let own = network_name(&identity.project, Mode::Swarm);
         let network = self.networks(&query.network, &own, identity);
         let nodes = self.placeable_nodes();
+        let down = self.down_nodes();
         let published = self.published_by_services(&query.host_ports);
-        let (ours, named, images, network, nodes, published) =
-            futures_util::try_join!(ours, named, images, network, nodes, published)?;
+        let (ours, named, images, network, nodes, down, published) =
+            futures_util::try_join!(ours, named, images, network, nodes, down, published)?;
         let owned: Vec<Container> = stream::iter(ours.iter().filter_map(|s| owned(identity, s)))
-            .map(|(service, owner)| self.service_container(service, owner))
+            .map(|(service, owner)| self.service_container(service, owner, &down))
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
@@ -235,16 +236,36 @@ impl Docker {
             .collect())
     }
 
+    /// The nodes that are not ready (down, or unknown), by ID, with their names: a task
+    /// Swarm last saw running on one is not running for berth.
+    async fn down_nodes(&self) -> Result<BTreeMap<String, String>, EngineError> {
+        let nodes = self
+            .client
+            .list_nodes(None::<ListNodesOptions>)
+            .await
+            .map_err(|e| self.error("cannot list Swarm nodes", e))?;
+        Ok(nodes
+            .into_iter()
+            .filter(|n| n.status.as_ref().and_then(|s| s.state) != Some(NodeState::READY))
+            .filter_map(|n| {
+                let name = n.description.as_ref().and_then(|d| d.hostname.clone());
+                let id = n.id?;
+                Some((id.clone(), name.unwrap_or(id)))
+            })
+            .collect())
+    }
+
     /// A service this installation owns, with its tasks.
     async fn service_container(
         &self,
         service: &Service,
         owner: crate::live::Owner,
+        down: &BTreeMap<String, String>,
     ) -> Result<Container, EngineError> {
         let id = service.id.clone().unwrap_or_default();
         let spec = service.spec.clone().unwrap_or_default();
         let replicas = replicas_of(&spec);
-        let tasks = self.tasks(&id, &owner.spec_hash).await?;
+        let tasks = self.tasks(&id, &owner.spec_hash, down).await?;
         let update = service.update_status.as_ref().and_then(|u| {
             let state = format!("{:?}", u.state?).to_lowercase();
             Some(match &u.message {
@@ -272,8 +293,14 @@ impl Docker {
         })
     }
 
-    /// The tasks of a service made from the spec with hash `hash`.
-    async fn tasks(&self, service: &str, hash: &str) -> Result<Tasks, EngineError> {
+    /// The tasks of a service made from the spec with hash `hash`; one on a node in
+    /// `down` is not running, whatever Swarm last heard from it.
+    async fn tasks(
+        &self,
+        service: &str,
+        hash: &str,
+        down: &BTreeMap<String, String>,
+    ) -> Result<Tasks, EngineError> {
         let filters = HashMap::from([("service", vec![service.to_string()])]);
         let options = ListTasksOptionsBuilder::new().filters(&filters).build();
         let tasks = self
@@ -293,10 +320,17 @@ impl Docker {
                 continue;
             };
             // Swarm's error (`task: non-zero exit (3)`), not its last word (`shutdown`).
-            let error = status.err.unwrap_or_default();
+            let mut error = status.err.unwrap_or_default();
+            let mut state = status.state.unwrap_or(TaskState::NEW);
+            if let Some(node) = t.node_id.as_ref().and_then(|n| down.get(n))
+                && state == TaskState::RUNNING
+            {
+                state = TaskState::ORPHANED;
+                error = format!("its node {node} is down; Swarm places the task again on another");
+            }
             slots.entry(t.slot.unwrap_or_default()).or_default().push((
                 t.version.and_then(|v| v.index).unwrap_or_default(),
-                status.state.unwrap_or(TaskState::NEW),
+                state,
                 error,
                 t.id.unwrap_or_default(),
             ));
@@ -394,7 +428,8 @@ impl Docker {
                 .inspect_service(id, None)
                 .await
                 .map_err(|e| text(self.error("cannot inspect the service", e)))?;
-            let tasks = self.tasks(id, &hash).await.map_err(text)?;
+            let down = self.down_nodes().await.map_err(text)?;
+            let tasks = self.tasks(id, &hash, &down).await.map_err(text)?;
             let failing = || {
                 if tasks.failing.is_empty() {
                     String::new()

@@ -16,6 +16,7 @@ mod git;
 mod lint_cli;
 mod lint_rules;
 mod model;
+mod nodes;
 mod platforms;
 mod pre_commit;
 mod promises;
