@@ -511,6 +511,23 @@ mod tests {
     }
 
     #[test]
+    fn once_a_step_finds_the_engine_gone_no_other_starts() {
+        let engine = FakeDocker::default();
+        let mut m = model(&[("a", "info", "yes"), ("b", "info", "yes"), ("c", "info", "yes")]);
+        m.services[1].image = Some("gone".into());
+        let outcomes = run_jobs(&engine, &m, false, &AtomicBool::new(false), &|_| {});
+        let results: Vec<_> = outcomes.iter().map(|o| o.result.clone()).collect();
+        assert_eq!(results[0], Ok(()));
+        assert!(
+            matches!(&results[1], Err(StepError::Failed(e)) if e.contains("stopped answering")),
+            "{results:?}"
+        );
+        assert_eq!(results[2], Err(StepError::EngineGone));
+        let writes = engine.writes.lock().unwrap().clone();
+        assert!(!writes.iter().any(|w| w.contains("p-c-0")), "{writes:?}");
+    }
+
+    #[test]
     fn once_stopping_the_step_in_flight_finishes_and_no_other_starts() {
         let engine = FakeDocker::default();
         let m = model(&[("a", "info", "yes"), ("b", "info", "yes"), ("c", "info", "yes")]);

@@ -12,7 +12,7 @@ use crate::model::Resources;
 /// The fake engine behind the `Observe` and `Engine` interfaces, for tests of the apply
 /// executor: it keeps a `LiveState`, records every write, and fails the readiness check
 /// of a container whose environment has `READY=no`, and the creation of one whose image
-/// is `missing`.
+/// is `missing` (an engine that is gone, when it is `gone`).
 ///
 /// A clone is the same engine, as a clone of a connection is.
 #[derive(Clone, Default)]
@@ -110,6 +110,12 @@ impl Engine for FakeDocker {
         self.write(format!("create {}", c.name));
         if c.image == "missing" {
             return Err(fail(format!("no image {}", c.image)));
+        }
+        if c.image == "gone" {
+            return Err(EngineError {
+                unreachable: true,
+                ..fail("the engine stopped answering".into())
+            });
         }
         let id = {
             let mut next = self.next.lock().expect("not poisoned");
