@@ -25,6 +25,8 @@ pub struct LiveState {
     pub own_network: bool,
     /// Swarm: the nodes work can be placed on (ready and active), by their labels.
     pub nodes: Vec<BTreeMap<String, String>>,
+    /// Swarm: every node, as status shows it (one that is down or drained included).
+    pub swarm_nodes: Vec<Node>,
     /// What the engine can give a container; `None` when it was not read (the fakes).
     pub engine: Option<EngineFacts>,
     /// The running containers that publish a host port the model asks for, whoever
@@ -39,6 +41,19 @@ pub struct LiveState {
     /// The names of objects labelled as this project's by another berth installation
     /// (another state key): what a lost key leaves behind.
     pub foreign: Vec<String>,
+}
+
+/// A swarm node as one observation saw it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Node {
+    /// Its host name (its ID when it reports none).
+    pub name: String,
+    /// `manager` or `worker`.
+    pub role: String,
+    /// Swarm's word for it: `ready`, `down`, `disconnected` or `unknown`.
+    pub state: String,
+    /// `active`, `pause` or `drain`: whether Swarm may place tasks on it.
+    pub availability: String,
 }
 
 /// What COSMOS's Redis holds that a plan depends on, read in one round trip.

@@ -131,6 +131,19 @@ fn human(status: &Status) -> String {
             let _ = writeln!(out, "  {name}: last update {update}");
         }
     }
+    if !status.nodes.is_empty() {
+        out.push_str("\nNodes:\n");
+        for n in &status.nodes {
+            let mut said = vec![n.role.as_str(), n.state.as_str()];
+            match n.availability.as_str() {
+                "active" => {}
+                "drain" => said.push("drained: Swarm moves its tasks away and places none on it"),
+                "pause" => said.push("paused: Swarm places no new task on it"),
+                other => said.push(other),
+            }
+            let _ = writeln!(out, "  {}: {}", n.name, said.join(", "));
+        }
+    }
     if let Some(pinned) = &status.pinned {
         let mut summary = pinned.summary.clone();
         if let Some(first) = summary.get_mut(..1) {

@@ -298,6 +298,15 @@ fn lower(
     }
     base.probes.liveness = m.get("livenessProbe").and_then(probe);
     base.probes.readiness = m.get("readinessProbe").and_then(probe);
+    for (field, key) in [
+        ("probes.liveness", "livenessProbe"),
+        ("probes.readiness", "readinessProbe"),
+    ] {
+        if m.get(key).is_some() {
+            base.sources
+                .insert(field.into(), origin_at(file, doc, &format!("/{key}")));
+        }
+    }
     let roles_label = |v: &[String]| v.join(",");
     if let Platform::Cumulocity(c) = &base.platform {
         base.labels

@@ -11,7 +11,7 @@ use crate::config::Mode;
 use crate::engine::naming::{network_name, object_name};
 use crate::live::{Container, LiveState, RunState};
 use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
-use crate::model::{DesiredState, Model, Origin, SecretDelivery, Service};
+use crate::model::{DesiredState, Model, Origin, ProbeAction, SecretDelivery, Service};
 pub use limits::Refusal;
 
 /// What `diff` needs besides the model and the live state.
@@ -51,6 +51,9 @@ pub struct Diff {
     /// host port in use, a placement no node satisfies, a field Swarm does not have),
     /// and an entry in COSMOS's Redis that berth did not write.
     pub refusals: Vec<Refusal>,
+    /// What will work, but not as on the service's own platform (a probe Swarm cannot
+    /// run): said by the plan, never a reason to refuse it.
+    pub warnings: Vec<Refusal>,
     /// Attached mode: the COSMOS entries berth keeps in Redis.
     pub entries: Option<EntryDiff>,
 }
@@ -131,6 +134,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     let mut instances = Vec::new();
     let mut clashes = Vec::new();
     let mut refusals = Vec::new();
+    let mut warnings = Vec::new();
     let swarm = options.mode == Mode::Swarm;
     for service in &model.services {
         let mut spec = canonical(service, options.default_image, options.digests);
@@ -138,6 +142,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         if swarm {
             spec.placement = service.placement.clone();
             refusals.extend(swarm_refusals(service, &spec, &live.nodes));
+            warnings.extend(swarm_probes(service));
         }
         let image_id = live.images.get(&spec.image).map(String::as_str);
         let hash = spec.hash(image_id);
@@ -286,6 +291,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         missing_network,
         idle_network,
         refusals,
+        warnings,
         entries,
     }
 }
@@ -417,6 +423,45 @@ fn replica_change(service: &Service, container: &Container) -> Option<Change> {
         source: source_of(service, if running { "replicas" } else { "state" }),
         provenance: None,
     })
+}
+
+/// The probes of `service` that no one runs on a swarm. A Swarm health check runs inside
+/// the task, so only an exec liveness probe becomes one (gating a rollout as readiness
+/// does); an HTTP or TCP probe would need a client in the image, and berth cannot reach
+/// a task's address on the overlay from the manager. Such a service is judged by its
+/// tasks' state alone: running, the same tasks, for the stable-for window.
+fn swarm_probes(service: &Service) -> Vec<Refusal> {
+    let kind = |probe: &crate::model::Probe| match &probe.action {
+        ProbeAction::Http { path, port, .. } => Some(format!("HTTP probe (GET {path} on port {port})")),
+        ProbeAction::Tcp { port } => Some(format!("TCP probe (port {port})")),
+        ProbeAction::Exec { .. } => None,
+    };
+    let probes = &service.probes;
+    let liveness = probes
+        .liveness
+        .as_ref()
+        .and_then(|p| Some(("liveness", kind(p)?)));
+    // An exec readiness probe runs only when it is the liveness probe too.
+    let readiness = probes
+        .readiness
+        .as_ref()
+        .filter(|r| probes.liveness.as_ref() != Some(*r))
+        .map(|r| ("readiness", kind(r).unwrap_or_else(|| "exec probe".into())));
+    liveness
+        .into_iter()
+        .chain(readiness)
+        .map(|(which, what)| {
+            Refusal::new(
+                &service.name,
+                source_of(service, &format!("probes.{which}")),
+                format!(
+                    "`{}`: its {which} {what} does not run on Swarm, whose health checks run inside the task and come only from an exec liveness probe; berth and Swarm judge its tasks by their state alone (running, the same ones, for the stable-for window)",
+                    service.name
+                ),
+                "make it an exec liveness probe (it becomes the tasks' health check), or use engine mode docker, where berth runs HTTP and TCP probes itself",
+            )
+        })
+        .collect()
 }
 
 /// Why a swarm cannot run `service` as specified: a placement constraint no ready,

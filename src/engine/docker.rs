@@ -420,6 +420,7 @@ impl Observe for Docker {
             network: network.0,
             own_network: network.1,
             nodes: Vec::new(),
+            swarm_nodes: Vec::new(),
             engine: Some(facts),
             published,
             bound,

@@ -89,9 +89,22 @@ pub fn secret_name(project: &str, name: &str, digest: &str) -> String {
     format!("{prefix}-{hex}")
 }
 
-/// The placeable nodes: each one's labels, and its CPUs (millicores) and memory (bytes)
-/// when it reports them.
-type NodeFacts = Vec<(BTreeMap<String, String>, (Option<u64>, Option<u64>))>;
+/// A node's labels, and its CPUs (millicores) and memory (bytes) when it reports them.
+type Placeable = (BTreeMap<String, String>, (Option<u64>, Option<u64>));
+
+/// The swarm's nodes, listed once per observation.
+#[derive(Default)]
+struct Nodes {
+    /// The placeable ones (ready and active).
+    placeable: Vec<Placeable>,
+    /// Every node's name, by ID.
+    names: BTreeMap<String, String>,
+    /// The IDs of those that are not ready (down, or unknown): a task Swarm last saw
+    /// running on one is not running for berth.
+    down: std::collections::BTreeSet<String>,
+    /// Every node, for status.
+    shown: Vec<crate::live::Node>,
+}
 
 impl Docker {
     /// The swarm's view of a project; an error unless the engine is a swarm manager.
@@ -109,13 +122,12 @@ impl Docker {
         let images = self.images(&query.images);
         let own = network_name(&identity.project, Mode::Swarm);
         let network = self.networks(&query.network, &own, identity);
-        let nodes = self.placeable_nodes();
-        let down = self.down_nodes();
+        let nodes = self.nodes();
         let published = self.published_by_services(&query.host_ports);
-        let (ours, named, images, network, nodes, down, published) =
-            futures_util::try_join!(ours, named, images, network, nodes, down, published)?;
+        let (ours, named, images, network, nodes, published) =
+            futures_util::try_join!(ours, named, images, network, nodes, published)?;
         let owned: Vec<Container> = stream::iter(ours.iter().filter_map(|s| owned(identity, s)))
-            .map(|(service, owner)| self.service_container(service, owner, &down))
+            .map(|(service, owner)| self.service_container(service, owner, &nodes))
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
@@ -129,7 +141,7 @@ impl Docker {
             .filter(|s| s.labels.as_ref().is_some_and(|l| identity.foreign(l)))
             .filter_map(|s| s.name.clone())
             .collect();
-        let (nodes, resources): (Vec<_>, Vec<_>) = nodes.into_iter().unzip();
+        let (placeable, resources): (Vec<_>, Vec<_>) = nodes.placeable.into_iter().unzip();
         // A task runs on one node: the largest ready node bounds what one may ask for.
         let engine = EngineFacts {
             cpu_millis: resources.iter().filter_map(|(cpu, _)| *cpu).max(),
@@ -142,7 +154,8 @@ impl Docker {
             images,
             network: network.0,
             own_network: network.1,
-            nodes,
+            nodes: placeable,
+            swarm_nodes: nodes.shown,
             engine: Some(engine),
             published,
             bound: Vec::new(),
@@ -209,50 +222,49 @@ impl Docker {
             .map_err(|e| self.error("cannot list Swarm secrets", e))
     }
 
-    /// The nodes Swarm can place tasks on (ready and active): their labels, and their
-    /// CPUs (millicores) and memory (bytes).
-    async fn placeable_nodes(&self) -> Result<NodeFacts, EngineError> {
-        let nodes = self
+    /// The swarm's nodes: the placeable ones, the ones that are down, and every one's
+    /// name and state.
+    async fn nodes(&self) -> Result<Nodes, EngineError> {
+        let listed = self
             .client
             .list_nodes(None::<ListNodesOptions>)
             .await
             .map_err(|e| self.error("cannot list Swarm nodes", e))?;
-        Ok(nodes
-            .into_iter()
-            .filter(|n| n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY))
-            .filter_map(|n| {
-                let spec = n
-                    .spec
-                    .filter(|s| s.availability == Some(NodeSpecAvailabilityEnum::ACTIVE))?;
+        let mut nodes = Nodes::default();
+        for n in listed {
+            let id = n.id.clone().unwrap_or_default();
+            let name = n
+                .description
+                .as_ref()
+                .and_then(|d| d.hostname.clone())
+                .unwrap_or_else(|| id.clone());
+            let state = n.status.as_ref().and_then(|s| s.state);
+            let spec = n.spec.unwrap_or_default();
+            let ready = state == Some(NodeState::READY);
+            if !ready {
+                nodes.down.insert(id.clone());
+            }
+            nodes.shown.push(crate::live::Node {
+                name: name.clone(),
+                // Swarm's own words (Display), as `docker node ls` shows them.
+                role: word(spec.role, "worker"),
+                state: word(state, "unknown"),
+                availability: word(spec.availability, "active"),
+            });
+            nodes.names.insert(id, name);
+            if ready && spec.availability == Some(NodeSpecAvailabilityEnum::ACTIVE) {
                 let resources = n.description.and_then(|d| d.resources).unwrap_or_default();
-                Some((
+                nodes.placeable.push((
                     spec.labels.unwrap_or_default().into_iter().collect(),
                     (
                         positive(resources.nano_cpus).map(|n| n / 1_000_000),
                         positive(resources.memory_bytes),
                     ),
-                ))
-            })
-            .collect())
-    }
-
-    /// The nodes that are not ready (down, or unknown), by ID, with their names: a task
-    /// Swarm last saw running on one is not running for berth.
-    async fn down_nodes(&self) -> Result<BTreeMap<String, String>, EngineError> {
-        let nodes = self
-            .client
-            .list_nodes(None::<ListNodesOptions>)
-            .await
-            .map_err(|e| self.error("cannot list Swarm nodes", e))?;
-        Ok(nodes
-            .into_iter()
-            .filter(|n| n.status.as_ref().and_then(|s| s.state) != Some(NodeState::READY))
-            .filter_map(|n| {
-                let name = n.description.as_ref().and_then(|d| d.hostname.clone());
-                let id = n.id?;
-                Some((id.clone(), name.unwrap_or(id)))
-            })
-            .collect())
+                ));
+            }
+        }
+        nodes.shown.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(nodes)
     }
 
     /// A service this installation owns, with its tasks.
@@ -260,12 +272,12 @@ impl Docker {
         &self,
         service: &Service,
         owner: crate::live::Owner,
-        down: &BTreeMap<String, String>,
+        nodes: &Nodes,
     ) -> Result<Container, EngineError> {
         let id = service.id.clone().unwrap_or_default();
         let spec = service.spec.clone().unwrap_or_default();
         let replicas = replicas_of(&spec);
-        let tasks = self.tasks(&id, &owner.spec_hash, down).await?;
+        let tasks = self.tasks(&id, &owner.spec_hash, nodes).await?;
         let update = service.update_status.as_ref().and_then(|u| {
             let state = format!("{:?}", u.state?).to_lowercase();
             Some(match &u.message {
@@ -293,14 +305,10 @@ impl Docker {
         })
     }
 
-    /// The tasks of a service made from the spec with hash `hash`; one on a node in
-    /// `down` is not running, whatever Swarm last heard from it.
-    async fn tasks(
-        &self,
-        service: &str,
-        hash: &str,
-        down: &BTreeMap<String, String>,
-    ) -> Result<Tasks, EngineError> {
+    /// The tasks of a service made from the spec with hash `hash`; one on a node that
+    /// is down is not running, whatever Swarm last heard from it. A slot's error names
+    /// the node its task was on.
+    async fn tasks(&self, service: &str, hash: &str, nodes: &Nodes) -> Result<Tasks, EngineError> {
         let filters = HashMap::from([("service", vec![service.to_string()])]);
         let options = ListTasksOptionsBuilder::new().filters(&filters).build();
         let tasks = self
@@ -322,11 +330,19 @@ impl Docker {
             // Swarm's error (`task: non-zero exit (3)`), not its last word (`shutdown`).
             let mut error = status.err.unwrap_or_default();
             let mut state = status.state.unwrap_or(TaskState::NEW);
-            if let Some(node) = t.node_id.as_ref().and_then(|n| down.get(n))
-                && state == TaskState::RUNNING
-            {
-                state = TaskState::ORPHANED;
-                error = format!("its node {node} is down; Swarm places the task again on another");
+            let node = t.node_id.as_ref().and_then(|id| Some((id, nodes.names.get(id)?)));
+            if let Some((id, name)) = node {
+                if nodes.down.contains(id) && state == TaskState::RUNNING {
+                    state = TaskState::ORPHANED;
+                    error = format!("its node {name} is down; Swarm places the task again on another");
+                } else if error.starts_with("No such image") {
+                    // Swarm keeps the node's pull error to itself.
+                    error = format!(
+                        "on node {name}: {error} (the node could not pull it: are the registry credentials right, and does the node reach the registry?)"
+                    );
+                } else if !error.is_empty() {
+                    error = format!("on node {name}: {error}");
+                }
             }
             slots.entry(t.slot.unwrap_or_default()).or_default().push((
                 t.version.and_then(|v| v.index).unwrap_or_default(),
@@ -428,8 +444,8 @@ impl Docker {
                 .inspect_service(id, None)
                 .await
                 .map_err(|e| text(self.error("cannot inspect the service", e)))?;
-            let down = self.down_nodes().await.map_err(text)?;
-            let tasks = self.tasks(id, &hash, &down).await.map_err(text)?;
+            let nodes = self.nodes().await.map_err(text)?;
+            let tasks = self.tasks(id, &hash, &nodes).await.map_err(text)?;
             let failing = || {
                 if tasks.failing.is_empty() {
                     String::new()
@@ -567,7 +583,16 @@ impl super::Swarm for Docker {
             .await
             .map_err(|e| text(self.error("cannot create the service", e)))?;
         let id = created.id.unwrap_or_default();
-        self.converge(&id, request, stable_for).await
+        let Err(e) = self.converge(&id, request, stable_for).await else {
+            return Ok(());
+        };
+        // As a container that fails its readiness check: a create that fails leaves
+        // nothing behind for Swarm to retry for ever, and the next apply creates it again
+        // with what changed meanwhile (registry credentials, which no spec holds, too).
+        match self.remove_service(&id).await {
+            Ok(()) => Err(format!("{e}; the new service was removed")),
+            Err(removal) => Err(format!("{e}; removing the new service failed too: {removal}")),
+        }
     }
 
     async fn update_service(
@@ -771,6 +796,14 @@ pub fn service_spec(request: &ServiceRequest, secrets: Vec<TaskSpecContainerSpec
         }),
         ..Default::default()
     }
+}
+
+/// Swarm's word for an enum value, or `default` when unset (bollard's `EMPTY`).
+fn word<T: std::fmt::Display>(value: Option<T>, default: &str) -> String {
+    value
+        .map(|v| v.to_string())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| default.into())
 }
 
 fn chain_of(e: &bollard::errors::Error) -> String {

@@ -17,6 +17,9 @@ pub struct Status {
     /// The commit the configuration was read from (with --repo).
     pub commit: Option<String>,
     pub services: Vec<ServiceStatus>,
+    /// On a swarm: every node, with its state and availability (a drained one included).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<crate::live::Node>,
     /// Managed containers no longer in the configuration.
     pub kept: Vec<String>,
     pub last_apply: Option<journal::Entry>,
@@ -58,6 +61,7 @@ pub fn status(planned: &Planned) -> Status {
         engine: planned.address.host.clone(),
         commit: planned.identity.commit.clone(),
         services: services(planned),
+        nodes: planned.live.swarm_nodes.clone(),
         kept: planned.plan.kept.clone(),
         last_apply: journal::last(&planned.state_dir, &planned.identity.project),
         pinned: planned.pinned.as_ref().map(PinStatus::of),

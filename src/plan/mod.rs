@@ -97,6 +97,8 @@ pub struct Plan {
     /// Problems that forbid applying: names taken by containers berth does not own, and
     /// whatever the engine would refuse.
     pub errors: Vec<Refusal>,
+    /// What will run, but not as on the service's own platform.
+    pub warnings: Vec<Refusal>,
     /// Managed containers nothing asks for, left alone because prune is off.
     pub kept: Vec<String>,
     /// Whether steps are about containers or Swarm services.
@@ -213,6 +215,7 @@ impl Plan {
         self.steps.retain(|s| wanted(&s.service));
         // An error about no service (the project's network) concerns every target.
         self.errors.retain(|e| e.service.as_deref().is_none_or(wanted));
+        self.warnings.retain(|e| e.service.as_deref().is_none_or(wanted));
         self.kept.clear();
         self.remove_network = None;
         self.entries.write.retain(|s| wanted(s));
@@ -379,6 +382,7 @@ pub fn plan(diff: &Diff, options: &PlanOptions) -> Plan {
             .filter(|_| options.prune || diff.orphans.is_empty()),
         steps,
         errors,
+        warnings: diff.warnings.clone(),
         kept,
         mode: options.mode,
         entries,
@@ -837,6 +841,67 @@ mod tests {
                 .errors
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_probe_swarm_cannot_run_is_a_warning_of_the_plan_never_an_error() {
+        use crate::model::{Probe, ProbeAction};
+        let probe = |action| Probe {
+            action,
+            initial_delay_seconds: 0,
+            period_seconds: 1,
+            timeout_seconds: 1,
+            success_threshold: 1,
+            failure_threshold: 1,
+        };
+        let http = probe(ProbeAction::Http {
+            path: "/health".into(),
+            port: 80,
+            https: false,
+            headers: BTreeMap::new(),
+        });
+        let exec = probe(ProbeAction::Exec {
+            command: vec!["/check".into()],
+        });
+        let mut a = service("a", "info", 100, 1, true);
+        a.probes.readiness = Some(http.clone());
+        a.probes.liveness = Some(exec.clone());
+        let model = Model {
+            services: vec![a.clone()],
+        };
+        let p = swarm_plan(&model, &a, 1, vec![]);
+        assert!(p.errors.is_empty() && p.is_empty(), "{:?}", p.errors);
+        let said: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].contains("its readiness HTTP probe (GET /health on port 80) does not run on Swarm"),
+            "{said:?}"
+        );
+        assert!(
+            crate::plan::view::human(&p, false).contains("Warning: "),
+            "the plan says it"
+        );
+
+        // An exec liveness probe is the tasks' health check; the same as readiness too.
+        a.probes.readiness = Some(exec.clone());
+        let model = Model {
+            services: vec![a.clone()],
+        };
+        assert!(swarm_plan(&model, &a, 1, vec![]).warnings.is_empty());
+        // A TCP liveness probe is not.
+        a.probes.liveness = Some(probe(ProbeAction::Tcp { port: 80 }));
+        let model = Model {
+            services: vec![a.clone()],
+        };
+        let p = swarm_plan(&model, &a, 1, vec![]);
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert!(
+            p.warnings[0]
+                .to_string()
+                .contains("its liveness TCP probe (port 80)")
+        );
+        // One engine runs them all: no warning.
+        assert!(plan_for(&model, &LiveState::default(), true).warnings.is_empty());
     }
 
     fn arb_model() -> impl Strategy<Value = Model> {

@@ -53,6 +53,9 @@ pub struct PlanView {
     pub kept: Vec<String>,
     /// What forbids applying.
     pub errors: Vec<String>,
+    /// What will run, but not as on the service's own platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What the plan was made from, so that `berth apply FILE` can make it again and
     /// tell whether anything changed.
     pub inputs: Inputs,
@@ -245,6 +248,7 @@ impl PlanView {
             },
             kept: plan.kept.clone(),
             errors: plan.errors.iter().map(ToString::to_string).collect(),
+            warnings: plan.warnings.iter().map(ToString::to_string).collect(),
             inputs,
         }
     }
@@ -292,7 +296,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             out.push_str(&paint(GREEN, "No changes."));
             out.push_str(" The engine matches the configuration.\n");
         }
-        kept(&mut out, plan);
+        notes(&mut out, plan, &paint);
         return out;
     }
     out.push_str("berth will perform the following actions:\n\n");
@@ -404,7 +408,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         );
         let _ = writeln!(out, "{} network \"{network}\"\n", paint(RED, "  -"));
     }
-    kept(&mut out, plan);
+    notes(&mut out, plan, &paint);
     let mut line = Summary::of(plan).line();
     if !plan.entries.is_empty() {
         line.pop();
@@ -419,7 +423,11 @@ pub fn human(plan: &Plan, colour: bool) -> String {
     out
 }
 
-fn kept(out: &mut String, plan: &Plan) {
+/// What the plan says besides its steps: its warnings, and what it leaves alone.
+fn notes(out: &mut String, plan: &Plan, paint: &dyn Fn(&str, &str) -> String) {
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{} {warning}\n", paint(YELLOW, "Warning:"));
+    }
     if !plan.entries.left.is_empty() {
         let _ = writeln!(
             out,

@@ -853,6 +853,7 @@ where
             s.desired_commit = planned.identity.commit.clone();
             s.services = watched;
             s.kept = planned.plan.kept.clone();
+            s.nodes = planned.live.swarm_nodes.clone();
             s.pinned = pinned;
         });
     }

@@ -148,6 +148,9 @@ pub struct Status {
     /// Cleared by the next success.
     pub last_error: Option<LastError>,
     pub services: Vec<WatchedService>,
+    /// On a swarm: every node, with its state and availability.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<crate::live::Node>,
     /// Managed containers no longer configured, kept (no prune).
     pub kept: Vec<String>,
     /// What `berth rollback` pinned: the watcher applies no newer commit to it until

@@ -1,25 +1,39 @@
 //! berth on a Swarm of three nodes (`tests/swarm-nodes`: three engines of the test's
-//! own, each in a network namespace of its own, joined by a bridge): a replicated
-//! service spreads over the nodes; a node lost is shown by `status` (the slot, the node,
-//! why) while `plan` stays empty, and once the node is back nothing needs applying.
+//! own, each in a network namespace of its own, joined by a bridge, with a registry on
+//! the bridge and the manager's API over TLS): a replicated service spreads over the
+//! nodes; a node lost is shown by `status` (the slot, the node, why) while `plan` stays
+//! empty, and once the node is back nothing needs applying; images pulled by the
+//! workers with the service's credentials (a wrong password names the node); a drained
+//! node; rolling updates and a rollback across nodes; a shard placed on its node.
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::engine::IMAGE;
 
+/// The swarm's bridge, namespaces and registry address are fixed: one swarm at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The registry on the swarm's bridge.
+const REGISTRY: &str = "10.78.0.1:5000";
+
 /// The three-node swarm, taken down on drop.
 struct Swarm {
     dir: tempfile::TempDir,
+    _alone: MutexGuard<'static, ()>,
 }
 
 impl Swarm {
     fn up() -> Option<Swarm> {
         crate::engine::tool("dockerd")
             .and(crate::engine::tool("nsenter"))
-            .and(crate::engine::tool("iptables"))?;
+            .and(crate::engine::tool("iptables"))
+            .and(crate::engine::tool("docker-registry"))
+            .and(crate::engine::tool("htpasswd"))?;
         let swarm = Swarm {
+            _alone: ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
             dir: tempfile::tempdir().unwrap(),
         };
         let (stdout, stderr, status) = swarm.script(&["up"]);
@@ -30,13 +44,18 @@ impl Swarm {
     fn script(&self, args: &[&str]) -> (String, String, i32) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/swarm-nodes");
         let mut args = args.to_vec();
-        let dir = self.dir.path().join("nodes").display().to_string();
+        let dir = self.nodes().display().to_string();
         args.push(&dir);
         crate::output(Command::new("bash").arg(script).args(args).output().unwrap())
     }
 
+    /// The script's folder: sockets, certificates, the registry's password.
+    fn nodes(&self) -> std::path::PathBuf {
+        self.dir.path().join("nodes")
+    }
+
     fn host(&self, node: u32) -> String {
-        format!("unix://{}/nodes/n{node}.sock", self.dir.path().display())
+        format!("unix://{}/n{node}.sock", self.nodes().display())
     }
 
     fn docker(&self, node: u32, args: &[&str]) -> String {
@@ -44,6 +63,90 @@ impl Swarm {
         let mut all = vec!["-H", host.as_str()];
         all.extend_from_slice(args);
         crate::engine::docker(&all).0
+    }
+
+    /// A shell command with `$N1`…`$N3` set to the nodes' `-H` addresses.
+    fn sh(&self, command: &str) {
+        let (stdout, stderr, status) = crate::output(
+            Command::new("bash")
+                .arg("-c")
+                .arg(command)
+                .env("N1", self.host(1))
+                .env("N2", self.host(2))
+                .env("N3", self.host(3))
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(status, 0, "{command}: {stdout}{stderr}");
+    }
+
+    /// The demo image, loaded into `nodes` from the machine's engine.
+    fn load(&self, nodes: &[u32]) {
+        crate::engine::demo_image();
+        for node in nodes {
+            self.sh(&format!("docker save {IMAGE} | docker -H $N{node} load"));
+        }
+    }
+
+    /// The running tasks of `service`: `(node, task)` pairs, by node.
+    fn placed(&self, service: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .docker(
+                1,
+                &[
+                    "service",
+                    "ps",
+                    service,
+                    "--filter",
+                    "desired-state=running",
+                    "--format",
+                    "{{.Node}} {{.ID}} {{.CurrentState}}",
+                ],
+            )
+            .lines()
+            .filter(|l| l.contains(" Running "))
+            .filter_map(|l| {
+                let mut words = l.split(' ');
+                Some((words.next()?.to_string(), words.next()?.to_string()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Waits until `service` runs tasks on exactly `nodes`.
+    fn wait_placed(&self, service: &str, nodes: &[&str]) -> Vec<(String, String)> {
+        self.wait_tasks(service, nodes, |placed| {
+            placed.iter().map(|(n, _)| n.as_str()).eq(nodes.iter().copied())
+        })
+    }
+
+    /// Waits until `service` runs `count` tasks, all on `nodes` (Swarm spreads a new
+    /// service's tasks, but a rolling update may put both new ones on one node).
+    fn wait_running(&self, service: &str, count: usize, nodes: &[&str]) -> Vec<(String, String)> {
+        self.wait_tasks(service, nodes, |placed| {
+            placed.len() == count && placed.iter().all(|(n, _)| nodes.contains(&n.as_str()))
+        })
+    }
+
+    fn wait_tasks(
+        &self,
+        service: &str,
+        nodes: &[&str],
+        done: impl Fn(&[(String, String)]) -> bool,
+    ) -> Vec<(String, String)> {
+        let start = Instant::now();
+        loop {
+            let placed = self.placed(service);
+            if done(&placed) {
+                return placed;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{service} never ran on {nodes:?}: {placed:?}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
     }
 }
 
@@ -53,74 +156,73 @@ impl Drop for Swarm {
     }
 }
 
+/// A repository and state folder driven against the swarm.
+struct Fleet {
+    repo: tempfile::TempDir,
+    state: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Fleet {
+    fn new(berth_yaml: &str) -> Fleet {
+        let fleet = Fleet {
+            repo: tempfile::tempdir().unwrap(),
+            state: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        };
+        fleet.write("berth.yaml", berth_yaml);
+        fleet
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.repo.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn berth(&self, args: &[&str]) -> (String, String, i32) {
+        crate::output(
+            crate::berth()
+                .current_dir(self.repo.path())
+                .env("BERTH_STATE_DIR", self.state.path())
+                .env("NO_COLOR", "1")
+                .env_remove("DOCKER_HOST")
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    }
+
+    fn apply(&self) {
+        let (stdout, stderr, status) = self.berth(&["apply", "--auto-approve", "--stable-for", "2s"]);
+        assert_eq!(status, 0, "{stdout}{stderr}");
+    }
+
+    fn assert_no_changes(&self) {
+        let (stdout, stderr, status) = self.berth(&["plan", "--detailed-exitcode"]);
+        assert_eq!(status, 0, "{stdout}{stderr}");
+    }
+}
+
 #[test]
 fn a_service_spreads_over_three_nodes_and_a_lost_node_is_shown_never_planned() {
     let Some(swarm) = Swarm::up() else {
         return;
     };
-    crate::engine::demo_image();
-    for node in 1..=3 {
-        let (_, stderr, status) = crate::output(
-            Command::new("bash")
-                .arg("-c")
-                .arg(format!(
-                    "docker save {IMAGE} | docker -H {} load",
-                    swarm.host(node)
-                ))
-                .output()
-                .unwrap(),
-        );
-        assert_eq!(status, 0, "{stderr}");
-    }
-    let repo = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    std::fs::write(
-        repo.path().join("berth.yaml"),
-        format!("project: berth-it-nodes\nengine: swarm\ncumulocity:\n  images:\n    \"spread:1.0.0\": \"{IMAGE}\"\n"),
-    )
-    .unwrap();
-    std::fs::create_dir(repo.path().join("spread")).unwrap();
-    std::fs::write(
-        repo.path().join("spread/cumulocity.json"),
+    swarm.load(&[1, 2, 3]);
+    let fleet = Fleet::new(&format!(
+        "project: berth-it-nodes\nengine:\n  mode: swarm\n  host: {}\ncumulocity:\n  images:\n    \"spread:1.0.0\": \"{IMAGE}\"\n",
+        swarm.host(1)
+    ));
+    fleet.write(
+        "spread/cumulocity.json",
         r#"{"apiVersion": "2", "name": "spread", "version": "1.0.0", "provider": {"name": "berth"}, "isolation": "MULTI_TENANT", "replicas": 3}"#,
-    )
-    .unwrap();
-    let manager = swarm.host(1);
-    let berth = |args: &[&str]| {
-        crate::output(
-            crate::berth()
-                .current_dir(repo.path())
-                .env("BERTH_STATE_DIR", state.path())
-                .env("DOCKER_HOST", &manager)
-                .env("NO_COLOR", "1")
-                .args(args)
-                .output()
-                .unwrap(),
-        )
-    };
-    let (stdout, stderr, status) = berth(&["apply", "--auto-approve", "--stable-for", "2s"]);
-    assert_eq!(status, 0, "{stdout}{stderr}");
-    let placed = || {
-        swarm.docker(
-            1,
-            &[
-                "service",
-                "ps",
-                "berth-it-nodes-spread",
-                "--filter",
-                "desired-state=running",
-                "--format",
-                "{{.Node}} {{.CurrentState}}",
-            ],
-        )
-    };
-    let mut nodes: Vec<String> = placed()
-        .lines()
-        .map(|l| l.split(' ').next().unwrap_or("").to_string())
-        .collect();
-    nodes.sort();
-    assert_eq!(nodes, ["n1", "n2", "n3"], "one task on each node");
-    assert_eq!(berth(&["plan", "--detailed-exitcode"]).2, 0);
+    );
+    let berth = |args: &[&str]| fleet.berth(args);
+    fleet.apply();
+    swarm.wait_placed("berth-it-nodes-spread", &["n1", "n2", "n3"]);
+    fleet.assert_no_changes();
 
     // Node 3 is lost: status says which slot and why; the desired state did not change.
     let (_, stderr, status) = swarm.script(&["stop", "3"]);
@@ -141,6 +243,7 @@ fn a_service_spreads_over_three_nodes_and_a_lost_node_is_shown_never_planned() {
         said.contains("2/3 running") || said.contains("3/3 running"),
         "{said}"
     );
+    assert!(said.contains("n3: worker, down"), "the node's own line: {said}");
     let (stdout, stderr, status) = berth(&["plan", "--detailed-exitcode"]);
     assert_eq!(status, 0, "a lost node is not a change to plan: {stdout}{stderr}");
 
@@ -163,6 +266,171 @@ fn a_service_spreads_over_three_nodes_and_a_lost_node_is_shown_never_planned() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let (stdout, stderr, status) = berth(&["plan", "--detailed-exitcode"]);
-    assert_eq!(status, 0, "{stdout}{stderr}");
+    fleet.assert_no_changes();
+}
+
+/// The manager reached over TLS only; an image in the swarm's registry that the workers
+/// pull with the service's credentials, a wrong password failing with the node's name;
+/// a drained manager; a rolling update over two nodes, and one that Swarm rolls back; a
+/// COSMOS shard refused while no node carries it, then placed on the one that does.
+#[test]
+fn tls_a_registry_a_drained_node_rollouts_and_shards_across_nodes() {
+    let Some(swarm) = Swarm::up() else {
+        return;
+    };
+    let nodes = swarm.nodes();
+    let password = std::fs::read_to_string(nodes.join("registry.password")).unwrap();
+    let password = password.trim();
+    // The demo image in the registry, pushed from the manager (the only node with it).
+    let image = format!("{REGISTRY}/berth-it/demo:1");
+    swarm.load(&[1]);
+    let login = tempfile::tempdir().unwrap();
+    swarm.sh(&format!(
+        "export DOCKER_CONFIG={config}; docker -H $N1 tag {IMAGE} {image} && \
+         docker -H $N1 login -u berth --password-stdin {REGISTRY} <<<'{password}' && docker -H $N1 push {image}",
+        config = login.path().display()
+    ));
+    // The manager only manages: its tasks go to the workers.
+    swarm.docker(1, &["node", "update", "--availability", "drain", "n1"]);
+
+    let tls = nodes.join("tls");
+    let mut fleet = Fleet::new(&format!(
+        "project: berth-it-fleet\nengine:\n  mode: swarm\n  host: tcp://10.78.0.11:2376\n  tls:\n    ca: {ca}\n    cert: {cert}\n    key: {key}\nsecrets:\n  providers:\n    - {{ type: env, prefix: BERTH_IT_FLEET_ }}\ncumulocity:\n  images:\n    \"roll:1.0.0\": \"{IMAGE}\"\n",
+        ca = tls.join("ca.pem").display(),
+        cert = tls.join("cert.pem").display(),
+        key = tls.join("key.pem").display(),
+    ));
+    fleet.write(
+        "pulled.conf.json",
+        &format!(
+            r#"{{ "_id": "pulled", "type": "system:microservice",
+  "docker": {{ "image": "{image}", "port": 8080, "username": "berth", "password": "$SECRET(registry)" }} }}"#
+        ),
+    );
+
+    // A wrong password: the worker's task cannot pull; the failure names the node, and
+    // the service it created is removed, so the next apply creates it again.
+    fleet.env = vec![("BERTH_IT_FLEET_registry".into(), "not-the-password".into())];
+    let (stdout, stderr, status) = fleet.berth(&["apply", "--auto-approve", "--stable-for", "2s"]);
+    let said = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(
+        said.contains("on node n2: No such image") || said.contains("on node n3: No such image"),
+        "names the worker: {said}"
+    );
+    assert!(said.contains("the node could not pull it"), "{said}");
+    assert!(said.contains("the new service was removed"), "{said}");
+    assert!(!said.contains("not-the-password"), "{said}");
+    assert!(
+        !swarm
+            .docker(1, &["service", "ls", "--format", "{{.Name}}"])
+            .contains("berth-it-fleet-pulled")
+    );
+
+    // The right one: a worker pulls it.
+    fleet.env = vec![("BERTH_IT_FLEET_registry".into(), password.into())];
+    fleet.apply();
+    let placed = swarm.placed("berth-it-fleet-pulled");
+    let worker = placed[0].0.trim_start_matches('n').parse::<u32>().unwrap();
+    assert!(worker != 1, "not on the drained manager: {placed:?}");
+    assert!(
+        swarm
+            .docker(worker, &["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .contains(&image)
+    );
+    fleet.assert_no_changes();
+    let (status_text, _, _) = fleet.berth(&["status"]);
+    assert!(
+        status_text.contains("n1: manager, ready, drained"),
+        "the drained node is shown: {status_text}"
+    );
+    let (json, _, _) = fleet.berth(&["status", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["nodes"][0]["availability"], "drain", "{json}");
+    assert_eq!(json["nodes"][2]["state"], "ready", "{json}");
+
+    // Two replicas over the two workers, with an exec probe as their health check.
+    swarm.load(&[2, 3]);
+    let roll = |cpu: &str, check: &str| {
+        fleet.write(
+            "roll/cumulocity.json",
+            &format!(
+                r#"{{"apiVersion": "2", "name": "roll", "version": "1.0.0", "provider": {{"name": "berth"}}, "isolation": "MULTI_TENANT", "replicas": 2,
+  "resources": {{"cpu": "{cpu}", "memory": "64M"}},
+  "livenessProbe": {{"exec": {{"command": ["/berth-demo", "{check}"]}}, "periodSeconds": 1, "failureThreshold": 2}},
+  "readinessProbe": {{"httpGet": {{"path": "/health", "port": 80}}, "periodSeconds": 1}}}}"#
+            ),
+        );
+    };
+    roll("0.5", "--check");
+    // Swarm cannot run the HTTP probe: the plan says how the service is judged instead.
+    let (stdout, _, status) = fleet.berth(&["plan"]);
+    assert_eq!(status, 0, "a warning, not an error: {stdout}");
+    let said = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        said.contains("Warning: roll/cumulocity.json:")
+            && said.contains("its readiness HTTP probe (GET /health on port 80) does not run on Swarm"),
+        "{said}"
+    );
+    fleet.apply();
+    let first = swarm.wait_placed("berth-it-fleet-roll", &["n2", "n3"]);
+    fleet.assert_no_changes();
+
+    // A rolling update: new tasks on both workers, the old ones gone.
+    roll("0.25", "--check");
+    let (stdout, _, status) = fleet.berth(&["plan", "--detailed-exitcode"]);
+    assert_eq!(status, 2, "{stdout}");
+    assert!(stdout.contains("rolling, start-first"), "{stdout}");
+    fleet.apply();
+    let second = swarm.wait_running("berth-it-fleet-roll", 2, &["n2", "n3"]);
+    assert!(
+        second.iter().all(|task| !first.contains(task)),
+        "every task replaced: {first:?} → {second:?}"
+    );
+    fleet.assert_no_changes();
+
+    // An update whose tasks never get healthy: Swarm rolls it back on both nodes, and
+    // berth says so; what runs is the previous spec, so a plan still shows the change.
+    roll("0.25", "--check-fails");
+    let (stdout, stderr, status) = fleet.berth(&["apply", "--auto-approve", "--stable-for", "2s"]);
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    let said = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.contains("Swarm rolled the service back"), "{said}");
+    let back = swarm.wait_running("berth-it-fleet-roll", 2, &["n2", "n3"]);
+    assert!(
+        swarm
+            .docker(
+                1,
+                &[
+                    "service",
+                    "inspect",
+                    "--format",
+                    "{{json .Spec.TaskTemplate.ContainerSpec.Healthcheck}}",
+                    "berth-it-fleet-roll"
+                ]
+            )
+            .contains("\"--check\""),
+        "the previous spec runs: {back:?}"
+    );
+    let (stdout, _, status) = fleet.berth(&["plan", "--detailed-exitcode"]);
+    assert_eq!(status, 2, "the desired change is still to make: {stdout}");
+    roll("0.25", "--check");
+    fleet.assert_no_changes();
+
+    // A COSMOS shard: refused while no node carries its label, then placed on the one
+    // that does.
+    fleet.write(
+        "plugin/plugin.txt",
+        &format!("MICROSERVICE SHARDED sharded\n  CONTAINER {IMAGE}\n  CMD /berth-demo\n  SHARD 1\n"),
+    );
+    let (stdout, stderr, status) = fleet.berth(&["plan"]);
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("no ready, active node has the label berth.shard=1"),
+        "{stdout}{stderr}"
+    );
+    swarm.docker(1, &["node", "update", "--label-add", "berth.shard=1", "n3"]);
+    fleet.apply();
+    swarm.wait_placed("berth-it-fleet-DEFAULT__USER__SHARDED", &["n3"]);
+    fleet.assert_no_changes();
 }
