@@ -653,7 +653,56 @@ fn owned<'a>(identity: &Identity, service: &'a Service) -> Option<(&'a Service, 
         .and_then(|t| t.resources.as_ref())
         .map(resources_of)
         .unwrap_or_default();
-    Some((service, identity.owner(labels, &image_id, resources)?))
+    let mut owner = identity.owner(labels, &image_id, resources)?;
+    // Unlike a container, a Swarm service can be changed in place by hand (`docker
+    // service update`): what it runs is read back, and differs from the label's spec
+    // when someone did.
+    if let (Some(stored), Some(template)) = (owner.spec.take(), spec.task_template.as_ref()) {
+        let running = as_running(stored.clone(), template);
+        if running != stored {
+            owner.spec_hash = running.hash(Some(&image_id));
+        }
+        owner.spec = Some(running);
+    }
+    Some((service, owner))
+}
+
+/// `spec` with what `docker service update` can change read back from the service's
+/// task template: image, command, environment and placement. A value berth wrote as a
+/// secret's (or a credential's) digest is kept as that digest when its variable is still
+/// set, and the variable berth adds for a standalone COSMOS microservice is not the
+/// spec's.
+fn as_running(mut spec: Spec, template: &TaskSpec) -> Spec {
+    let Some(container) = template.container_spec.as_ref() else {
+        return spec;
+    };
+    if let Some(image) = &container.image
+        // Swarm may pin the digest it resolved: `name:tag@sha256:…`.
+        && *image != spec.image
+        && image.split_once('@').map(|(name, _)| name) != Some(spec.image.as_str())
+    {
+        spec.image = image.clone();
+    }
+    spec.command = container.args.clone().unwrap_or_default();
+    let hidden = |v: &str| v.contains("<secret:") || v.contains("<redacted:");
+    let standalone = spec.cosmos.is_some();
+    spec.env = container
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| !(standalone && *k == crate::model::entry::STANDALONE))
+        .map(|(k, v)| match spec.env.get(k) {
+            Some(stored) if hidden(stored) => (k.to_string(), stored.clone()),
+            _ => (k.to_string(), v.to_string()),
+        })
+        .collect();
+    spec.placement = template
+        .placement
+        .as_ref()
+        .and_then(|p| p.constraints.clone())
+        .unwrap_or_default();
+    spec
 }
 
 fn replicas_of(spec: &ServiceSpec) -> u32 {
@@ -898,6 +947,50 @@ mod tests {
         // Only ports with a host port are published.
         let ports = spec.endpoint_spec.unwrap().ports.unwrap();
         assert_eq!((ports.len(), ports[0].published_port), (1, Some(18080)));
+    }
+
+    #[test]
+    fn what_runs_is_read_back_so_that_a_change_by_hand_is_seen() {
+        let mut request = request();
+        request.spec.env =
+            BTreeMap::from([("A".into(), "1".into()), ("PW".into(), "<secret:pw:abc>".into())]);
+        request.spec.command = vec!["serve".into()];
+        request.env = Secret::new(BTreeMap::from([
+            ("A".into(), "1".into()),
+            ("PW".into(), "hunter2".into()),
+        ]));
+        let stored = request.spec.clone();
+        let sent = service_spec(&request, Vec::new()).task_template.unwrap();
+        assert_eq!(as_running(stored.clone(), &sent), stored, "as berth made it");
+
+        let mut pinned = sent.clone();
+        let container = pinned.container_spec.as_mut().unwrap();
+        container.image = Some(format!("{}@sha256:0123", stored.image));
+        assert_eq!(
+            as_running(stored.clone(), &pinned),
+            stored,
+            "a digest pinned is the same image"
+        );
+
+        let mut by_hand = sent.clone();
+        let container = by_hand.container_spec.as_mut().unwrap();
+        container.env.as_mut().unwrap().push("BY_HAND=1".into());
+        container.env.as_mut().unwrap().retain(|kv| !kv.starts_with("A="));
+        container.args = Some(vec!["other".into()]);
+        container.image = Some("else:2".into());
+        by_hand.placement = None;
+        let running = as_running(stored.clone(), &by_hand);
+        assert_eq!(
+            running.env,
+            BTreeMap::from([
+                ("BY_HAND".into(), "1".into()),
+                ("PW".into(), "<secret:pw:abc>".into()),
+            ]),
+            "the secret's value is never read back"
+        );
+        assert_eq!(running.command, ["other"]);
+        assert_eq!(running.image, "else:2");
+        assert!(running.placement.is_empty());
     }
 
     #[test]

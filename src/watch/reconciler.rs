@@ -29,7 +29,7 @@ use crate::ops::notify::{self as events, About};
 use crate::ops::plan::{PinRule, Planned, Request, Unplanned, make};
 use crate::ops::status::{PinStatus, services};
 use crate::ops::{Connect, Environment};
-use crate::plan::Step;
+use crate::plan::{Action, Step};
 use crate::repo::dir::Disk;
 use crate::schedule::{Found, Pulls};
 use crate::secret::Secret;
@@ -80,6 +80,9 @@ pub struct Reconciler<C: Connect> {
     reported: BTreeSet<String>,
     /// Service → why its last step failed.
     errors: BTreeMap<String, String>,
+    /// Service → the spec hash its last failed step was to make: a Swarm update to it
+    /// that Swarm rolled back is not rolled out again.
+    failed_specs: BTreeMap<String, String>,
     /// Container ID → how many times the engine had restarted it at the last look.
     restarts: BTreeMap<String, u32>,
     /// Services the engine was restarting again and again at the last look.
@@ -143,6 +146,7 @@ where
             logged: None,
             reported: BTreeSet::new(),
             errors: BTreeMap::new(),
+            failed_specs: BTreeMap::new(),
             restarts: BTreeMap::new(),
             crashing: BTreeSet::new(),
             resumed: None,
@@ -442,6 +446,29 @@ where
         self.endpoints = endpoints;
     }
 
+    /// The services whose planned Swarm update is the one that failed last time, which
+    /// Swarm has since rolled back.
+    fn rolled_back(&self, planned: &Planned) -> BTreeSet<String> {
+        planned
+            .plan
+            .steps
+            .iter()
+            .filter(|s| s.action() == Action::Update)
+            .filter(|s| {
+                let failed = (self.failed_specs.get(&s.service))
+                    .is_some_and(|h| s.spec().is_some_and(|(_, hash)| hash == h));
+                let live = s
+                    .existing()
+                    .and_then(|e| planned.live.containers.iter().find(|c| c.id == e.id));
+                let rolled = live
+                    .and_then(|c| c.swarm.as_ref()?.update.as_deref())
+                    .is_some_and(|u| u.starts_with("rollback_completed"));
+                failed && rolled
+            })
+            .map(|s| s.service.clone())
+            .collect()
+    }
+
     /// The parts of an event every event of this plan shares.
     fn about<'a>(&'a self, planned: &'a Planned) -> About<'a> {
         let time = stamp(self.clock.unix());
@@ -483,6 +510,28 @@ where
                 ),
                 Outcome::Invalid,
             );
+        }
+        // Rolling out again what Swarm just rolled back would only roll it back again, at
+        // every trigger: such a service waits for a configuration that changes it.
+        let rolled_back = self.rolled_back(&planned);
+        if !rolled_back.is_empty() {
+            let said: Vec<String> = rolled_back
+                .iter()
+                .map(|s| match self.errors.get(s) {
+                    Some(why) => format!("`{s}` ({why})"),
+                    None => format!("`{s}`"),
+                })
+                .collect();
+            let message = format!(
+                "Swarm rolled back the update of {} to this configuration; berth does not roll it out again until the service's configuration changes",
+                said.join(", ")
+            );
+            planned.plan.steps.retain(|s| !rolled_back.contains(&s.service));
+            if planned.plan.steps.is_empty() {
+                self.publish(&planned, &BTreeSet::new(), &BTreeSet::new(), shared);
+                return self.failed(Failure::Permanent(message), Outcome::Failed);
+            }
+            warn!("{message}");
         }
         let project = &planned.identity.project;
         // A watcher started again remembers what the engine last matched, so that a
@@ -681,6 +730,7 @@ where
             match &outcome.result {
                 Ok(()) => {
                     self.errors.remove(&service);
+                    self.failed_specs.remove(&service);
                     self.pulled.remove(&service);
                 }
                 // Not a service's step (the project network's removal): the apply's
@@ -688,6 +738,10 @@ where
                 Err(_) if service.is_empty() => {}
                 Err(StepError::Stopped) => {}
                 Err(e) => {
+                    let hash = planned.plan.steps.iter().find(|s| s.name == outcome.name);
+                    if let Some((_, hash)) = hash.and_then(Step::spec) {
+                        self.failed_specs.insert(service.clone(), hash.to_string());
+                    }
                     self.errors.insert(
                         service,
                         format!("{} {}: {e}", outcome.action.name(), outcome.name),

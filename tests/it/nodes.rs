@@ -434,3 +434,130 @@ fn tls_a_registry_a_drained_node_rollouts_and_shards_across_nodes() {
     swarm.wait_placed("berth-it-fleet-DEFAULT__USER__SHARDED", &["n3"]);
     fleet.assert_no_changes();
 }
+
+/// `berth watch` on the swarm: a push rolls only the changed service over the nodes;
+/// a service scaled and changed by hand is drift, healed; a push whose rollout Swarm
+/// rolls back is reported and not rolled out again until a new commit changes it.
+#[test]
+fn the_watcher_rolls_pushes_heals_drift_and_leaves_a_rolled_back_rollout() {
+    use crate::watch::{Repos, Watcher, service};
+
+    let Some(swarm) = Swarm::up() else {
+        return;
+    };
+    swarm.load(&[1, 2, 3]);
+    let project = "berth-it-swarm-watch";
+    let r = Repos::new(
+        project,
+        &format!("engine:\n  mode: swarm\n  host: {}\ndrift: heal\n", swarm.host(1)),
+        &["web", "api"],
+    );
+    let state = tempfile::tempdir().unwrap();
+    let w = Watcher::start_at(
+        crate::engine::free_port(),
+        state.path(),
+        state.path(),
+        &[
+            "--repo",
+            &r.bare(),
+            "--ref",
+            "main",
+            "--interval",
+            "2s",
+            "--stable-for",
+            "2s",
+        ],
+        &[],
+    );
+    let web = format!("{project}-web");
+    let api = format!("{project}-api");
+    let version = |service: &str| {
+        swarm
+            .docker(
+                1,
+                &["service", "inspect", "--format", "{{.Version.Index}}", service],
+            )
+            .trim()
+            .to_string()
+    };
+    let inspect = |service: &str, format: &str| {
+        swarm
+            .docker(1, &["service", "inspect", "--format", format, service])
+            .trim()
+            .to_string()
+    };
+    w.in_sync();
+    let nodes = w.status()["nodes"].clone();
+    assert_eq!(nodes.as_array().map(Vec::len), Some(3), "{nodes}");
+    let api_version = version(&api);
+
+    // A push: web rolls to the new spec; api is not touched.
+    r.write("web.conf.json", &service("web", "debug"));
+    r.commit("web: debug");
+    w.until("web runs LOG_LEVEL=debug", Duration::from_secs(90), || {
+        inspect(&web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("LOG_LEVEL=debug")
+    });
+    w.in_sync();
+    assert_eq!(version(&api), api_version, "api untouched");
+
+    // Drift by hand: scaled, and an environment variable added; both healed.
+    swarm.docker(1, &["service", "scale", "--detach", &format!("{web}=3")]);
+    w.until("the scale is healed", Duration::from_secs(90), || {
+        inspect(&web, "{{.Spec.Mode.Replicated.Replicas}}") == "1"
+            && w.status()["last_reconcile"]["outcome"] == "in_sync"
+    });
+    assert!(w.log().contains("drift"), "{}", w.log());
+    swarm.docker(
+        1,
+        &["service", "update", "--detach", "--env-add", "BY_HAND=1", &web],
+    );
+    w.until("the hand-made change is healed", Duration::from_secs(90), || {
+        !inspect(&web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("BY_HAND")
+            && w.status()["last_reconcile"]["outcome"] == "in_sync"
+    });
+
+    // A push whose tasks exit at once: Swarm rolls web back; the watcher says so and
+    // does not roll it out again at every look (the interval is 2 s).
+    r.write(
+        "web.conf.json",
+        &service("web", "error").replace(r#""LOG_LEVEL""#, r#""BERTH_DEMO_EXIT": "3", "LOG_LEVEL""#),
+    );
+    r.commit("web: exits");
+    w.until("the rollback is reported", Duration::from_secs(120), || {
+        w.status()["last_error"]["permanent"] == true
+    });
+    let status = w.status();
+    let message = status["last_error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("Swarm rolled back the update of `web`"),
+        "{message}"
+    );
+    let web_status = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "web")
+        .unwrap()
+        .clone();
+    assert_eq!(web_status["state"], "failing", "{web_status}");
+    assert!(
+        inspect(&web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("LOG_LEVEL=debug"),
+        "the previous spec runs"
+    );
+    let settled = version(&web);
+    let reconciles = w.status()["reconciles"].as_u64().unwrap();
+    w.until("a few more looks", Duration::from_secs(60), || {
+        w.status()["reconciles"].as_u64().unwrap() >= reconciles + 3
+    });
+    assert_eq!(version(&web), settled, "not rolled out again:\n{}", w.log());
+
+    // A new commit that changes web is rolled out.
+    r.write("web.conf.json", &service("web", "warn"));
+    r.commit("web: warn");
+    w.until("web runs LOG_LEVEL=warn", Duration::from_secs(90), || {
+        inspect(&web, "{{json .Spec.TaskTemplate.ContainerSpec.Env}}").contains("LOG_LEVEL=warn")
+    });
+    w.in_sync();
+    assert!(w.status()["last_error"].is_null());
+    assert_eq!(version(&api), api_version, "api never touched");
+}

@@ -16,7 +16,7 @@ use crate::engine::{IMAGE, Project, compile_schema, docker, free_port, label};
 use crate::git::git;
 
 /// A Sesam service running the test image, with LOG_LEVEL `level`.
-fn service(id: &str, level: &str) -> String {
+pub fn service(id: &str, level: &str) -> String {
     format!(
         r#"{{ "_id": "{id}", "type": "system:microservice",
   "docker": {{ "image": "{IMAGE}", "port": 8080, "skip_pull": true, "environment": {{ "LOG_LEVEL": "{level}" }} }} }}
@@ -25,14 +25,14 @@ fn service(id: &str, level: &str) -> String {
 }
 
 /// A work repository that pushes to a bare one.
-struct Repos {
+pub struct Repos {
     work: tempfile::TempDir,
     bare: tempfile::TempDir,
 }
 
 impl Repos {
     /// berth.yaml (`project` plus `extra`) and `services` at LOG_LEVEL info, pushed.
-    fn new(project: &str, extra: &str, services: &[&str]) -> Repos {
+    pub fn new(project: &str, extra: &str, services: &[&str]) -> Repos {
         let r = Repos {
             work: tempfile::tempdir().unwrap(),
             bare: tempfile::tempdir().unwrap(),
@@ -47,19 +47,19 @@ impl Repos {
         r
     }
 
-    fn write(&self, path: &str, text: &str) {
+    pub fn write(&self, path: &str, text: &str) {
         std::fs::write(self.work.path().join(path), text).unwrap();
     }
 
     /// Commits everything and pushes main; the new commit.
-    fn commit(&self, message: &str) -> String {
+    pub fn commit(&self, message: &str) -> String {
         git(self.work.path(), &["add", "-A"]);
         git(self.work.path(), &["commit", "-q", "-m", message]);
         git(self.work.path(), &["push", "-q", &self.bare(), "main"]);
         git(self.work.path(), &["rev-parse", "HEAD"])
     }
 
-    fn bare(&self) -> String {
+    pub fn bare(&self) -> String {
         self.bare.path().display().to_string()
     }
 }
@@ -79,13 +79,18 @@ impl Watcher {
     }
 
     fn start_on(port: u16, p: &Project, args: &[&str], env: &[(&str, &str)]) -> Watcher {
+        Watcher::start_at(port, p.repo.path(), p.state.path(), args, env)
+    }
+
+    /// `berth watch --listen` on `port` with `args`, from folder `repo` with state `state`.
+    pub fn start_at(port: u16, repo: &Path, state: &Path, args: &[&str], env: &[(&str, &str)]) -> Watcher {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("watch.log");
         let listen = format!("127.0.0.1:{port}");
         let mut command = crate::berth();
         command
-            .current_dir(p.repo.path())
-            .env("BERTH_STATE_DIR", p.state.path())
+            .current_dir(repo)
+            .env("BERTH_STATE_DIR", state)
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
             .args(["watch", "--listen", &listen])
