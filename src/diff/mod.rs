@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::config::Mode;
 use crate::engine::naming::{network_name, object_name};
 use crate::live::{Container, LiveState, RunState};
-use crate::model::canonical::{Digests, Spec, canonical, updatable_in_place};
+use crate::model::canonical::{Digests, Spec, canonical, swarm_auth, updatable_in_place};
 use crate::model::{DesiredState, Model, Origin, ProbeAction, SecretDelivery, Service};
 pub use limits::Refusal;
 
@@ -141,6 +141,7 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
         spec.network = options.external_network.map(|(name, _)| name.to_string());
         if swarm {
             spec.placement = service.placement.clone();
+            spec.registry_auth = swarm_auth(service, options.digests);
             refusals.extend(swarm_refusals(service, &spec, &live.nodes));
             warnings.extend(swarm_probes(service));
         }

@@ -5,7 +5,7 @@
 //! update (rolling, start-first, rolled back by Swarm on failure) and remove — each
 //! waited on until Swarm has converged or says why not.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -35,9 +35,11 @@ use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
 use crate::secret::Secret;
 
-/// How long a create or update may take to converge before berth says why not.
+/// How long a create or update may go without progress (no task of it changing state)
+/// before berth says why not; a busy swarm that keeps moving is waited for, as `docker
+/// stack deploy` waits. Also how long a removed service's containers may take to go.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
-/// How often a converging service is looked at.
+/// How often a converging service is looked at, at first.
 const POLL: Duration = Duration::from_millis(250);
 /// Failed tasks of one slot under the current spec after which a service that Swarm
 /// cannot roll back (a new one) is reported as failing rather than waited on.
@@ -101,7 +103,7 @@ struct Nodes {
     names: BTreeMap<String, String>,
     /// The IDs of those that are not ready (down, or unknown): a task Swarm last saw
     /// running on one is not running for berth.
-    down: std::collections::BTreeSet<String>,
+    down: BTreeSet<String>,
     /// Every node, for status.
     shown: Vec<crate::live::Node>,
 }
@@ -354,6 +356,11 @@ impl Docker {
         let mut out = Tasks::default();
         for (slot, mut tasks) in slots {
             tasks.sort();
+            out.states.extend(
+                tasks
+                    .iter()
+                    .map(|(_, state, _, id)| (id.clone(), state.to_string())),
+            );
             let failed = tasks
                 .iter()
                 .filter(|(_, s, _, _)| matches!(s, TaskState::FAILED | TaskState::REJECTED))
@@ -374,6 +381,7 @@ impl Docker {
             }
         }
         out.running_ids.sort();
+        out.states.sort();
         Ok(out)
     }
 
@@ -438,6 +446,8 @@ impl Docker {
         let started = Instant::now();
         // Since when the same tasks have been running, one in every slot.
         let mut steady: Option<(Instant, Vec<String>)> = None;
+        // Since when nothing moved: the tasks' states and the rollout's, as last seen.
+        let mut progress = (Instant::now(), Vec::new(), String::new());
         loop {
             let service = self
                 .client
@@ -455,6 +465,10 @@ impl Docker {
             };
             let status = service.update_status.as_ref();
             let message = status.and_then(|s| s.message.clone()).unwrap_or_default();
+            let rollout = format!("{:?} {message}", status.and_then(|s| s.state));
+            if tasks.states != progress.1 || rollout != progress.2 {
+                progress = (Instant::now(), tasks.states.clone(), rollout);
+            }
             match status.and_then(|s| s.state) {
                 Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED) => {
                     return Err(format!(
@@ -490,16 +504,18 @@ impl Docker {
                 }
                 _ => steady = None,
             }
-            if started.elapsed() > CONVERGE_TIMEOUT {
+            if progress.0.elapsed() > CONVERGE_TIMEOUT {
                 return Err(format!(
-                    "{} of {} tasks running after {}s{}",
+                    "{} of {} tasks running, and none has changed state for {}s{}",
                     tasks.running,
                     request.replicas,
                     CONVERGE_TIMEOUT.as_secs(),
                     failing()
                 ));
             }
-            tokio::time::sleep(POLL).await;
+            // Three requests a look: a rollout that takes long is looked at less often
+            // (up to every 2 s), so that many at once do not crowd the manager.
+            tokio::time::sleep((started.elapsed() / 10).clamp(POLL, POLL * 8)).await;
         }
     }
 
@@ -640,6 +656,8 @@ struct Tasks {
     failing: Vec<String>,
     /// A slot without a running task has failed again and again.
     crash_looping: bool,
+    /// Every task of the spec with its state, sorted: what changes as Swarm progresses.
+    states: Vec<(String, String)>,
 }
 
 /// A listed service this installation owns, with what its labels say.

@@ -65,6 +65,12 @@ pub struct Spec {
     /// project's own network, so those specs and hashes are as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// Swarm: the registry credentials a service carries to every node that pulls its
+    /// image, as `user:<secret:NAME:DIGEST>` (`swarm_auth`), so that new ones update the
+    /// service. Skipped on one engine, which pulls with them and keeps nothing, so other
+    /// specs and hashes are as before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<String>,
 }
 
 /// Keyed digests of secret values, computed at the edge where the values and the key
@@ -120,6 +126,7 @@ pub fn canonical(service: &Service, default_image: &str, digests: &dyn Digests) 
         stop: service.stop.clone(),
         cosmos: cosmos_form(service, digests),
         network: None,
+        registry_auth: None,
     }
 }
 
@@ -131,6 +138,17 @@ pub fn cosmos_form(service: &Service, digests: &dyn Digests) -> Option<serde_jso
     entry.shift_remove(crate::model::entry::UPDATED_AT);
     entry.shift_remove("enabled");
     Some(serde_json::Value::Object(entry))
+}
+
+/// What a Swarm service keeps of its registry credentials, as digests: Swarm hands them
+/// to each node with the task, so a new password is a change of the service.
+pub fn swarm_auth(service: &Service, digests: &dyn Digests) -> Option<String> {
+    let auth = service.pull.auth.as_ref()?;
+    Some(format!(
+        "{}:{}",
+        render(&auth.username, digests),
+        render(&auth.password, digests)
+    ))
 }
 
 fn render(text: &Text, digests: &dyn Digests) -> String {

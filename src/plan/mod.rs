@@ -743,6 +743,7 @@ mod tests {
     ) -> Plan {
         let mut spec = canonical(created, "none", &FakeDigests);
         spec.placement = created.placement.clone();
+        spec.registry_auth = crate::model::canonical::swarm_auth(created, &FakeDigests);
         let live = LiveState {
             containers: vec![Container {
                 id: "svc1".into(),
@@ -841,6 +842,38 @@ mod tests {
                 .errors
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn new_registry_credentials_update_a_swarm_service_and_nothing_on_one_engine() {
+        use crate::model::RegistryAuth;
+        let mut a = service("a", "info", 100, 1, true);
+        a.pull.auth = Some(RegistryAuth {
+            username: Text::literal("puller"),
+            password: Text::literal("one").sensitive(),
+        });
+        let model = Model {
+            services: vec![a.clone()],
+        };
+        let mut created = a.clone();
+        let p = swarm_plan(&model, &created, 1, vec![]);
+        assert!(p.is_empty(), "{:?}", actions(&p));
+        created.pull.auth = Some(RegistryAuth {
+            username: Text::literal("puller"),
+            password: Text::literal("before").sensitive(),
+        });
+        let p = swarm_plan(&model, &created, 1, vec![]);
+        assert_eq!(actions(&p), [(Action::Update, "p-a")]);
+        let paths: Vec<&str> = p.steps[0].changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["registry_auth"]);
+
+        // One engine pulls with them and keeps nothing: not part of a container.
+        let mut engine = FakeEngine::new("p", LiveState::default());
+        converge(&model, &mut engine);
+        let mut changed = model.clone();
+        changed.services[0].pull.auth = created.pull.auth.clone();
+        let p = plan_for(&changed, &engine.state, true);
+        assert!(p.is_empty(), "{:?}", p.steps);
     }
 
     #[test]

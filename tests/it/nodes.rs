@@ -31,7 +31,8 @@ impl Swarm {
             .and(crate::engine::tool("nsenter"))
             .and(crate::engine::tool("iptables"))
             .and(crate::engine::tool("docker-registry"))
-            .and(crate::engine::tool("htpasswd"))?;
+            .and(crate::engine::tool("htpasswd"))
+            .and(crate::engine::tool("curl"))?;
         let swarm = Swarm {
             _alone: ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
             dir: tempfile::tempdir().unwrap(),
