@@ -194,6 +194,8 @@ pub struct SwarmService {
     /// The state of the last rolling update (`completed`, `rollback_completed`, …) with
     /// Swarm's message; `None` before any.
     pub update: Option<String>,
+    /// The last rolling update failed and Swarm rolled the service back.
+    pub rolled_back: bool,
 }
 
 impl Container {

@@ -72,6 +72,8 @@ pub struct Docker {
     pub(super) client: bollard::Docker,
     address: String,
     timeout: Duration,
+    /// The shared look at services converging on a swarm.
+    pub(super) rounds: std::sync::Arc<super::swarm::Rounds>,
 }
 
 impl Docker {
@@ -111,6 +113,7 @@ impl Docker {
             client,
             address: host.to_string(),
             timeout: address.timeout,
+            rounds: Default::default(),
         })
     }
 

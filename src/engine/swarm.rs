@@ -15,7 +15,7 @@ use bollard::models::{
     ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
     ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
-    TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,
+    Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,
     TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
     TaskState,
 };
@@ -23,9 +23,11 @@ use bollard::query_parameters::{
     ListNodesOptions, ListSecretsOptionsBuilder, ListServicesOptionsBuilder, ListTasksOptionsBuilder,
     UpdateServiceOptionsBuilder,
 };
-use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::docker::{CONCURRENCY, Docker, healthcheck, positive, registry_auth};
+mod rounds;
+pub(super) use rounds::Rounds;
+
+use super::docker::{Docker, healthcheck, positive, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
 use super::naming::{clean, network_name};
 use super::{Credentials, EngineError, Identity, Query};
@@ -35,9 +37,9 @@ use crate::model::canonical::Spec;
 use crate::model::{Protocol, Resources};
 use crate::secret::Secret;
 
-/// How long a create or update may go without progress (no task of it changing state)
-/// before berth says why not; a busy swarm that keeps moving is waited for, as `docker
-/// stack deploy` waits. Also how long a removed service's containers may take to go.
+/// How long a create or update may go without progress (no task of any service the
+/// apply waits on changing state) before berth says why not; a busy swarm that keeps
+/// moving is waited for, as `docker stack deploy` waits. Also how long a removed service's containers may take to go.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often a converging service is looked at, at first.
 const POLL: Duration = Duration::from_millis(250);
@@ -128,11 +130,25 @@ impl Docker {
         let published = self.published_by_services(&query.host_ports);
         let (ours, named, images, network, nodes, published) =
             futures_util::try_join!(ours, named, images, network, nodes, published)?;
-        let owned: Vec<Container> = stream::iter(ours.iter().filter_map(|s| owned(identity, s)))
-            .map(|(service, owner)| self.service_container(service, owner, &nodes))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        let owned: Vec<_> = ours.iter().filter_map(|s| owned(identity, s)).collect();
+        // One task list for every service, grouped by service.
+        let ids: Vec<String> = owned.iter().filter_map(|(s, _)| s.id.clone()).collect();
+        let mut tasks: HashMap<String, Vec<Task>> = HashMap::new();
+        if !ids.is_empty() {
+            for t in self.list_tasks_of(ids).await? {
+                tasks
+                    .entry(t.service_id.clone().unwrap_or_default())
+                    .or_default()
+                    .push(t);
+            }
+        }
+        let owned: Vec<Container> = owned
+            .into_iter()
+            .map(|(service, owner)| {
+                let of = service.id.as_ref().and_then(|id| tasks.get(id));
+                service_container(service, owner, of.map_or(&[], Vec::as_slice), &nodes)
+            })
+            .collect();
         let others = ours
             .iter()
             .chain(&named)
@@ -269,120 +285,14 @@ impl Docker {
         Ok(nodes)
     }
 
-    /// A service this installation owns, with its tasks.
-    async fn service_container(
-        &self,
-        service: &Service,
-        owner: crate::live::Owner,
-        nodes: &Nodes,
-    ) -> Result<Container, EngineError> {
-        let id = service.id.clone().unwrap_or_default();
-        let spec = service.spec.clone().unwrap_or_default();
-        let replicas = replicas_of(&spec);
-        let tasks = self.tasks(&id, &owner.spec_hash, nodes).await?;
-        let update = service.update_status.as_ref().and_then(|u| {
-            let state = format!("{:?}", u.state?).to_lowercase();
-            Some(match &u.message {
-                Some(m) if !m.is_empty() => format!("{state}: {m}"),
-                _ => state,
-            })
-        });
-        Ok(Container {
-            id,
-            name: spec.name.unwrap_or_default(),
-            state: if replicas > 0 {
-                RunState::Running
-            } else {
-                RunState::Exited
-            },
-            restarts: 0,
-            owner: Some(owner),
-            swarm: Some(SwarmService {
-                version: service.version.as_ref().and_then(|v| v.index).unwrap_or_default(),
-                replicas,
-                running: tasks.running,
-                failing: tasks.failing,
-                update,
-            }),
-        })
-    }
-
-    /// The tasks of a service made from the spec with hash `hash`; one on a node that
-    /// is down is not running, whatever Swarm last heard from it. A slot's error names
-    /// the node its task was on.
-    async fn tasks(&self, service: &str, hash: &str, nodes: &Nodes) -> Result<Tasks, EngineError> {
-        let filters = HashMap::from([("service", vec![service.to_string()])]);
+    /// The tasks of the services with these IDs, whatever their spec.
+    async fn list_tasks_of(&self, services: Vec<String>) -> Result<Vec<Task>, EngineError> {
+        let filters = HashMap::from([("service", services)]);
         let options = ListTasksOptionsBuilder::new().filters(&filters).build();
-        let tasks = self
-            .client
+        self.client
             .list_tasks(Some(options))
             .await
-            .map_err(|e| self.error("cannot list Swarm tasks", e))?;
-        // By slot, oldest first (the version index grows with every change).
-        let mut slots: BTreeMap<i64, Vec<(u64, TaskState, String, String)>> = BTreeMap::new();
-        for t in tasks {
-            let current = t
-                .spec
-                .as_ref()
-                .and_then(|s| s.container_spec.as_ref()?.labels.as_ref()?.get(SPEC_HASH))
-                .is_some_and(|h| h == hash);
-            let Some(status) = t.status.filter(|_| current) else {
-                continue;
-            };
-            // Swarm's error (`task: non-zero exit (3)`), not its last word (`shutdown`).
-            let mut error = status.err.unwrap_or_default();
-            let mut state = status.state.unwrap_or(TaskState::NEW);
-            let node = t.node_id.as_ref().and_then(|id| Some((id, nodes.names.get(id)?)));
-            if let Some((id, name)) = node {
-                if nodes.down.contains(id) && state == TaskState::RUNNING {
-                    state = TaskState::ORPHANED;
-                    error = format!("its node {name} is down; Swarm places the task again on another");
-                } else if error.starts_with("No such image") {
-                    // Swarm keeps the node's pull error to itself.
-                    error = format!(
-                        "on node {name}: {error} (the node could not pull it: are the registry credentials right, and does the node reach the registry?)"
-                    );
-                } else if !error.is_empty() {
-                    error = format!("on node {name}: {error}");
-                }
-            }
-            slots.entry(t.slot.unwrap_or_default()).or_default().push((
-                t.version.and_then(|v| v.index).unwrap_or_default(),
-                state,
-                error,
-                t.id.unwrap_or_default(),
-            ));
-        }
-        let mut out = Tasks::default();
-        for (slot, mut tasks) in slots {
-            tasks.sort();
-            out.states.extend(
-                tasks
-                    .iter()
-                    .map(|(_, state, _, id)| (id.clone(), state.to_string())),
-            );
-            let failed = tasks
-                .iter()
-                .filter(|(_, s, _, _)| matches!(s, TaskState::FAILED | TaskState::REJECTED))
-                .count();
-            let running: Vec<&String> = tasks
-                .iter()
-                .filter(|(_, s, _, _)| *s == TaskState::RUNNING)
-                .map(|(_, _, _, id)| id)
-                .collect();
-            if !running.is_empty() {
-                out.running += 1;
-                out.running_ids.extend(running.into_iter().cloned());
-            } else {
-                if let Some((_, _, error, _)) = tasks.iter().rev().find(|(_, _, e, _)| !e.is_empty()) {
-                    out.failing.push(format!("slot {slot}: {error}"));
-                }
-                out.crash_looping |= failed >= CRASH_LOOP;
-            }
-        }
-        out.running_ids.sort();
-        out.states.sort();
-        Ok(out)
+            .map_err(|e| self.error("cannot list Swarm tasks", e))
     }
 
     /// The service spec, with its secrets created if they do not exist yet.
@@ -444,18 +354,16 @@ impl Docker {
     async fn converge(&self, id: &str, request: &ServiceRequest, stable_for: Duration) -> Result<(), String> {
         let hash = request.labels.get(SPEC_HASH).cloned().unwrap_or_default();
         let started = Instant::now();
+        let _watching = self.rounds.watch(id);
         // Since when the same tasks have been running, one in every slot.
         let mut steady: Option<(Instant, Vec<String>)> = None;
-        // Since when nothing moved: the tasks' states and the rollout's, as last seen.
-        let mut progress = (Instant::now(), Vec::new(), String::new());
         loop {
-            let service = self
-                .client
-                .inspect_service(id, None)
-                .await
-                .map_err(|e| text(self.error("cannot inspect the service", e)))?;
-            let nodes = self.nodes().await.map_err(text)?;
-            let tasks = self.tasks(id, &hash, &nodes).await.map_err(text)?;
+            let look = self.rounds.look(self).await.map_err(text)?;
+            let Some(service) = look.services.get(id) else {
+                return Err("the service is gone: removed by someone else meanwhile".into());
+            };
+            let of = look.tasks.get(id).map_or(&[][..], Vec::as_slice);
+            let tasks = Tasks::of(of, &hash, &look.nodes);
             let failing = || {
                 if tasks.failing.is_empty() {
                     String::new()
@@ -465,10 +373,6 @@ impl Docker {
             };
             let status = service.update_status.as_ref();
             let message = status.and_then(|s| s.message.clone()).unwrap_or_default();
-            let rollout = format!("{:?} {message}", status.and_then(|s| s.state));
-            if tasks.states != progress.1 || rollout != progress.2 {
-                progress = (Instant::now(), tasks.states.clone(), rollout);
-            }
             match status.and_then(|s| s.state) {
                 Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED) => {
                     return Err(format!(
@@ -504,17 +408,19 @@ impl Docker {
                 }
                 _ => steady = None,
             }
-            if progress.0.elapsed() > CONVERGE_TIMEOUT {
+            // Waiting in a busy swarm's queues is not failing: only when nothing this
+            // apply waits on has moved for so long does berth say why not.
+            if look.progress.elapsed() > CONVERGE_TIMEOUT {
                 return Err(format!(
-                    "{} of {} tasks running, and none has changed state for {}s{}",
+                    "{} of {} tasks running, and no task of this apply has changed state for {}s{}",
                     tasks.running,
                     request.replicas,
                     CONVERGE_TIMEOUT.as_secs(),
                     failing()
                 ));
             }
-            // Three requests a look: a rollout that takes long is looked at less often
-            // (up to every 2 s), so that many at once do not crowd the manager.
+            // A rollout that takes long is looked at less often (up to every 2 s); the
+            // look itself is shared with every other service converging meanwhile.
             tokio::time::sleep((started.elapsed() / 10).clamp(POLL, POLL * 8)).await;
         }
     }
@@ -656,8 +562,113 @@ struct Tasks {
     failing: Vec<String>,
     /// A slot without a running task has failed again and again.
     crash_looping: bool,
-    /// Every task of the spec with its state, sorted: what changes as Swarm progresses.
-    states: Vec<(String, String)>,
+}
+
+impl Tasks {
+    /// What the tasks of one service made from the spec with hash `hash` are doing; one
+    /// on a node that is down is not running, whatever Swarm last heard from it. A slot's error names
+    /// the node its task was on.
+    fn of(tasks: &[Task], hash: &str, nodes: &Nodes) -> Tasks {
+        // By slot, oldest first (the version index grows with every change).
+        let mut slots: BTreeMap<i64, Vec<(u64, TaskState, String, String)>> = BTreeMap::new();
+        for t in tasks {
+            let current = t
+                .spec
+                .as_ref()
+                .and_then(|s| s.container_spec.as_ref()?.labels.as_ref()?.get(SPEC_HASH))
+                .is_some_and(|h| h == hash);
+            let Some(status) = t.status.clone().filter(|_| current) else {
+                continue;
+            };
+            // Swarm's error (`task: non-zero exit (3)`), not its last word (`shutdown`).
+            let mut error = status.err.unwrap_or_default();
+            let mut state = status.state.unwrap_or(TaskState::NEW);
+            let node = t.node_id.as_ref().and_then(|id| Some((id, nodes.names.get(id)?)));
+            if let Some((id, name)) = node {
+                if nodes.down.contains(id) && state == TaskState::RUNNING {
+                    state = TaskState::ORPHANED;
+                    error = format!("its node {name} is down; Swarm places the task again on another");
+                } else if error.starts_with("No such image") {
+                    // Swarm keeps the node's pull error to itself.
+                    error = format!(
+                        "on node {name}: {error} (the node could not pull it: are the registry credentials right, and does the node reach the registry?)"
+                    );
+                } else if !error.is_empty() {
+                    error = format!("on node {name}: {error}");
+                }
+            }
+            slots.entry(t.slot.unwrap_or_default()).or_default().push((
+                t.version.as_ref().and_then(|v| v.index).unwrap_or_default(),
+                state,
+                error,
+                t.id.clone().unwrap_or_default(),
+            ));
+        }
+        let mut out = Tasks::default();
+        for (slot, mut tasks) in slots {
+            tasks.sort();
+            let failed = tasks
+                .iter()
+                .filter(|(_, s, _, _)| matches!(s, TaskState::FAILED | TaskState::REJECTED))
+                .count();
+            let running: Vec<&String> = tasks
+                .iter()
+                .filter(|(_, s, _, _)| *s == TaskState::RUNNING)
+                .map(|(_, _, _, id)| id)
+                .collect();
+            if !running.is_empty() {
+                out.running += 1;
+                out.running_ids.extend(running.into_iter().cloned());
+            } else {
+                if let Some((_, _, error, _)) = tasks.iter().rev().find(|(_, _, e, _)| !e.is_empty()) {
+                    out.failing.push(format!("slot {slot}: {error}"));
+                }
+                out.crash_looping |= failed >= CRASH_LOOP;
+            }
+        }
+        out.running_ids.sort();
+        out
+    }
+}
+
+/// A service this installation owns, with its tasks.
+fn service_container(
+    service: &Service,
+    owner: crate::live::Owner,
+    tasks: &[Task],
+    nodes: &Nodes,
+) -> Container {
+    let id = service.id.clone().unwrap_or_default();
+    let spec = service.spec.clone().unwrap_or_default();
+    let replicas = replicas_of(&spec);
+    let tasks = Tasks::of(tasks, &owner.spec_hash, nodes);
+    let update = service.update_status.as_ref().and_then(|u| {
+        let state = format!("{:?}", u.state?).to_lowercase();
+        Some(match &u.message {
+            Some(m) if !m.is_empty() => format!("{state}: {m}"),
+            _ => state,
+        })
+    });
+    Container {
+        id,
+        name: spec.name.unwrap_or_default(),
+        state: if replicas > 0 {
+            RunState::Running
+        } else {
+            RunState::Exited
+        },
+        restarts: 0,
+        owner: Some(owner),
+        swarm: Some(SwarmService {
+            version: service.version.as_ref().and_then(|v| v.index).unwrap_or_default(),
+            replicas,
+            running: tasks.running,
+            failing: tasks.failing,
+            update,
+            rolled_back: service.update_status.as_ref().and_then(|u| u.state)
+                == Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED),
+        }),
+    }
 }
 
 /// A listed service this installation owns, with what its labels say.

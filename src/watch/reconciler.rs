@@ -460,9 +460,7 @@ where
                 let live = s
                     .existing()
                     .and_then(|e| planned.live.containers.iter().find(|c| c.id == e.id));
-                let rolled = live
-                    .and_then(|c| c.swarm.as_ref()?.update.as_deref())
-                    .is_some_and(|u| u.starts_with("rollback_completed"));
+                let rolled = live.and_then(|c| c.swarm.as_ref()).is_some_and(|s| s.rolled_back);
                 failed && rolled
             })
             .map(|s| s.service.clone())
