@@ -113,6 +113,16 @@ pub struct HostPort {
 }
 
 impl LiveState {
+    /// Puts containers read in full in place of what their listing said (one gone
+    /// meanwhile stays as listed: the apply finds out).
+    pub fn replace(&mut self, inspected: Vec<Container>) {
+        for c in inspected {
+            if let Some(known) = self.containers.iter_mut().find(|k| k.id == c.id) {
+                *known = c;
+            }
+        }
+    }
+
     /// A digest of everything a plan depends on: a saved plan is stale when the engine's
     /// fingerprint has changed since.
     pub fn fingerprint(&self) -> String {

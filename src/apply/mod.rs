@@ -1,5 +1,6 @@
 //! Carrying out a plan on an engine: the project network first, then the steps, one
-//! service after another within a service and services side by side (bounded). A
+//! after another within a service and services side by side, their engine operations
+//! bounded by `--parallelism` slots and their readiness waits not (`slots`). A
 //! replace is create-before-destroy: the new container starts under a temporary name and
 //! must pass its readiness check before the old one goes; if it fails, it is removed and
 //! the old one keeps running. A failed step never stops another service's steps.
@@ -7,6 +8,7 @@
 //! Generic over `Engine`: the Docker engine in production, any engine in tests. Nothing
 //! here reads a clock or the environment; waiting is the engine's (`wait_ready`).
 
+pub mod slots;
 pub mod swarm;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use futures_util::{StreamExt, stream};
 use crate::engine::{Create, Engine, EngineError, Readiness};
 use crate::plan::{Action, Step, Work};
 use crate::secret::Secret;
+use slots::{Slots, WAITING};
 
 /// A file placed in a container before it starts (a `SECRET FILE`); its content is a
 /// secret.
@@ -61,6 +64,16 @@ pub enum StepError {
     /// It ran and failed, saying why (the engine's answer, a readiness check).
     #[error("{0}")]
     Failed(String),
+    /// It ran, or waited for its turn, and the engine stopped answering.
+    #[error("{0}")]
+    Lost(String),
+}
+
+impl StepError {
+    /// The engine stopped answering: once it answers again, a new plan goes on.
+    pub fn engine_gone(&self) -> bool {
+        matches!(self, StepError::EngineGone | StepError::Lost(_))
+    }
 }
 
 /// Why a step's work failed: what to say, and whether the engine itself stopped
@@ -104,9 +117,10 @@ pub enum Event<'a> {
 /// The suffix of a replacement container's name until it takes over.
 pub const NEXT: &str = "-next";
 
-/// Runs `jobs`; `network` (name, labels) is created first when given. Returns one
-/// outcome per job; if the network cannot be created nothing else is tried. Once
-/// `stopping` is set, steps in flight finish and no new one starts.
+/// Runs `jobs`, at most `parallelism` engine operations at once; `network` (name,
+/// labels) is created first when given. Returns one outcome per job; if the network
+/// cannot be created nothing else is tried. Once `stopping` is set, steps in flight
+/// finish and no new one starts.
 pub async fn execute<E: Engine>(
     engine: &E,
     network: &Network<'_>,
@@ -118,13 +132,15 @@ pub async fn execute<E: Engine>(
     if let Some(name) = network.create {
         engine.create_network(name, network.labels).await?;
     }
+    let slots = &Slots::new(parallelism);
     let mut outcomes = schedule(
         jobs,
         |job| &job.step,
-        parallelism,
+        parallelism.max(WAITING),
+        || slots.turn(),
         stopping,
         progress,
-        |job| run(engine, job),
+        |job, turn| async move { run(&slots.bound(engine, turn), job).await },
     )
     .await;
     outcomes.extend(remove_network(engine, network, &outcomes).await);
@@ -164,43 +180,49 @@ pub async fn remove_network<E: Engine>(
 
 /// Runs `jobs` with `run`: the steps of one service in order (a leftover goes before
 /// its replacement comes, replicas are replaced one at a time), services side by side,
-/// at most `parallelism` at once. Once `stopping` is set, or a step found the engine
+/// at most `services` at once, each step starting on its `turn` (a free engine slot). Once `stopping` is set, or a step found the engine
 /// gone, no new step starts. One outcome per job, sorted by name. Shared by containers
 /// and Swarm services.
-pub async fn schedule<'a, J, F, R>(
+pub async fn schedule<'a, J, F, R, T, G>(
     jobs: &'a [J],
     step_of: impl Fn(&'a J) -> &'a Step,
-    parallelism: usize,
+    services: usize,
+    turn: impl Fn() -> T,
     stopping: &AtomicBool,
     progress: &(dyn Fn(Event<'_>) + Sync),
     run: R,
 ) -> Vec<Outcome>
 where
-    R: Fn(&'a J) -> F,
+    R: Fn(&'a J, G) -> F,
     F: Future<Output = Result<(), Failed>>,
+    T: Future<Output = G>,
 {
     let gone = AtomicBool::new(false);
     let mut groups: BTreeMap<&str, Vec<&J>> = BTreeMap::new();
     for job in jobs {
         groups.entry(step_of(job).service.as_str()).or_default().push(job);
     }
-    let (step_of, run, gone) = (&step_of, &run, &gone);
+    let (step_of, run, gone, turn) = (&step_of, &run, &gone, &turn);
     let outcomes: Vec<Vec<Outcome>> = stream::iter(groups.into_values())
         .map(|group| async move {
             let mut outcomes = Vec::new();
             for job in group {
                 let step = step_of(job);
+                // Stopping, or the engine gone, is known by then.
+                let turn = turn().await;
                 let result = if stopping.load(Ordering::SeqCst) {
                     Err(StepError::Stopped)
                 } else if gone.load(Ordering::SeqCst) {
                     Err(StepError::EngineGone)
                 } else {
                     progress(Event::Started(step));
-                    let result = run(job).await.map_err(|failed| {
+                    let result = run(job, turn).await.map_err(|failed| {
                         if failed.engine_gone {
                             gone.store(true, Ordering::SeqCst);
+                            StepError::Lost(failed.message)
+                        } else {
+                            StepError::Failed(failed.message)
                         }
-                        StepError::Failed(failed.message)
                     });
                     progress(Event::Finished(step, &result));
                     result
@@ -213,7 +235,7 @@ where
             }
             outcomes
         })
-        .buffer_unordered(parallelism.max(1))
+        .buffer_unordered(services.max(1))
         .collect()
         .await;
     let mut outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
@@ -374,6 +396,7 @@ mod tests {
             mode: Mode::Docker,
             host_ports: Vec::new(),
             network: "p-net".into(),
+            inspect_all: true,
         }))
         .unwrap();
         let options = DiffOptions {
@@ -450,6 +473,43 @@ mod tests {
     use crate::live::RunState;
 
     #[test]
+    fn readiness_waits_take_no_engine_slot_and_operations_stay_within_them() {
+        let engine = FakeDocker::default();
+        let names = ["a", "b", "c", "d", "e", "f"];
+        let services: Vec<_> = names.iter().map(|n| (*n, "info", "yes")).collect();
+        // One slot: every create and start one after another, while the six services
+        // wait for readiness side by side.
+        let outcomes = apply(&engine, &model(&services), false);
+        assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+        assert_eq!(engine.operations.most(), 1);
+        assert!(
+            engine.waits.most() > 1,
+            "waits held the one slot: {}",
+            engine.waits.most()
+        );
+        // And a replace still removes the old container only once the new one is
+        // ready, service by service.
+        let before = running(&engine);
+        let services: Vec<_> = names.iter().map(|n| (*n, "debug", "yes")).collect();
+        let outcomes = apply(&engine, &model(&services), false);
+        assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+        let writes = engine.writes.lock().unwrap().clone();
+        let at = |write: &str| writes.iter().position(|w| w == write).unwrap();
+        for (name, old, _) in before {
+            let new = writes
+                .iter()
+                .find_map(|w| w.strip_prefix("rename ")?.strip_suffix(&format!(" {name}")))
+                .unwrap();
+            assert!(
+                at(&format!("start {new}")) < at(&format!("remove {old}")),
+                "{writes:?}"
+            );
+            assert!(at(&format!("remove {old}")) < at(&format!("rename {new} {name}")));
+        }
+        assert_eq!(engine.operations.most(), 1);
+    }
+
+    #[test]
     fn a_replacement_takes_over_the_name_and_the_plan_is_done() {
         let engine = FakeDocker::default();
         assert!(
@@ -517,14 +577,25 @@ mod tests {
         m.services[1].image = Some("gone".into());
         let outcomes = run_jobs(&engine, &m, false, &AtomicBool::new(false), &|_| {});
         let results: Vec<_> = outcomes.iter().map(|o| o.result.clone()).collect();
-        assert_eq!(results[0], Ok(()));
+        // `a` was created when `b` found the engine gone; its start is not sent.
+        assert_eq!(
+            results[0],
+            Err(StepError::Lost(
+                "not started: the engine stopped answering".into()
+            ))
+        );
         assert!(
-            matches!(&results[1], Err(StepError::Failed(e)) if e.contains("stopped answering")),
+            matches!(&results[1], Err(StepError::Lost(e)) if e.contains("stopped answering")),
             "{results:?}"
         );
         assert_eq!(results[2], Err(StepError::EngineGone));
+        // Nothing went to the engine after the operation that found it gone.
         let writes = engine.writes.lock().unwrap().clone();
-        assert!(!writes.iter().any(|w| w.contains("p-c-0")), "{writes:?}");
+        assert_eq!(
+            writes.last().map(String::as_str),
+            Some("create p-b-0"),
+            "{writes:?}"
+        );
     }
 
     #[test]

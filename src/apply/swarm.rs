@@ -1,10 +1,12 @@
 //! Carrying out a plan on a swarm: the overlay network, then the services side by side
-//! (the same scheduler as containers), then the removal of secrets no service uses any
-//! more. Generic over the `Swarm` interface; waiting for convergence is the engine's.
+//! (the same scheduler and engine slots as containers), then the removal of secrets no
+//! service uses any more. Generic over the `Swarm` interface; how to wait for
+//! convergence is the engine's.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use super::slots::{Slots, WAITING};
 use super::{Event, Failed, Network, Outcome, remove_network, schedule};
 use crate::engine::swarm::ServiceRequest;
 use crate::engine::{EngineError, Identity, Swarm};
@@ -22,7 +24,7 @@ pub struct ServiceJob {
 }
 
 /// Carries out a Swarm plan: the overlay network, then the services (side by side, at
-/// most `parallelism` at once), then the removal of berth's secrets of this project that
+/// most `parallelism` engine operations at once, convergence waits beside them), then the removal of berth's secrets of this project that
 /// no service uses any more. Returns one outcome per job and notes on the secrets.
 pub async fn execute_swarm<E: Swarm>(
     engine: &E,
@@ -36,13 +38,15 @@ pub async fn execute_swarm<E: Swarm>(
     if let Some(name) = network.create {
         engine.create_overlay(name, network.labels).await?;
     }
+    let slots = &Slots::new(parallelism);
     let mut outcomes = schedule(
         jobs,
         |j| &j.step,
-        parallelism,
+        parallelism.max(WAITING),
+        || slots.turn(),
         stopping,
         progress,
-        |job| async move { run(engine, job).await.map_err(Failed::from) },
+        |job, turn| async move { run(&slots.bound(engine, turn), job).await.map_err(Failed::from) },
     )
     .await;
     let notes = engine.remove_unused_secrets(identity).await;
@@ -53,14 +57,27 @@ pub async fn execute_swarm<E: Swarm>(
 async fn run<E: Swarm>(engine: &E, job: &ServiceJob) -> Result<(), String> {
     let step = &job.step;
     match (&step.work, &job.request) {
-        (Work::Create { .. }, Some(request)) => engine.create_service(request, job.stable_for).await,
+        (Work::Create { .. }, Some(request)) => {
+            let id = engine.create_service(request).await?;
+            let Err(e) = engine.converge(&id, request, job.stable_for).await else {
+                return Ok(());
+            };
+            // As a container that fails its readiness check: a create that fails leaves
+            // nothing behind for Swarm to retry for ever, and the next apply creates it
+            // again with what changed meanwhile (registry credentials, which no spec
+            // holds, too).
+            match engine.remove_service(&id).await {
+                Ok(()) => Err(format!("{e}; the new service was removed")),
+                Err(removal) => Err(format!("{e}; removing the new service failed too: {removal}")),
+            }
+        }
         // The version the plan was made from: Swarm refuses the update if anyone changed
         // the service since.
         (Work::Update { on, .. }, Some(request)) => {
-            let version = on.version.unwrap_or_default();
             engine
-                .update_service(&on.id, version, request, job.stable_for)
-                .await
+                .update_service(&on.id, on.version.unwrap_or_default(), request)
+                .await?;
+            engine.converge(&on.id, request, job.stable_for).await
         }
         (Work::Remove { on, .. }, _) => engine.remove_service(&on.id).await,
         _ => Err(format!(

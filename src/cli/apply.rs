@@ -41,6 +41,10 @@ pub struct ApplyArgs {
     /// Remove managed containers that left the configuration [default: berth.yaml's prune].
     #[arg(long)]
     prune: bool,
+    /// Inspect every container, also those whose labels show them current: finds a
+    /// limit changed by hand (`docker update`), at one engine request per container.
+    #[arg(long)]
+    inspect_all: bool,
 }
 
 /// How apply, rollback and destroy carry a plan out.
@@ -49,7 +53,8 @@ pub struct CarryArgs {
     /// Go ahead without asking.
     #[arg(long)]
     auto_approve: bool,
-    /// How many services change at once.
+    /// How many engine operations (create, start, stop, remove, pull) run at once;
+    /// readiness checks and Swarm convergence are waited for beside them.
     #[arg(long, default_value_t = 8, value_name = "N")]
     parallelism: usize,
     /// How long to wait for another apply of the project to finish.
@@ -108,6 +113,7 @@ pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
         stopping: None,
         destroy: false,
         pin: PinRule::Refuse,
+        inspect_all: args.inspect_all,
     };
     let verb = Verb {
         kind: "apply",
@@ -404,7 +410,10 @@ fn report(outcomes: &[Outcome], planned: &Planned, run: Run) -> (Carried, journa
         for line in &entry.failed {
             eprintln!("  {line}");
         }
-        if outcomes.iter().any(|o| o.result == Err(StepError::EngineGone)) {
+        if outcomes
+            .iter()
+            .any(|o| o.result.as_ref().is_err_and(StepError::engine_gone))
+        {
             eprintln!(
                 "The engine at {} stopped answering. Once it answers again, run this again: it plans from what the engine then holds.",
                 planned.address.host

@@ -35,6 +35,7 @@ pub fn run(args: DestroyArgs, env: &Environment) -> miette::Result<ExitCode> {
         stopping: None,
         destroy: true,
         pin: PinRule::Ignore,
+        inspect_all: false,
     };
     let question = |planned: &crate::ops::plan::Planned| {
         let what = if args.targets.is_empty() {

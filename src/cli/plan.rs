@@ -36,6 +36,10 @@ pub struct PlanArgs {
     /// Remove managed containers that left the configuration [default: berth.yaml's prune].
     #[arg(long)]
     prune: bool,
+    /// Inspect every container, also those whose labels show them current: finds a
+    /// limit changed by hand (`docker update`), at one engine request per container.
+    #[arg(long)]
+    inspect_all: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +61,7 @@ pub fn run(args: PlanArgs, env: &Environment) -> miette::Result<ExitCode> {
         stopping: None,
         destroy: false,
         pin: PinRule::Warn,
+        inspect_all: args.inspect_all,
     };
     let planned = match plan(&request, env) {
         Ok(planned) => planned,

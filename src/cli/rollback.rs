@@ -62,6 +62,7 @@ pub fn run(args: RollbackArgs, env: &Environment) -> miette::Result<ExitCode> {
         stopping: None,
         destroy: false,
         pin: PinRule::Ignore,
+        inspect_all: false,
     };
     let question = |planned: &Planned| {
         format!(

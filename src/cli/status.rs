@@ -42,6 +42,7 @@ pub fn run(args: StatusArgs, env: &Environment) -> miette::Result<ExitCode> {
         stopping: None,
         destroy: false,
         pin: PinRule::Follow,
+        inspect_all: true,
     };
     let planned = match plan(&request, env) {
         Ok(planned) => planned,

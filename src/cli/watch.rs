@@ -56,7 +56,8 @@ pub struct WatchArgs {
     /// Log lines for people, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
-    /// How many services change at once.
+    /// How many engine operations (create, start, stop, remove, pull) run at once;
+    /// readiness checks and Swarm convergence are waited for beside them.
     #[arg(long, default_value_t = 8, value_name = "N")]
     parallelism: usize,
     /// A container without probes is ready when it has stayed up this long.

@@ -5,6 +5,8 @@
 
 pub mod limits;
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::config::Mode;
@@ -129,6 +131,41 @@ pub struct Clash {
     pub name: String,
 }
 
+/// The spec a service's containers (or Swarm service) should have, and its hash with
+/// the image ID its reference resolves to now.
+fn desired(service: &Service, live: &LiveState, options: &DiffOptions) -> (Spec, String) {
+    let mut spec = canonical(service, options.default_image, options.digests);
+    spec.network = options.external_network.map(|(name, _)| name.to_string());
+    if options.mode == Mode::Swarm {
+        spec.placement = service.placement.clone();
+        spec.registry_auth = swarm_auth(service, options.digests);
+    }
+    let hash = spec.hash(live.images.get(&spec.image).map(String::as_str));
+    (spec, hash)
+}
+
+/// The IDs of this project's containers whose labels do not settle the diff: their
+/// service is desired, with another spec hash than theirs, so what the engine applies
+/// now (resources an earlier apply changed in place) is compared field by field. A
+/// container whose hash is the desired one is what its labels say, and needs no more.
+pub fn unsettled(model: &Model, live: &LiveState, options: &DiffOptions) -> Vec<String> {
+    let hashes: BTreeMap<&str, String> = model
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), desired(s, live, options).1))
+        .collect();
+    live.containers
+        .iter()
+        .filter(|c| {
+            c.owner.as_ref().is_some_and(|o| {
+                o.project == options.project
+                    && hashes.get(o.service.as_str()).is_some_and(|h| *h != o.spec_hash)
+            })
+        })
+        .map(|c| c.id.clone())
+        .collect()
+}
+
 pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     let ours = |c: &&Container| c.owner.as_ref().is_some_and(|o| o.project == options.project);
     let mut instances = Vec::new();
@@ -137,16 +174,12 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     let mut warnings = Vec::new();
     let swarm = options.mode == Mode::Swarm;
     for service in &model.services {
-        let mut spec = canonical(service, options.default_image, options.digests);
-        spec.network = options.external_network.map(|(name, _)| name.to_string());
+        let (spec, hash) = desired(service, live, options);
         if swarm {
-            spec.placement = service.placement.clone();
-            spec.registry_auth = swarm_auth(service, options.digests);
             refusals.extend(swarm_refusals(service, &spec, &live.nodes));
             warnings.extend(swarm_probes(service));
         }
         let image_id = live.images.get(&spec.image).map(String::as_str);
-        let hash = spec.hash(image_id);
         let first = object_name(options.mode, options.project, &service.name, 0);
         refusals.extend(limits::refusals(service, &spec, &first, live, options.mode));
         // A Swarm service is one object, whatever its replica count.

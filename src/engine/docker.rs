@@ -11,9 +11,9 @@ use bollard::auth::DockerCredentials;
 use bollard::exec::StartExecOptions;
 use bollard::models::ExecConfig;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
-    EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerUpdateBody, EndpointSettings,
+    HealthConfig, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -366,6 +366,23 @@ impl Observe for Docker {
         &self.address
     }
 
+    async fn inspect_containers(
+        &self,
+        identity: &super::Identity,
+        ids: &[String],
+    ) -> Result<Vec<Container>, EngineError> {
+        let inspected: Vec<Option<ContainerInspectResponse>> = stream::iter(ids)
+            .map(|id| self.inspect(id))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(inspected
+            .into_iter()
+            .flatten()
+            .filter_map(|c| owned_container(identity, c))
+            .collect())
+    }
+
     async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {
         match self.client.inspect_image(reference).await {
             Ok(image) => Ok(image.id),
@@ -391,21 +408,18 @@ impl Observe for Docker {
         let (ours, named, images, network, facts, published) =
             futures_util::try_join!(ours, named, images, network, facts, published)?;
 
-        let owned: Vec<String> = ours
-            .iter()
-            .filter(|c| c.labels.as_ref().is_some_and(|l| identity.owns(l)))
-            .filter_map(|c| c.id.clone())
-            .collect();
-        let inspected: Vec<Option<ContainerInspectResponse>> = stream::iter(owned.iter())
-            .map(|id| self.inspect(id))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
-        let owned: Vec<Container> = inspected
-            .into_iter()
-            .flatten()
-            .filter_map(|c| owned_container(identity, c))
-            .collect();
+        let owned: Vec<Container> = if query.inspect_all {
+            let ids: Vec<String> = ours
+                .iter()
+                .filter(|c| c.labels.as_ref().is_some_and(|l| identity.owns(l)))
+                .filter_map(|c| c.id.clone())
+                .collect();
+            self.inspect_containers(identity, &ids).await?
+        } else {
+            ours.iter()
+                .filter_map(|c| listed_container(identity, c))
+                .collect()
+        };
         let others = ours.iter().chain(&named).filter_map(|c| {
             let name = c.names.as_ref()?.first()?.trim_start_matches('/').to_string();
             Some((c.id.clone()?, name))
@@ -577,18 +591,48 @@ pub(super) fn registry_auth((user, password): &super::Credentials) -> DockerCred
 }
 
 /// An inspected container this installation owns; `None` if its labels are incomplete.
+/// A listed container this installation owns, as its labels say it was made: its
+/// resources are its spec label's (what it was created with), and its restarts unknown.
+fn listed_container(identity: &super::Identity, c: &ContainerSummary) -> Option<Container> {
+    let labels = c.labels.as_ref()?;
+    let mut owner = identity.owner(
+        labels,
+        c.image_id.as_deref().unwrap_or_default(),
+        Resources::default(),
+    )?;
+    owner.resources = owner
+        .spec
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default();
+    Some(Container {
+        id: c.id.clone()?,
+        name: c.names.as_ref()?.first()?.trim_start_matches('/').to_string(),
+        state: run_state(c.state),
+        restarts: 0,
+        owner: Some(owner),
+        swarm: None,
+    })
+}
+
+/// A container's state in the engine's word for it, which a listing and an inspect
+/// share (`running`, `exited`, …); one being removed (or unknown) is dead to berth.
+fn run_state(word: Option<impl std::fmt::Display>) -> RunState {
+    match word.map(|w| w.to_string()).as_deref() {
+        Some("running") => RunState::Running,
+        Some("paused") => RunState::Paused,
+        Some("restarting") => RunState::Restarting,
+        Some("exited") => RunState::Exited,
+        Some("created") => RunState::Created,
+        _ => RunState::Dead,
+    }
+}
+
 fn owned_container(identity: &super::Identity, c: ContainerInspectResponse) -> Option<Container> {
     let labels = c.config.as_ref()?.labels.as_ref()?;
     let resources = c.host_config.as_ref().map(resources_of).unwrap_or_default();
     let owner = identity.owner(labels, c.image.as_deref().unwrap_or_default(), resources)?;
-    let state = match c.state.as_ref().and_then(|s| s.status) {
-        Some(ContainerStateStatusEnum::RUNNING) => RunState::Running,
-        Some(ContainerStateStatusEnum::PAUSED) => RunState::Paused,
-        Some(ContainerStateStatusEnum::RESTARTING) => RunState::Restarting,
-        Some(ContainerStateStatusEnum::EXITED) => RunState::Exited,
-        Some(ContainerStateStatusEnum::CREATED) => RunState::Created,
-        _ => RunState::Dead,
-    };
+    let state = run_state(c.state.as_ref().and_then(|s| s.status));
     Some(Container {
         id: c.id?,
         name: c.name?.trim_start_matches('/').to_string(),

@@ -2,6 +2,7 @@
 //! apply executor and the use cases: it keeps a `LiveState` and records every write.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::Readiness;
@@ -21,6 +22,39 @@ pub struct FakeDocker {
     pub writes: Arc<Mutex<Vec<String>>>,
     env: Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>,
     next: Arc<Mutex<u64>>,
+    /// Creates and starts in flight at once, and readiness waits: each lets other
+    /// tasks run before it ends, as a real engine's would.
+    pub operations: Arc<Gauge>,
+    pub waits: Arc<Gauge>,
+}
+
+/// How many of something are under way, and the most there were at once.
+#[derive(Default)]
+pub struct Gauge {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl Gauge {
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+
+    /// One more under way until the returned guard is dropped, having let others run.
+    async fn during(&self) -> impl Drop + '_ {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        Under(self)
+    }
+}
+
+struct Under<'a>(&'a Gauge);
+
+impl Drop for Under<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl FakeDocker {
@@ -55,6 +89,16 @@ impl Observe for FakeDocker {
 
     async fn observe(&self, _: &Query<'_>) -> Result<LiveState, EngineError> {
         Ok(self.state.lock().expect("not poisoned").clone())
+    }
+
+    async fn inspect_containers(&self, _: &Identity, ids: &[String]) -> Result<Vec<Container>, EngineError> {
+        let state = self.state.lock().expect("not poisoned");
+        Ok(state
+            .containers
+            .iter()
+            .filter(|c| ids.contains(&c.id))
+            .cloned()
+            .collect())
     }
 
     async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {
@@ -107,6 +151,7 @@ impl Engine for FakeDocker {
     }
 
     async fn create_container(&self, c: &Create) -> Result<String, EngineError> {
+        let _under = self.operations.during().await;
         self.write(format!("create {}", c.name));
         if c.image == "missing" {
             return Err(fail(format!("no image {}", c.image)));
@@ -146,6 +191,7 @@ impl Engine for FakeDocker {
     }
 
     async fn start(&self, id: &str) -> Result<(), EngineError> {
+        let _under = self.operations.during().await;
         self.write(format!("start {id}"));
         self.with(id, |c| c.state = RunState::Running)
     }
@@ -192,6 +238,7 @@ impl Engine for FakeDocker {
     }
 
     async fn wait_ready(&self, id: &str, _: &Readiness) -> Result<(), String> {
+        let _under = self.waits.during().await;
         let env = self.env.lock().expect("not poisoned");
         match env.get(id).and_then(|e| e.get("READY")) {
             Some(v) if v == "no" => Err("not ready".into()),
@@ -207,18 +254,17 @@ impl super::Swarm for FakeDocker {
         self.create_network(name, labels).await
     }
 
-    async fn create_service(
-        &self,
-        _: &super::swarm::ServiceRequest,
-        _: std::time::Duration,
-    ) -> Result<(), String> {
+    async fn create_service(&self, _: &super::swarm::ServiceRequest) -> Result<String, String> {
         Err("the fake engine is no swarm".into())
     }
 
-    async fn update_service(
+    async fn update_service(&self, _: &str, _: u64, _: &super::swarm::ServiceRequest) -> Result<(), String> {
+        Err("the fake engine is no swarm".into())
+    }
+
+    async fn converge(
         &self,
         _: &str,
-        _: u64,
         _: &super::swarm::ServiceRequest,
         _: std::time::Duration,
     ) -> Result<(), String> {

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Mode;
-use crate::live::LiveState;
+use crate::live::{Container, LiveState};
 use crate::model::canonical::Spec;
 use crate::model::{Capabilities, Port, Probe, Protocol, Resources};
 use crate::secret::Secret;
@@ -62,6 +62,10 @@ pub struct Query<'a> {
     pub host_ports: Vec<(u16, Protocol)>,
     /// The network the project's containers join, whose existence is observed.
     pub network: String,
+    /// Inspect every container this installation owns. Otherwise each is what its
+    /// listing and labels say (its resources those its spec label records, no restart
+    /// count), and `inspect_containers` reads those the labels do not settle.
+    pub inspect_all: bool,
 }
 
 /// Reading an engine. `plan` gets only this, so it cannot change anything.
@@ -75,6 +79,14 @@ pub trait Observe {
 
     /// The ID of the image a reference names, `None` when it is not present.
     fn image_id(&self, reference: &str) -> impl Future<Output = Result<Option<String>, EngineError>>;
+
+    /// The containers with these IDs that `identity` owns, read in full (one gone
+    /// meanwhile is left out).
+    fn inspect_containers(
+        &self,
+        identity: &Identity,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Container>, EngineError>>;
 }
 
 /// Changing an engine: what `apply` needs on top of reading it.
@@ -127,7 +139,7 @@ pub enum Readiness {
 }
 
 /// Changing a swarm: the Swarm services of an apply, on top of the containers `Engine`
-/// changes. Each call returns when Swarm has converged (or says why it has not).
+/// changes. A create or update returns once Swarm has taken it; `converge` waits.
 pub trait Swarm: Engine {
     /// Creates an attachable overlay network with `labels`.
     fn create_overlay(
@@ -135,18 +147,22 @@ pub trait Swarm: Engine {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), EngineError>>;
-    /// Creates a service, then waits until its tasks have run for `stable_for`.
-    fn create_service(
-        &self,
-        request: &swarm::ServiceRequest,
-        stable_for: Duration,
-    ) -> impl Future<Output = Result<(), String>>;
+    /// Creates a service; returns its ID.
+    fn create_service(&self, request: &swarm::ServiceRequest)
+    -> impl Future<Output = Result<String, String>>;
     /// Updates service `id` from the version the plan saw (Swarm refuses the update if
-    /// anyone changed it since), then waits as `create_service` does.
+    /// anyone changed it since).
     fn update_service(
         &self,
         id: &str,
         version: u64,
+        request: &swarm::ServiceRequest,
+    ) -> impl Future<Output = Result<(), String>>;
+    /// Waits until Swarm has converged on service `id` as `request` asks, its tasks
+    /// running for `stable_for`, or says why not.
+    fn converge(
+        &self,
+        id: &str,
         request: &swarm::ServiceRequest,
         stable_for: Duration,
     ) -> impl Future<Output = Result<(), String>>;
@@ -171,6 +187,14 @@ impl<E: Observe> Observe for ReadOnly<'_, E> {
 
     fn image_id(&self, reference: &str) -> impl Future<Output = Result<Option<String>, EngineError>> {
         self.0.image_id(reference)
+    }
+
+    fn inspect_containers(
+        &self,
+        identity: &Identity,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Container>, EngineError>> {
+        self.0.inspect_containers(identity, ids)
     }
 }
 

@@ -38,9 +38,13 @@ use crate::model::{Protocol, Resources};
 use crate::secret::Secret;
 
 /// How long a create or update may go without progress (no task of any service the
-/// apply waits on changing state) before berth says why not; a busy swarm that keeps
-/// moving is waited for, as `docker stack deploy` waits. Also how long a removed service's containers may take to go.
-const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
+/// apply waits on changing state) before berth says why not: Kubernetes' default
+/// progress deadline. A busy swarm is waited for, as `docker stack deploy` waits: a
+/// node pulling a large image from a slow registry keeps its tasks in Preparing for
+/// minutes, and a create given up on is removed.
+const PROGRESS_DEADLINE: Duration = Duration::from_secs(600);
+/// How long a removed service's containers may take to go.
+const REMOVAL_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often a converging service is looked at, at first.
 const POLL: Duration = Duration::from_millis(250);
 /// Failed tasks of one slot under the current spec after which a service that Swarm
@@ -346,6 +350,103 @@ impl Docker {
         }
     }
 
+    /// Waits until a removed service's containers on this engine are gone (Swarm
+    /// forgets the service at once; its nodes stop and remove the tasks after).
+    async fn gone(&self, id: &str) -> Result<(), String> {
+        let started = Instant::now();
+        while started.elapsed() < REMOVAL_TIMEOUT {
+            let left = self
+                .list("label", format!("com.docker.swarm.service.id={id}"))
+                .await
+                .map_err(text)?;
+            if left.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Err(format!(
+            "the service's tasks were still there after {}s",
+            REMOVAL_TIMEOUT.as_secs()
+        ))
+    }
+
+    /// Removes this installation's secrets of the project that no service uses; notes
+    /// on what could not be removed.
+    async fn remove_unused_secrets_of(&self, identity: &Identity) -> Vec<String> {
+        let label = format!("{PROJECT}={}", identity.project);
+        let (secrets, services) = match futures_util::try_join!(
+            self.secrets("label", label.clone()),
+            self.services("label", label)
+        ) {
+            Ok(both) => both,
+            Err(e) => return vec![text(e)],
+        };
+        let used: Vec<String> = services
+            .iter()
+            .filter_map(|s| {
+                s.spec
+                    .as_ref()?
+                    .task_template
+                    .as_ref()?
+                    .container_spec
+                    .as_ref()?
+                    .secrets
+                    .clone()
+            })
+            .flatten()
+            .filter_map(|r| r.secret_id)
+            .collect();
+        let mut notes = Vec::new();
+        for secret in secrets {
+            let labels = secret
+                .spec
+                .as_ref()
+                .and_then(|s| s.labels.clone())
+                .unwrap_or_default();
+            let (Some(id), true) = (secret.id, identity.owns(&labels)) else {
+                continue;
+            };
+            if used.contains(&id) {
+                continue;
+            }
+            if let Err(e) = self.client.delete_secret(&id).await {
+                notes.push(text(self.error("cannot remove an unused Swarm secret", e)));
+            }
+        }
+        notes
+    }
+}
+
+impl super::Swarm for Docker {
+    async fn create_overlay(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
+        self.create_network_of(name, labels, "overlay").await
+    }
+
+    async fn create_service(&self, request: &ServiceRequest) -> Result<String, String> {
+        let spec = self.service_spec(request).await?;
+        let created = self
+            .client
+            .create_service(spec, request.credentials.as_ref().map(registry_auth))
+            .await
+            .map_err(|e| text(self.error("cannot create the service", e)))?;
+        Ok(created.id.unwrap_or_default())
+    }
+
+    async fn update_service(&self, id: &str, version: u64, request: &ServiceRequest) -> Result<(), String> {
+        let spec = self.service_spec(request).await?;
+        let options = UpdateServiceOptionsBuilder::new()
+            .version(i32::try_from(version).unwrap_or(i32::MAX))
+            .build();
+        let auth = request.credentials.as_ref().map(registry_auth);
+        match self.client.update_service(id, spec, options, auth).await {
+            Ok(_) => Ok(()),
+            Err(e) if chain_of(&e).contains("out of sequence") => Err(format!(
+                "the service changed since it was planned (its version index is no longer {version}); nothing was changed: plan again"
+            )),
+            Err(e) => Err(text(self.error("cannot update the service", e))),
+        }
+    }
+
     /// Waits until Swarm has converged on the service: no rollout under way, and as many
     /// running tasks of the requested spec as replicas. A rolled back or paused update,
     /// a new service whose tasks keep failing, or the timeout is an error saying why.
@@ -410,131 +511,18 @@ impl Docker {
             }
             // Waiting in a busy swarm's queues is not failing: only when nothing this
             // apply waits on has moved for so long does berth say why not.
-            if look.progress.elapsed() > CONVERGE_TIMEOUT {
+            if look.progress.elapsed() > PROGRESS_DEADLINE {
                 return Err(format!(
                     "{} of {} tasks running, and no task of this apply has changed state for {}s{}",
                     tasks.running,
                     request.replicas,
-                    CONVERGE_TIMEOUT.as_secs(),
+                    PROGRESS_DEADLINE.as_secs(),
                     failing()
                 ));
             }
             // A rollout that takes long is looked at less often (up to every 2 s); the
             // look itself is shared with every other service converging meanwhile.
             tokio::time::sleep((started.elapsed() / 10).clamp(POLL, POLL * 8)).await;
-        }
-    }
-
-    /// Waits until a removed service's containers on this engine are gone (Swarm
-    /// forgets the service at once; its nodes stop and remove the tasks after).
-    async fn gone(&self, id: &str) -> Result<(), String> {
-        let started = Instant::now();
-        while started.elapsed() < CONVERGE_TIMEOUT {
-            let left = self
-                .list("label", format!("com.docker.swarm.service.id={id}"))
-                .await
-                .map_err(text)?;
-            if left.is_empty() {
-                return Ok(());
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        Err(format!(
-            "the service's tasks were still there after {}s",
-            CONVERGE_TIMEOUT.as_secs()
-        ))
-    }
-
-    /// Removes this installation's secrets of the project that no service uses; notes
-    /// on what could not be removed.
-    async fn remove_unused_secrets_of(&self, identity: &Identity) -> Vec<String> {
-        let label = format!("{PROJECT}={}", identity.project);
-        let (secrets, services) = match futures_util::try_join!(
-            self.secrets("label", label.clone()),
-            self.services("label", label)
-        ) {
-            Ok(both) => both,
-            Err(e) => return vec![text(e)],
-        };
-        let used: Vec<String> = services
-            .iter()
-            .filter_map(|s| {
-                s.spec
-                    .as_ref()?
-                    .task_template
-                    .as_ref()?
-                    .container_spec
-                    .as_ref()?
-                    .secrets
-                    .clone()
-            })
-            .flatten()
-            .filter_map(|r| r.secret_id)
-            .collect();
-        let mut notes = Vec::new();
-        for secret in secrets {
-            let labels = secret
-                .spec
-                .as_ref()
-                .and_then(|s| s.labels.clone())
-                .unwrap_or_default();
-            let (Some(id), true) = (secret.id, identity.owns(&labels)) else {
-                continue;
-            };
-            if used.contains(&id) {
-                continue;
-            }
-            if let Err(e) = self.client.delete_secret(&id).await {
-                notes.push(text(self.error("cannot remove an unused Swarm secret", e)));
-            }
-        }
-        notes
-    }
-}
-
-impl super::Swarm for Docker {
-    async fn create_overlay(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
-        self.create_network_of(name, labels, "overlay").await
-    }
-
-    async fn create_service(&self, request: &ServiceRequest, stable_for: Duration) -> Result<(), String> {
-        let spec = self.service_spec(request).await?;
-        let created = self
-            .client
-            .create_service(spec, request.credentials.as_ref().map(registry_auth))
-            .await
-            .map_err(|e| text(self.error("cannot create the service", e)))?;
-        let id = created.id.unwrap_or_default();
-        let Err(e) = self.converge(&id, request, stable_for).await else {
-            return Ok(());
-        };
-        // As a container that fails its readiness check: a create that fails leaves
-        // nothing behind for Swarm to retry for ever, and the next apply creates it again
-        // with what changed meanwhile (registry credentials, which no spec holds, too).
-        match self.remove_service(&id).await {
-            Ok(()) => Err(format!("{e}; the new service was removed")),
-            Err(removal) => Err(format!("{e}; removing the new service failed too: {removal}")),
-        }
-    }
-
-    async fn update_service(
-        &self,
-        id: &str,
-        version: u64,
-        request: &ServiceRequest,
-        stable_for: Duration,
-    ) -> Result<(), String> {
-        let spec = self.service_spec(request).await?;
-        let options = UpdateServiceOptionsBuilder::new()
-            .version(i32::try_from(version).unwrap_or(i32::MAX))
-            .build();
-        let auth = request.credentials.as_ref().map(registry_auth);
-        match self.client.update_service(id, spec, options, auth).await {
-            Ok(_) => self.converge(id, request, stable_for).await,
-            Err(e) if chain_of(&e).contains("out of sequence") => Err(format!(
-                "the service changed since it was planned (its version index is no longer {version}); nothing was changed: plan again"
-            )),
-            Err(e) => Err(text(self.error("cannot update the service", e))),
         }
     }
 

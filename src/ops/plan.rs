@@ -73,6 +73,10 @@ pub struct Request<'a> {
     pub destroy: bool,
     /// What a pin set by `berth rollback` does to this plan.
     pub pin: PinRule,
+    /// Inspect every container, also those whose labels settle the plan: what only an
+    /// inspect shows (restart counts, a limit changed by hand with `docker update`) is
+    /// read for all (`berth status`, `berth watch`, `--inspect-all`).
+    pub inspect_all: bool,
 }
 
 /// What a pin set by `berth rollback` does to a plan.
@@ -176,6 +180,7 @@ struct Prepared {
     pinned: Option<Pinned>,
     /// berth made its key and has not yet looked at an engine with it.
     new_key: bool,
+    inspect_all: bool,
 }
 
 /// Compiles, observes and plans, over a connection `connect` opens to the engine
@@ -302,6 +307,7 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         stopping,
         destroy,
         pin,
+        inspect_all,
     } = *request;
     let levels = Levels::from_config(&loaded.config.lint).map_err(|e| {
         Unplanned::Refused(
@@ -407,6 +413,7 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
         pin,
         pinned,
         new_key,
+        inspect_all,
     })
 }
 
@@ -428,6 +435,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         pin,
         pinned,
         new_key,
+        inspect_all,
     } = prepared;
     let mut loaded = loaded;
     if destroy {
@@ -463,6 +471,7 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         mode,
         host_ports,
         network: project_network(&identity.project, mode, external),
+        inspect_all,
     };
     // Planning gets a handle that cannot write.
     let mut live = ReadOnly(engine)
@@ -476,18 +485,27 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         .await?
         .unzip();
     live.cosmos = entries;
-    let diff = diff(
-        model,
-        &live,
-        &DiffOptions {
-            project: &identity.project,
-            installation: &identity.installation,
-            default_image: "",
-            digests: &secrets,
-            mode,
-            external_network: external.map(|name| (name, loaded.config.network.origin.as_ref())),
-        },
-    );
+    let options = DiffOptions {
+        project: &identity.project,
+        installation: &identity.installation,
+        default_image: "",
+        digests: &secrets,
+        mode,
+        external_network: external.map(|name| (name, loaded.config.network.origin.as_ref())),
+    };
+    // Labels first: only containers whose labels do not settle the diff are inspected
+    // (a Swarm service's listing is already all there is to it).
+    if mode == Mode::Docker && !inspect_all {
+        let unsettled = crate::diff::unsettled(model, &live, &options);
+        if !unsettled.is_empty() {
+            let inspected = ReadOnly(engine)
+                .inspect_containers(&identity, &unsettled)
+                .await
+                .map_err(Unplanned::Engine)?;
+            live.replace(inspected);
+        }
+    }
+    let diff = diff(model, &live, &options);
     let mut plan = plan(
         &diff,
         &PlanOptions {

@@ -58,6 +58,7 @@ async fn plan_with(
         stopping: None,
         destroy: false,
         pin: PinRule::Refuse,
+        inspect_all: false,
     };
     // The whole use case: load, gate, connect (to the fake engine), observe, plan.
     let (planned, _) = make(&request, &setup.env, engine, &|_| {}).await?;

@@ -298,6 +298,7 @@ where
             stopping: Some(&shared.stopping),
             destroy: false,
             pin: PinRule::Follow,
+            inspect_all: true,
         };
         let warn = |line: &str| warn!("{line}");
         let made = self
@@ -657,7 +658,9 @@ where
             .runtime
             .block_on(carry_out(engine, &planned, &settings, &shared.stopping, &log));
         let gone = match &outcomes {
-            Ok(outcomes) => outcomes.iter().any(|o| o.result == Err(StepError::EngineGone)),
+            Ok(outcomes) => outcomes
+                .iter()
+                .any(|o| o.result.as_ref().is_err_and(StepError::engine_gone)),
             Err(e) => e.unreachable,
         };
         if gone {

@@ -145,7 +145,13 @@ impl Project {
 
     /// The plan as JSON, checked against schemas/plan.schema.json.
     pub fn plan_json(&self) -> Value {
-        let (stdout, stderr, _) = self.berth(&["plan", "--format", "json"]);
+        self.plan_json_with(&[])
+    }
+
+    pub fn plan_json_with(&self, extra: &[&str]) -> Value {
+        let mut args = vec!["plan", "--format", "json"];
+        args.extend_from_slice(extra);
+        let (stdout, stderr, _) = self.berth(&args);
         let plan: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
         let errors: Vec<String> = schema().iter_errors(&plan).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?}\n{plan:#}");
@@ -301,11 +307,16 @@ fn plan_names_the_action_for_every_kind_of_change() {
     );
     p.apply(&[]);
 
-    // A memory limit changed by hand is drift, put back in place.
+    // A memory limit changed by hand (`docker update`) is drift no label shows: a plan
+    // trusts the labels of a container whose spec is the desired one, as compose does;
+    // `--inspect-all` finds it, and an apply with it puts the limit back in place.
     docker(&["update", "--memory", "96m", "--memory-swap", "96m", &worker]);
-    let json = p.plan_json();
+    assert!(actions(&p.plan_json()).is_empty());
+    let json = p.plan_json_with(&["--inspect-all"]);
     assert_eq!(actions(&json), [pair("update", &worker)]);
     assert_eq!(json["steps"][0]["changes"][0]["from"], 96 << 20);
+    p.apply(&["--inspect-all"]);
+    assert!(actions(&p.plan_json_with(&["--inspect-all"])).is_empty());
 
     // A service gone from the repository: kept without prune, removed with it.
     p.remove("worker.conf.json");

@@ -232,9 +232,9 @@ fn until_containers(engine: &PrivateEngine, n: usize) {
     }
 }
 
-/// dockerd restarted while an apply creates six services one at a time: the apply
-/// says which steps were done and which were not and exits 1; the next apply converges
-/// on exactly the six containers, and a plan after it is empty.
+/// dockerd restarted while an apply creates six services, one engine operation at a
+/// time: the apply says which steps were done and which were not and exits 1; the next
+/// apply converges on exactly the six containers, and a plan after it is empty.
 #[test]
 fn an_engine_restarted_under_an_apply_fails_it_plainly_and_the_next_apply_converges() {
     let Some(mut engine) = PrivateEngine::start("10.214.0.0/24") else {
@@ -255,8 +255,11 @@ fn an_engine_restarted_under_an_apply_fails_it_plainly_and_the_next_apply_conver
         .split_once("Apply incomplete: ")
         .map(|(_, r)| r)
         .unwrap_or_else(|| panic!("{stderr}"));
+    // The six wait for readiness side by side: none, one or two had passed it.
     assert!(
-        report.starts_with("1 created; 5 failed") || report.starts_with("2 created; 4 failed"),
+        ["nothing; 6 failed", "1 created; 5 failed", "2 created; 4 failed"]
+            .iter()
+            .any(|counts| report.starts_with(counts)),
         "{report}"
     );
     assert!(
