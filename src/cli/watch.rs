@@ -28,10 +28,10 @@ use super::inputs::state_dir;
 use super::plan::runtime;
 use crate::config::Drift;
 use crate::engine::Identity;
-use crate::engine::docker::{Address, Docker};
-use crate::ops::Dial;
+use crate::engine::docker::Address;
 use crate::ops::Environment;
 use crate::ops::load::Inputs;
+use crate::ops::{Connect, Dial};
 use crate::repo::git::{git_dir, is_url};
 use crate::secret::Secret;
 use crate::store::state::State as BerthState;
@@ -157,7 +157,9 @@ async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCo
     // Kept alive for as long as the loop runs.
     let _files = watch_files(&inputs, shared.clone())?;
     let _pins = watch_pins(&state_dir(env)?, shared.clone())?;
-    tokio::spawn(follow_events(shared.clone(), target_rx));
+    // One engine connection for the reconciles and the event follower.
+    let dial = Dial::default();
+    tokio::spawn(follow_events(shared.clone(), dial.clone(), target_rx));
     info!(%source, interval = %humantime::format_duration(args.interval), "watching");
 
     let interval = args.interval;
@@ -178,7 +180,7 @@ async fn watch_loop(args: WatchArgs, env: &Environment) -> miette::Result<ExitCo
     let new_reconciler = || {
         Reconciler::new(
             settings.clone(),
-            Dial::default(),
+            dial.clone(),
             Handle::current(),
             Box::new(SystemClock),
         )
@@ -389,7 +391,11 @@ fn watch_pins(
 /// often, up to every 30 s), and triggers once when it is followed again, since events
 /// may have been missed meanwhile: an engine that restarted has stopped or restarted
 /// the containers.
-async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(Identity, Address)>>) {
+async fn follow_events(
+    shared: Arc<Shared>,
+    dial: Dial,
+    mut target: watch::Receiver<Option<(Identity, Address)>>,
+) {
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     let mut missed = false;
     loop {
@@ -399,7 +405,7 @@ async fn follow_events(shared: Arc<Shared>, mut target: watch::Receiver<Option<(
         let Some((identity, address)) = current else {
             continue;
         };
-        let docker = match Docker::connect(&address).await {
+        let docker = match dial.connect(&address).await {
             Ok(docker) => docker,
             Err(e) => {
                 debug!("engine events: {}", e.explained());

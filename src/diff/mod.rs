@@ -133,7 +133,7 @@ pub struct Clash {
 
 /// The spec a service's containers (or Swarm service) should have, and its hash with
 /// the image ID its reference resolves to now.
-fn desired(service: &Service, live: &LiveState, options: &DiffOptions) -> (Spec, String) {
+pub(crate) fn desired(service: &Service, live: &LiveState, options: &DiffOptions) -> (Spec, String) {
     let mut spec = canonical(service, options.default_image, options.digests);
     spec.network = options.external_network.map(|(name, _)| name.to_string());
     if options.mode == Mode::Swarm {

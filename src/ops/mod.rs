@@ -24,7 +24,7 @@ mod tests;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::cosmos_store::Store;
@@ -63,10 +63,11 @@ pub trait Connect {
 }
 
 /// The Docker engine the address names, through bollard: one connection per process,
-/// opened on first use and shared for as long as the address stays the same.
-#[derive(Default)]
+/// opened on first use and shared for as long as the address stays the same. A clone
+/// shares it (a watcher's reconciles and its event follower).
+#[derive(Default, Clone)]
 pub struct Dial {
-    open: Mutex<Option<(Address, Docker)>>,
+    open: Arc<Mutex<Option<(Address, Docker)>>>,
 }
 
 impl Connect for Dial {

@@ -399,7 +399,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use crate::live::{Container, LiveState, Owner, RunState, SwarmService};
-    use crate::model::canonical::canonical;
     use crate::model::fixtures::{self, FakeDigests};
     use crate::model::{DesiredState, Model, Service, Text};
 
@@ -741,9 +740,11 @@ mod tests {
         replicas: u32,
         nodes: Vec<BTreeMap<String, String>>,
     ) -> Plan {
-        let mut spec = canonical(created, "none", &FakeDigests);
-        spec.placement = created.placement.clone();
-        spec.registry_auth = crate::model::canonical::swarm_auth(created, &FakeDigests);
+        let swarm = DiffOptions {
+            mode: Mode::Swarm,
+            ..diff_options()
+        };
+        let (spec, hash) = crate::diff::desired(created, &LiveState::default(), &swarm);
         let live = LiveState {
             containers: vec![Container {
                 id: "svc1".into(),
@@ -754,7 +755,7 @@ mod tests {
                     project: "p".into(),
                     service: "a".into(),
                     instance: 0,
-                    spec_hash: spec.hash(None),
+                    spec_hash: hash,
                     resources: spec.resources.clone(),
                     spec: Some(spec),
                     image_id: String::new(),
@@ -773,10 +774,6 @@ mod tests {
         let options = PlanOptions {
             prune: true,
             mode: Mode::Swarm,
-        };
-        let swarm = DiffOptions {
-            mode: Mode::Swarm,
-            ..diff_options()
         };
         plan(&diff(model, &live, &swarm), &options)
     }
