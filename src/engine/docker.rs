@@ -73,7 +73,7 @@ pub struct Docker {
     address: String,
     timeout: Duration,
     /// The shared look at services converging on a swarm.
-    pub(super) rounds: std::sync::Arc<super::swarm::Rounds>,
+    pub(super) rounds: std::sync::Arc<super::rounds::Rounds>,
 }
 
 impl Docker {

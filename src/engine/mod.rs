@@ -9,6 +9,8 @@ pub mod fake;
 pub mod labels;
 pub mod logs;
 pub mod naming;
+#[allow(clippy::disallowed_methods)] // the edge: the clock of Swarm's progress
+mod rounds;
 #[allow(clippy::disallowed_methods)] // the edge: waiting for Swarm to converge
 pub mod swarm;
 

@@ -5,7 +5,7 @@
 //! update (rolling, start-first, rolled back by Swarm on failure) and remove — each
 //! waited on until Swarm has converged or says why not.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -24,12 +24,10 @@ use bollard::query_parameters::{
     UpdateServiceOptionsBuilder,
 };
 
-mod rounds;
-pub(super) use rounds::Rounds;
-
 use super::docker::{Docker, healthcheck, positive, registry_auth};
 use super::labels::{IMAGE_ID, PROJECT, SPEC_HASH};
 use super::naming::{clean, network_name};
+use super::rounds::Nodes;
 use super::{Credentials, EngineError, Identity, Query};
 use crate::config::Mode;
 use crate::live::{Container, EngineFacts, HostPort, LiveState, RunState, SwarmService};
@@ -95,23 +93,6 @@ pub fn secret_name(project: &str, name: &str, digest: &str) -> String {
     let mut prefix = format!("{}-{}", clean(project), clean(name));
     prefix.truncate(MAX_NAME - hex.len() - 1);
     format!("{prefix}-{hex}")
-}
-
-/// A node's labels, and its CPUs (millicores) and memory (bytes) when it reports them.
-type Placeable = (BTreeMap<String, String>, (Option<u64>, Option<u64>));
-
-/// The swarm's nodes, listed once per observation.
-#[derive(Default)]
-struct Nodes {
-    /// The placeable ones (ready and active).
-    placeable: Vec<Placeable>,
-    /// Every node's name, by ID.
-    names: BTreeMap<String, String>,
-    /// The IDs of those that are not ready (down, or unknown): a task Swarm last saw
-    /// running on one is not running for berth.
-    down: BTreeSet<String>,
-    /// Every node, for status.
-    shown: Vec<crate::live::Node>,
 }
 
 impl Docker {
@@ -289,6 +270,19 @@ impl Docker {
         Ok(nodes)
     }
 
+    /// One look at the services with these IDs: the services, their tasks, the nodes.
+    async fn look(&self, ids: Vec<String>) -> Result<(Vec<Service>, Vec<Task>, Nodes), EngineError> {
+        let filters = HashMap::from([("id", ids.clone())]);
+        let options = ListServicesOptionsBuilder::new().filters(&filters).build();
+        let services = async {
+            self.client
+                .list_services(Some(options))
+                .await
+                .map_err(|e| self.error("cannot list Swarm services", e))
+        };
+        futures_util::try_join!(services, self.list_tasks_of(ids), self.nodes())
+    }
+
     /// The tasks of the services with these IDs, whatever their spec.
     async fn list_tasks_of(&self, services: Vec<String>) -> Result<Vec<Task>, EngineError> {
         let filters = HashMap::from([("service", services)]);
@@ -459,7 +453,7 @@ impl super::Swarm for Docker {
         // Since when the same tasks have been running, one in every slot.
         let mut steady: Option<(Instant, Vec<String>)> = None;
         loop {
-            let look = self.rounds.look(self).await.map_err(text)?;
+            let look = self.rounds.look(|ids| self.look(ids)).await.map_err(text)?;
             let Some(service) = look.services.get(id) else {
                 return Err("the service is gone: removed by someone else meanwhile".into());
             };

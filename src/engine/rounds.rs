@@ -4,13 +4,33 @@
 //! node's queue is not given up on while the swarm keeps working through that queue.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bollard::models::{Service, Task};
-use bollard::query_parameters::ListServicesOptionsBuilder;
 
-use super::{Docker, EngineError, Nodes, POLL};
+use super::EngineError;
+
+/// How long a look serves every waiter before the next is taken.
+const ROUND: Duration = Duration::from_millis(250);
+
+/// A node's labels, and its CPUs (millicores) and memory (bytes) when it reports them.
+pub(super) type Placeable = (BTreeMap<String, String>, (Option<u64>, Option<u64>));
+
+/// The swarm's nodes, listed once per observation.
+#[derive(Default)]
+pub(super) struct Nodes {
+    /// The placeable ones (ready and active).
+    pub(super) placeable: Vec<Placeable>,
+    /// Every node's name, by ID.
+    pub(super) names: BTreeMap<String, String>,
+    /// The IDs of those that are not ready (down, or unknown): a task Swarm last saw
+    /// running on one is not running for berth.
+    pub(super) down: BTreeSet<String>,
+    /// Every node, for status.
+    pub(super) shown: Vec<crate::live::Node>,
+}
 
 /// The services being converged and the last look at them.
 #[derive(Default)]
@@ -64,9 +84,14 @@ impl Rounds {
         }
     }
 
-    /// The latest look, taken anew when the last one is older than a round or does not
-    /// cover every watched service; concurrent callers wait for the same one.
-    pub(super) async fn look(&self, docker: &Docker) -> Result<Arc<Look>, EngineError> {
+    /// The latest look, taken anew (with `fetch`, given the watched IDs) when the last
+    /// one is older than a round or does not cover every watched service; concurrent
+    /// callers wait for the same one.
+    pub(super) async fn look<F, Fut>(&self, fetch: F) -> Result<Arc<Look>, EngineError>
+    where
+        F: FnOnce(Vec<String>) -> Fut,
+        Fut: Future<Output = Result<(Vec<Service>, Vec<Task>, Nodes), EngineError>>,
+    {
         let ids: BTreeSet<String> = {
             let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
             watched.keys().cloned().collect()
@@ -74,24 +99,12 @@ impl Rounds {
         let mut last = self.last.lock().await;
         if let Some(look) = last
             .as_ref()
-            .filter(|l| l.at.elapsed() < POLL && ids.is_subset(&l.ids))
+            .filter(|l| l.at.elapsed() < ROUND && ids.is_subset(&l.ids))
         {
             return Ok(look.clone());
         }
-        let list: Vec<String> = ids.iter().cloned().collect();
-        let filters = HashMap::from([("id", list.clone())]);
-        let options = ListServicesOptionsBuilder::new().filters(&filters).build();
-        let services = async {
-            docker
-                .client
-                .list_services(Some(options))
-                .await
-                .map_err(|e| docker.error("cannot list Swarm services", e))
-        };
-        let (services, tasks, nodes) =
-            futures_util::try_join!(services, docker.list_tasks_of(list), docker.nodes())?;
-        let look = Look::new(ids, services, tasks, nodes, last.as_deref());
-        let look = Arc::new(look);
+        let (services, tasks, nodes) = fetch(ids.iter().cloned().collect()).await?;
+        let look = Arc::new(Look::new(ids, services, tasks, nodes, last.as_deref()));
         *last = Some(look.clone());
         Ok(look)
     }
