@@ -145,8 +145,10 @@ impl Look {
                 .or_default()
                 .push(t);
         }
-        // Progress is anything new or changed; a task or service gone is not.
-        let moved = previous.is_none_or(|p| states.iter().any(|(k, v)| p.states.get(k) != Some(v)));
+        // Progress is anything new or changed (a service newly waited on too: its step
+        // just began); a task or service gone is not.
+        let moved = previous
+            .is_none_or(|p| !ids.is_subset(&p.ids) || states.iter().any(|(k, v)| p.states.get(k) != Some(v)));
         let now = Instant::now();
         Look {
             at: now,
@@ -195,6 +197,25 @@ mod tests {
     fn look(tasks: Vec<Task>, services: Vec<Service>, previous: Option<&Look>) -> Look {
         let ids = ["s1", "s2"].map(String::from).into();
         Look::new(ids, services, tasks, Nodes::default(), previous)
+    }
+
+    #[test]
+    fn a_service_newly_waited_on_is_progress_even_when_nothing_else_moved() {
+        let only = |ids: &[&str], previous: Option<&Look>| {
+            let ids = ids.iter().map(|s| s.to_string()).collect();
+            Look::new(
+                ids,
+                vec![service("s1", None)],
+                Vec::new(),
+                Nodes::default(),
+                previous,
+            )
+        };
+        let first = only(&["s1"], None);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(only(&["s1"], Some(&first)).progress, first.progress);
+        // s2's step began: whatever the swarm shows, its clock starts now.
+        assert!(only(&["s1", "s2"], Some(&first)).progress > first.progress);
     }
 
     #[test]
