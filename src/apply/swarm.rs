@@ -24,8 +24,9 @@ pub struct ServiceJob {
 }
 
 /// Carries out a Swarm plan: the overlay network, then the services (side by side, at
-/// most `parallelism` engine operations at once, convergence waits beside them), then the removal of berth's secrets of this project that
-/// no service uses any more. Returns one outcome per job and notes on the secrets.
+/// most `parallelism` engine operations at once, convergence waits beside them), then
+/// the removal of berth's secrets of this project that no service uses any more.
+/// Returns one outcome per job and notes on the secrets.
 pub async fn execute_swarm<E: Swarm>(
     engine: &E,
     identity: &Identity,

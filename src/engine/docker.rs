@@ -590,7 +590,6 @@ pub(super) fn registry_auth((user, password): &super::Credentials) -> DockerCred
     }
 }
 
-/// An inspected container this installation owns; `None` if its labels are incomplete.
 /// A listed container this installation owns, as its labels say it was made: its
 /// resources are its spec label's (what it was created with), and its restarts unknown.
 fn listed_container(identity: &super::Identity, c: &ContainerSummary) -> Option<Container> {
@@ -628,6 +627,7 @@ fn run_state(word: Option<impl std::fmt::Display>) -> RunState {
     }
 }
 
+/// An inspected container this installation owns; `None` if its labels are incomplete.
 fn owned_container(identity: &super::Identity, c: ContainerInspectResponse) -> Option<Container> {
     let labels = c.config.as_ref()?.labels.as_ref()?;
     let resources = c.host_config.as_ref().map(resources_of).unwrap_or_default();
