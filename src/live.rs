@@ -27,7 +27,8 @@ pub struct LiveState {
     pub nodes: Vec<BTreeMap<String, String>>,
     /// Swarm: every node, as status shows it (one that is down or drained included).
     pub swarm_nodes: Vec<Node>,
-    /// What the engine can give a container; `None` when it was not read (the fakes).
+    /// What the engine can give a container; `None` when it was not read (the fakes, and
+    /// a Docker engine's plan that changes nothing: see `Surroundings`).
     pub engine: Option<EngineFacts>,
     /// The running containers that publish a host port the model asks for, whoever
     /// owns them (this project's own included: its service may keep its port).
@@ -112,7 +113,36 @@ pub struct HostPort {
     pub name: String,
 }
 
+/// What only a change needs to know of a Docker engine, read once a plan has one: what
+/// could make the engine refuse it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Surroundings {
+    /// Containers berth does not own whose names could clash with the project's (ID,
+    /// name).
+    pub others: Vec<(String, String)>,
+    /// `None` when it was not read (the fakes).
+    pub engine: Option<EngineFacts>,
+    /// As `LiveState::published`.
+    pub published: Vec<HostPort>,
+    /// As `LiveState::bound`.
+    pub bound: Vec<(u16, Protocol)>,
+}
+
 impl LiveState {
+    /// Adds what a change needs to know to what the labels said.
+    pub fn surround(&mut self, surroundings: Surroundings) {
+        let Surroundings {
+            others,
+            engine,
+            published,
+            bound,
+        } = surroundings;
+        self.containers = Container::with_others(std::mem::take(&mut self.containers), others);
+        self.engine = engine.or(self.engine.take());
+        self.published = published;
+        self.bound = bound;
+    }
+
     /// Puts containers read in full in place of what their listing said (one gone
     /// meanwhile stays as listed: the apply finds out).
     pub fn replace(&mut self, inspected: Vec<Container>) {

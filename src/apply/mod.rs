@@ -117,6 +117,10 @@ pub enum Event<'a> {
 /// The suffix of a replacement container's name until it takes over.
 pub const NEXT: &str = "-next";
 
+/// The suffix of a replaced container's name from the moment its replacement takes over
+/// until it is removed.
+pub const OLD: &str = "-old";
+
 /// Runs `jobs`, at most `parallelism` engine operations at once; `network` (name,
 /// labels) is created first when given. Returns one outcome per job; if the network
 /// cannot be created nothing else is tried. Once `stopping` is set, steps in flight
@@ -287,7 +291,7 @@ async fn start_ready<E: Engine>(engine: &E, id: &str, readiness: &Readiness) -> 
 }
 
 /// Create-before-destroy: the new container proves itself under a temporary name, then
-/// the old one is removed and the new one takes its name. Stop-first when ports clash.
+/// takes the old one's name, and the old one goes. Stop-first when ports clash.
 async fn replace<E: Engine>(engine: &E, job: &Job, old: &str) -> Result<(), Failed> {
     let step = &job.step;
     let temporary = format!("{}{NEXT}", step.name);
@@ -308,11 +312,23 @@ async fn replace<E: Engine>(engine: &E, job: &Job, old: &str) -> Result<(), Fail
         };
         return Err(restore(engine, job, old, e).await);
     }
-    if !job.stop_first {
-        engine.stop(old).await?;
+    if job.stop_first {
+        engine.remove(old).await?;
+        return Ok(engine.rename(&new, &step.name).await?);
     }
-    engine.remove(old).await?;
-    Ok(engine.rename(&new, &step.name).await?)
+    // The new container takes the name while the old one still runs under another, and
+    // only then does the old one stop: the name is never without a running container,
+    // and the handover waits for no stop (a stop is most of a replace's time on the
+    // engine). An apply cut short in between leaves both under their other names, which
+    // the next plan removes as leftovers and replaces.
+    engine.rename(old, &format!("{}{OLD}", step.name)).await?;
+    if let Err(e) = engine.rename(&new, &step.name).await {
+        let _ = engine.remove(&new).await;
+        let _ = engine.rename(old, &step.name).await;
+        return Err(e.into());
+    }
+    engine.stop(old).await?;
+    Ok(engine.remove(old).await?)
 }
 
 /// After a failed replace: the old container runs again if it was stopped for the new
@@ -392,7 +408,6 @@ mod tests {
         let id = identity();
         let live = block_on(engine.observe(&Query {
             identity: &id,
-            images: Vec::new(),
             mode: Mode::Docker,
             host_ports: Vec::new(),
             network: "p-net".into(),
@@ -500,11 +515,14 @@ mod tests {
                 .iter()
                 .find_map(|w| w.strip_prefix("rename ")?.strip_suffix(&format!(" {name}")))
                 .unwrap();
+            // The new one was ready before the old one gave up its name, and had taken it
+            // before the old one stopped.
             assert!(
-                at(&format!("start {new}")) < at(&format!("remove {old}")),
+                at(&format!("start {new}")) < at(&format!("rename {old} {name}-old")),
                 "{writes:?}"
             );
-            assert!(at(&format!("remove {old}")) < at(&format!("rename {new} {name}")));
+            assert!(at(&format!("rename {new} {name}")) < at(&format!("stop {old}")));
+            assert!(at(&format!("stop {old}")) < at(&format!("remove {old}")));
         }
         assert_eq!(engine.operations.most(), 1);
     }

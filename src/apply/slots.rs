@@ -16,7 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::swarm::ServiceRequest;
 use crate::engine::{Create, Engine, EngineError, Identity, ImageSource, Observe, Query, Readiness, Swarm};
-use crate::live::{Container, LiveState};
+use crate::live::{Container, LiveState, Surroundings};
 use crate::model::{File, Resources};
 
 /// How many services an apply carries forward at once, most of them waiting: a bound
@@ -110,6 +110,10 @@ impl<E: Observe> Observe for Bounded<'_, E> {
 
     async fn observe(&self, query: &Query<'_>) -> Result<LiveState, EngineError> {
         self.op(self.engine.observe(query)).await
+    }
+
+    async fn surroundings(&self, query: &Query<'_>) -> Result<Surroundings, EngineError> {
+        self.op(self.engine.surroundings(query)).await
     }
 
     async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {

@@ -18,7 +18,6 @@ use clap::{Args, ValueEnum};
 use futures_util::{FutureExt, StreamExt};
 use miette::IntoDiagnostic;
 use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -87,9 +86,9 @@ enum LogFormat {
     Json,
 }
 
-/// How long the loop lets a burst of triggers (git's lock-and-rename, a webhook storm)
-/// go on before it runs, so that the burst costs one reconcile.
-const SETTLE: Duration = Duration::from_millis(50);
+/// How long the loop lets a burst of triggers (the refs of one push, an editor's save, a
+/// webhook storm) go on before it runs, so that the burst costs one reconcile.
+const SETTLE: Duration = Duration::from_millis(20);
 
 pub fn run(args: WatchArgs, env: &Environment) -> miette::Result<ExitCode> {
     logging(args.log_format);
@@ -290,16 +289,8 @@ async fn signals(shared: Arc<Shared>, stop: watch::Sender<bool>) {
 }
 
 /// Watches a local repository's refs (or, without --repo, the configuration's folders);
-/// every debounced batch of changes is a trigger. Nothing to watch for a URL: it is
-/// polled every --interval.
-fn watch_files(
-    inputs: &Inputs,
-    shared: Arc<Shared>,
-) -> miette::Result<
-    Option<
-        notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
-    >,
-> {
+/// every change is a trigger. Nothing to watch for a URL: it is polled every --interval.
+fn watch_files(inputs: &Inputs, shared: Arc<Shared>) -> miette::Result<Option<notify::RecommendedWatcher>> {
     let targets: Vec<(PathBuf, RecursiveMode)> = match inputs.repo.as_deref() {
         Some(repo) if is_url(repo) => return Ok(None),
         Some(repo) => {
@@ -321,69 +312,49 @@ fn watch_files(
             .map(|p| (p.clone(), RecursiveMode::Recursive))
             .collect(),
     };
-    let mut debouncer = new_debouncer(
-        Duration::from_millis(50),
-        None,
-        move |result: DebounceEventResult| {
-            match result {
-                Ok(events) => {
-                    // Reading (ours included) is not a change.
-                    if events.iter().any(|e| !e.kind.is_access()) {
-                        debug!(events = events.len(), "files changed");
-                        shared.wake.notify_one();
-                    }
-                }
-                Err(errors) => {
-                    for e in errors {
-                        warn!("file watch: {e}");
-                    }
-                }
-            }
-        },
-    )
-    .into_diagnostic()?;
-    for (path, mode) in targets {
-        debouncer
-            .watch(&path, mode)
-            .map_err(|e| miette::miette!("cannot watch {}: {e}", path.display()))?;
-    }
-    Ok(Some(debouncer))
+    // git writes a ref (or packed-refs) as `<name>.lock` and renames it into place: the
+    // lock file is the update under way, the rename its end, which wakes the loop at
+    // once (the loop's settle gathers the rest of a push).
+    let in_place = |path: &std::path::Path| path.extension().is_none_or(|e| e != "lock");
+    Ok(Some(watcher(targets, shared, in_place)?))
 }
 
 /// Watches the state directory's pins: `berth rollback` and `berth unpin` are triggers,
 /// so that a watcher follows or releases a pin at once, not at its next interval.
-fn watch_pins(
-    state: &std::path::Path,
-    shared: Arc<Shared>,
-) -> miette::Result<
-    notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
-> {
+fn watch_pins(state: &std::path::Path, shared: Arc<Shared>) -> miette::Result<notify::RecommendedWatcher> {
     let journal = state.join("journal");
     std::fs::create_dir_all(&journal)
         .into_diagnostic()
         .map_err(|e| miette::miette!("cannot make {}: {e}", journal.display()))?;
-    let mut debouncer = new_debouncer(
-        Duration::from_millis(50),
-        None,
-        move |result: DebounceEventResult| {
-            // The journal and converged files beside them change with every apply,
-            // which must not wake the loop that wrote them.
-            let pin = |path: &PathBuf| path.extension().is_some_and(|e| e == "pin");
-            if let Ok(events) = result
-                && events
-                    .iter()
-                    .any(|e| !e.kind.is_access() && e.paths.iter().any(pin))
-            {
-                debug!("a pin changed");
-                shared.wake.notify_one();
-            }
-        },
-    )
+    // The journal and converged files beside them change with every apply, which must
+    // not wake the loop that wrote them.
+    let pin = |path: &std::path::Path| path.extension().is_some_and(|e| e == "pin");
+    watcher(vec![(journal, RecursiveMode::NonRecursive)], shared, pin)
+}
+
+/// A file watcher on `targets` that wakes the loop on every change (not a read, ours
+/// included) to a path `wanted` accepts.
+fn watcher(
+    targets: Vec<(PathBuf, RecursiveMode)>,
+    shared: Arc<Shared>,
+    wanted: impl Fn(&std::path::Path) -> bool + Send + 'static,
+) -> miette::Result<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+        Ok(event) if !event.kind.is_access() && event.paths.iter().any(|p| wanted(p)) => {
+            debug!(paths = ?event.paths, "files changed");
+            shared.wake.notify_one();
+        }
+        Ok(_) => {}
+        Err(e) => warn!("file watch: {e}"),
+    })
     .into_diagnostic()?;
-    debouncer
-        .watch(&journal, RecursiveMode::NonRecursive)
-        .map_err(|e| miette::miette!("cannot watch {}: {e}", journal.display()))?;
-    Ok(debouncer)
+    for (path, mode) in targets {
+        watcher
+            .watch(&path, mode)
+            .map_err(|e| miette::miette!("cannot watch {}: {e}", path.display()))?;
+    }
+    Ok(watcher)
 }
 
 /// Follows the engine's events for the project's containers: each is a trigger (unless

@@ -330,6 +330,16 @@ pub fn diff(model: &Model, live: &LiveState, options: &DiffOptions) -> Diff {
     }
 }
 
+impl Diff {
+    /// Whether a container is to be created or changed: only then can a name taken by
+    /// another's container, or a limit above what the engine has, stop the plan.
+    pub fn creates_or_changes(&self) -> bool {
+        self.instances
+            .iter()
+            .any(|i| i.live.as_ref().is_none_or(|p| !p.changes.is_empty()))
+    }
+}
+
 /// A MICROSERVICE's entry in COSMOS's Redis against berth's record of it and against the
 /// configuration (`config`, the spec's form of it): missing, changed since berth wrote
 /// it, or written from another configuration (an apply that did not finish) is a change

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::Readiness;
 use super::{Create, Engine, EngineError, Identity, ImageSource, Observe, Query, labels};
-use crate::live::{Container, LiveState, RunState};
+use crate::live::{Container, LiveState, RunState, Surroundings};
 use crate::model::Resources;
 
 /// The fake engine behind the `Observe` and `Engine` interfaces, for tests of the apply
@@ -89,6 +89,11 @@ impl Observe for FakeDocker {
 
     async fn observe(&self, _: &Query<'_>) -> Result<LiveState, EngineError> {
         Ok(self.state.lock().expect("not poisoned").clone())
+    }
+
+    async fn surroundings(&self, _: &Query<'_>) -> Result<Surroundings, EngineError> {
+        // Its observation is whole already.
+        Ok(Surroundings::default())
     }
 
     async fn inspect_containers(&self, _: &Identity, ids: &[String]) -> Result<Vec<Container>, EngineError> {

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Mode;
-use crate::live::{Container, LiveState};
+use crate::live::{Container, LiveState, Surroundings};
 use crate::model::canonical::Spec;
 use crate::model::{Capabilities, Port, Probe, Protocol, Resources};
 use crate::secret::Secret;
@@ -52,12 +52,10 @@ impl EngineError {
     }
 }
 
-/// What to observe: one project's objects, and the images its services name.
+/// What to observe: one project's objects.
 #[derive(Debug, Clone)]
 pub struct Query<'a> {
     pub identity: &'a Identity,
-    /// Image references the model names, each resolved to an image ID if present.
-    pub images: Vec<String>,
     /// Containers, or Swarm services (with the swarm's nodes).
     pub mode: Mode,
     /// The host ports the model publishes: who else holds them is observed.
@@ -75,9 +73,15 @@ pub trait Observe {
     /// Where the engine is, for messages.
     fn address(&self) -> &str;
 
-    /// The project's containers (and the names of others that could clash), the images
-    /// asked for, and whether the project network exists.
+    /// The project's containers, and whether the project network exists (the images
+    /// the model names are `image_id`'s). On a swarm also what `surroundings` reads of a Docker engine (its nodes
+    /// are the placement, read in any case).
     fn observe(&self, query: &Query<'_>) -> impl Future<Output = Result<LiveState, EngineError>>;
+
+    /// Docker: what only a change needs to know (the names of containers berth does not
+    /// own that could clash with the project's, the engine's limits), which a plan reads
+    /// once it has a change.
+    fn surroundings(&self, query: &Query<'_>) -> impl Future<Output = Result<Surroundings, EngineError>>;
 
     /// The ID of the image a reference names, `None` when it is not present.
     fn image_id(&self, reference: &str) -> impl Future<Output = Result<Option<String>, EngineError>>;
@@ -185,6 +189,10 @@ impl<E: Observe> Observe for ReadOnly<'_, E> {
 
     fn observe(&self, query: &Query<'_>) -> impl Future<Output = Result<LiveState, EngineError>> {
         self.0.observe(query)
+    }
+
+    fn surroundings(&self, query: &Query<'_>) -> impl Future<Output = Result<Surroundings, EngineError>> {
+        self.0.surroundings(query)
     }
 
     fn image_id(&self, reference: &str) -> impl Future<Output = Result<Option<String>, EngineError>> {

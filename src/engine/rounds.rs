@@ -135,15 +135,10 @@ impl Look {
                 (id, s)
             })
             .collect();
-        let mut by_service: HashMap<String, Vec<Task>> = HashMap::new();
-        for t in tasks {
+        for t in &tasks {
             let id = t.id.clone().unwrap_or_default();
             let state = t.status.as_ref().and_then(|s| s.state).map(|s| s.to_string());
             states.insert(format!("task {id}"), state.unwrap_or_default());
-            by_service
-                .entry(t.service_id.clone().unwrap_or_default())
-                .or_default()
-                .push(t);
         }
         // Progress is anything new or changed (a service newly waited on too: its step
         // just began); a task or service gone is not.
@@ -154,7 +149,7 @@ impl Look {
             at: now,
             ids,
             services,
-            tasks: by_service,
+            tasks: by_service(tasks),
             nodes,
             states,
             progress: match previous {
@@ -163,6 +158,18 @@ impl Look {
             },
         }
     }
+}
+
+/// Tasks by the ID of their service.
+pub(super) fn by_service(tasks: Vec<Task>) -> HashMap<String, Vec<Task>> {
+    let mut grouped: HashMap<String, Vec<Task>> = HashMap::new();
+    for t in tasks {
+        grouped
+            .entry(t.service_id.clone().unwrap_or_default())
+            .or_default()
+            .push(t);
+    }
+    grouped
 }
 
 #[cfg(test)]

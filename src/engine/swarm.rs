@@ -105,28 +105,22 @@ impl Docker {
             )
         })?;
         let identity = query.identity;
-        let ours = self.services("label", format!("{PROJECT}={}", identity.project));
+        let ours = self.services("label", vec![format!("{PROJECT}={}", identity.project)]);
         // Swarm's name filter matches prefixes.
-        let named = self.services("name", format!("{}-", clean(&identity.project)));
-        let images = self.images(&query.images);
+        let named = self.services("name", vec![format!("{}-", clean(&identity.project))]);
         let own = network_name(&identity.project, Mode::Swarm);
         let network = self.networks(&query.network, &own, identity);
         let nodes = self.nodes();
         let published = self.published_by_services(&query.host_ports);
-        let (ours, named, images, network, nodes, published) =
-            futures_util::try_join!(ours, named, images, network, nodes, published)?;
+        let (ours, named, network, nodes, published) =
+            futures_util::try_join!(ours, named, network, nodes, published)?;
         let owned: Vec<_> = ours.iter().filter_map(|s| owned(identity, s)).collect();
         // One task list for every service, grouped by service.
         let ids: Vec<String> = owned.iter().filter_map(|(s, _)| s.id.clone()).collect();
-        let mut tasks: HashMap<String, Vec<Task>> = HashMap::new();
-        if !ids.is_empty() {
-            for t in self.list_tasks_of(ids).await? {
-                tasks
-                    .entry(t.service_id.clone().unwrap_or_default())
-                    .or_default()
-                    .push(t);
-            }
-        }
+        let tasks = match ids.is_empty() {
+            true => HashMap::new(),
+            false => super::rounds::by_service(self.list_tasks_of(ids).await?),
+        };
         let owned: Vec<Container> = owned
             .into_iter()
             .map(|(service, owner)| {
@@ -154,7 +148,7 @@ impl Docker {
         Ok(LiveState {
             foreign,
             containers: Container::with_others(owned, others),
-            images,
+            images: BTreeMap::new(),
             network: network.0,
             own_network: network.1,
             nodes: placeable,
@@ -207,8 +201,9 @@ impl Docker {
         Ok(out)
     }
 
-    async fn services(&self, key: &str, value: String) -> Result<Vec<Service>, EngineError> {
-        let filters = HashMap::from([(key, vec![value])]);
+    /// The services any of `values` of the filter `key` matches.
+    async fn services(&self, key: &str, values: Vec<String>) -> Result<Vec<Service>, EngineError> {
+        let filters = HashMap::from([(key, values)]);
         let options = ListServicesOptionsBuilder::new().filters(&filters).build();
         self.client
             .list_services(Some(options))
@@ -272,15 +267,11 @@ impl Docker {
 
     /// One look at the services with these IDs: the services, their tasks, the nodes.
     async fn look(&self, ids: Vec<String>) -> Result<(Vec<Service>, Vec<Task>, Nodes), EngineError> {
-        let filters = HashMap::from([("id", ids.clone())]);
-        let options = ListServicesOptionsBuilder::new().filters(&filters).build();
-        let services = async {
-            self.client
-                .list_services(Some(options))
-                .await
-                .map_err(|e| self.error("cannot list Swarm services", e))
-        };
-        futures_util::try_join!(services, self.list_tasks_of(ids), self.nodes())
+        futures_util::try_join!(
+            self.services("id", ids.clone()),
+            self.list_tasks_of(ids),
+            self.nodes()
+        )
     }
 
     /// The tasks of the services with these IDs, whatever their spec.
@@ -370,7 +361,7 @@ impl Docker {
         let label = format!("{PROJECT}={}", identity.project);
         let (secrets, services) = match futures_util::try_join!(
             self.secrets("label", label.clone()),
-            self.services("label", label)
+            self.services("label", vec![label])
         ) {
             Ok(both) => both,
             Err(e) => return vec![text(e)],

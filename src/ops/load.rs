@@ -96,21 +96,46 @@ pub fn load(
     state_dir: Option<&Path>,
     warn: &dyn Fn(&str),
 ) -> Result<Loaded> {
-    match open_git(args, state_dir, warn)? {
-        Some(tree) => {
-            let loaded = load_from(&tree, args)?;
-            Ok(Loaded {
-                git: Some(tree),
-                ..loaded
-            })
-        }
-        None => load_from(files, args),
-    }
+    Ok(read(args, files, state_dir, warn)?.compile())
 }
 
 /// Reads and compiles everything `args` names in `files` (a folder, a commit, or files
 /// in memory).
 pub fn load_from(files: &dyn Files, args: &Inputs) -> Result<Loaded> {
+    Ok(read_from(files, args)?.compile())
+}
+
+/// A repository's inputs, read and not yet compiled: all a compile needs, owned, so
+/// that it can run on a thread of its own while the engine is asked what it runs.
+pub struct Read {
+    /// berth.yaml (defaults when there is none or it has errors, which are reported).
+    pub config: Config,
+    /// The folder berth.yaml is read from; relative paths in it start here.
+    pub root: PathBuf,
+    /// The commit read, with `--repo`.
+    pub git: Option<GitTree>,
+    sources: Vec<Source>,
+    sesam_env: Option<BTreeMap<String, serde_json::Value>>,
+    cosmos: InstallOptions,
+    problems: Vec<Problem>,
+}
+
+/// Reads everything `args` names, as `load` does, without compiling it.
+pub fn read(args: &Inputs, files: &dyn Files, state_dir: Option<&Path>, warn: &dyn Fn(&str)) -> Result<Read> {
+    match open_git(args, state_dir, warn)? {
+        Some(tree) => {
+            let read = read_from(&tree, args)?;
+            Ok(Read {
+                git: Some(tree),
+                ..read
+            })
+        }
+        None => read_from(files, args),
+    }
+}
+
+/// Reads everything `args` names in `files`, as `load_from` does, without compiling it.
+pub fn read_from(files: &dyn Files, args: &Inputs) -> Result<Read> {
     let root = root_of(files, &args.paths);
     let mut problems = Vec::new();
     let config_path = root.join("berth.yaml");
@@ -164,13 +189,10 @@ pub fn load_from(files: &dyn Files, args: &Inputs) -> Result<Loaded> {
             }
         });
     }
-    let file_count = sources
-        .iter()
-        .map(|s| s.file().name())
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    let project = Project {
-        config: &config,
+    Ok(Read {
+        config,
+        root,
+        git: None,
         sources,
         sesam_env,
         cosmos: InstallOptions {
@@ -178,20 +200,47 @@ pub fn load_from(files: &dyn Files, args: &Inputs) -> Result<Loaded> {
             env: args.env.iter().cloned().collect(),
             scope: args.scope.clone(),
         },
-    };
-    let compiled = compile::compile(&project);
-    // Lint after compile, over what it installed and validated.
-    let linted = crate::lint::lint_compiled(&compiled);
-    let mut compiled = compiled.with_lint(linted);
-    problems.append(&mut compiled.problems);
-    compiled.problems = problems;
-    Ok(Loaded {
-        compiled,
-        files: file_count,
-        config,
-        root,
-        git: None,
+        problems,
     })
+}
+
+impl Read {
+    /// Compiles and lints what was read.
+    pub fn compile(self) -> Loaded {
+        let Read {
+            config,
+            root,
+            git,
+            sources,
+            sesam_env,
+            cosmos,
+            mut problems,
+        } = self;
+        let file_count = sources
+            .iter()
+            .map(|s| s.file().name())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let project = Project {
+            config: &config,
+            sources,
+            sesam_env,
+            cosmos,
+        };
+        let compiled = compile::compile(&project);
+        // Lint after compile, over what it installed and validated.
+        let linted = crate::lint::lint_compiled(&compiled);
+        let mut compiled = compiled.with_lint(linted);
+        problems.append(&mut compiled.problems);
+        compiled.problems = problems;
+        Loaded {
+            compiled,
+            files: file_count,
+            config,
+            root,
+            git,
+        }
+    }
 }
 
 /// The commit of `--repo` to read, if one is named.

@@ -4,11 +4,12 @@
 //! with the refusals only the engine's state reveals (a secret without a value, an image
 //! nothing can provide) and, from git, who changed each field.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::load::{Inputs, Loaded, load};
+use super::load::{Inputs, Loaded, Read, load, read};
 use super::{Connect, Environment};
 use crate::config::{self, Mode};
 use crate::cosmos_store::Store;
@@ -195,7 +196,21 @@ pub async fn make<C: Connect>(
 where
     C::Engine: Observe,
 {
-    let loaded = load(request.inputs, request.files, env.state_dir.as_deref(), warn)?;
+    let read = read(request.inputs, request.files, env.state_dir.as_deref(), warn)?;
+    // Without a lock to take first (an apply observes only under it), the engine is
+    // asked for the project's containers while the configuration compiles on a thread
+    // of its own: a plan costs the longer of the two, not both.
+    let ahead = match request.lock {
+        None => Sight::ahead(request, &read, env),
+        Some(_) => None,
+    };
+    let looking = async {
+        match &ahead {
+            Some(sight) => Some(sight.look(connect).await),
+            None => None,
+        }
+    };
+    let (loaded, looked) = futures_util::join!(compile_aside(read), looking);
     let prepared = prepare(request, loaded, env)?;
     let prepared = match (request.pin, &prepared.pinned) {
         (PinRule::Follow, Some(pinned)) if pinned.pin.services.is_empty() => {
@@ -211,12 +226,100 @@ where
         }
         _ => prepared,
     };
-    let engine = connect
-        .connect(&prepared.address)
-        .await
-        .map_err(Unplanned::Engine)?;
-    let planned = observe_and_plan(prepared, &engine).await?;
+    // The look taken ahead is the plan's when it was of what the plan is of.
+    let (engine, live) = match (ahead, looked) {
+        (Some(sight), Some(looked)) if sight == Sight::of(&prepared) => {
+            let (engine, live) = looked.map_err(Unplanned::Engine)?;
+            (engine, Some(live))
+        }
+        _ => {
+            let engine = connect
+                .connect(&prepared.address)
+                .await
+                .map_err(Unplanned::Engine)?;
+            (engine, None)
+        }
+    };
+    let planned = observe_and_plan(prepared, &engine, live).await?;
     Ok((planned, engine))
+}
+
+/// Compiles what was read on a thread of its own, so that the engine's answers are
+/// awaited meanwhile.
+async fn compile_aside(read: Read) -> Loaded {
+    let (done, compiled) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(read.compile());
+    });
+    compiled.await.expect("the compile finishes") // a panic in it ends berth as before
+}
+
+/// What observing a Docker engine's own objects of a project takes, all known before
+/// the configuration compiles.
+#[derive(Debug, PartialEq)]
+struct Sight {
+    address: Address,
+    identity: Identity,
+    mode: Mode,
+    network: String,
+    inspect_all: bool,
+}
+
+impl Sight {
+    /// The sight of a plan, from what was read: `None` when it cannot be had yet (a
+    /// Swarm, whose observation needs the model; a project that cannot be named, which
+    /// the plan reports).
+    fn ahead(request: &Request<'_>, read: &Read, env: &Environment) -> Option<Sight> {
+        let mode = request.inputs.mode(&read.config);
+        if mode != Mode::Docker {
+            return None;
+        }
+        let state_dir = crate::store::state::dir(env.state_dir.as_deref()).ok()?;
+        let project = project_named(request.inputs, &read.config, &read.root).ok()?;
+        Some(Sight {
+            address: engine_address(&read.config.engine, &read.root, env).ok()?,
+            network: project_network(&project, mode, read.config.network.external.as_deref()),
+            mode,
+            identity: Identity {
+                installation: State::open(&state_dir).ok()?.installation(),
+                project,
+                commit: read.git.as_ref().map(|g| g.commit.clone()),
+            },
+            inspect_all: request.inspect_all,
+        })
+    }
+
+    /// The sight of a plan about to observe.
+    fn of(prepared: &Prepared) -> Sight {
+        let external = prepared.loaded.config.network.external.as_deref();
+        Sight {
+            address: prepared.address.clone(),
+            identity: prepared.identity.clone(),
+            mode: prepared.mode,
+            network: project_network(&prepared.identity.project, prepared.mode, external),
+            inspect_all: prepared.inspect_all,
+        }
+    }
+
+    /// Connects and observes the project's own objects.
+    async fn look<C: Connect>(&self, connect: &C) -> Result<(C::Engine, LiveState), EngineError>
+    where
+        C::Engine: Observe,
+    {
+        let engine = connect.connect(&self.address).await?;
+        let live = ReadOnly(&engine).observe(&self.query(Vec::new())).await?;
+        Ok((engine, live))
+    }
+
+    fn query(&self, host_ports: Vec<(u16, crate::model::Protocol)>) -> Query<'_> {
+        Query {
+            identity: &self.identity,
+            mode: self.mode,
+            host_ports,
+            network: self.network.clone(),
+            inspect_all: self.inspect_all,
+        }
+    }
 }
 
 /// The whole project is pinned: the pinned commit is what is desired, read again from
@@ -417,8 +520,13 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
     })
 }
 
-/// Observes the engine through a handle that cannot write, and plans.
-async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<Planned, Unplanned> {
+/// Observes the engine through a handle that cannot write (unless `looked`, what it
+/// showed of the project's own objects while the configuration compiled), and plans.
+async fn observe_and_plan<E: Observe>(
+    prepared: Prepared,
+    engine: &E,
+    looked: Option<LiveState>,
+) -> Result<Planned, Unplanned> {
     let Prepared {
         loaded,
         inputs,
@@ -467,17 +575,21 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
     let external = loaded.config.network.external.as_deref();
     let query = Query {
         identity: &identity,
-        images,
         mode,
         host_ports,
         network: project_network(&identity.project, mode, external),
         inspect_all,
     };
     // Planning gets a handle that cannot write.
-    let mut live = ReadOnly(engine)
-        .observe(&query)
-        .await
-        .map_err(Unplanned::Engine)?;
+    let engine = &ReadOnly(engine);
+    let (mut live, images) = match looked {
+        Some(live) => (live, image_ids(engine, &images).await),
+        None => match futures_util::try_join!(engine.observe(&query), image_ids(engine, &images)) {
+            Ok((live, images)) => (live, Ok(images)),
+            Err(e) => return Err(Unplanned::Engine(e)),
+        },
+    };
+    live.images = images.map_err(Unplanned::Engine)?;
     if new_key {
         lost_key(&live.foreign, &identity.project, &state_dir)?;
     }
@@ -498,14 +610,21 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
     if mode == Mode::Docker && !inspect_all {
         let unsettled = crate::diff::unsettled(model, &live, &options);
         if !unsettled.is_empty() {
-            let inspected = ReadOnly(engine)
+            let inspected = engine
                 .inspect_containers(&identity, &unsettled)
                 .await
                 .map_err(Unplanned::Engine)?;
             live.replace(inspected);
         }
     }
-    let diff = diff(model, &live, &options);
+    let mut diff = diff(model, &live, &options);
+    // What could refuse a change is read once there is one: a plan with nothing to do
+    // costs the engine one list call.
+    if mode == Mode::Docker && diff.creates_or_changes() {
+        let surroundings = engine.surroundings(&query).await.map_err(Unplanned::Engine)?;
+        live.surround(surroundings);
+        diff = crate::diff::diff(model, &live, &options);
+    }
     let mut plan = plan(
         &diff,
         &PlanOptions {
@@ -591,6 +710,23 @@ async fn observe_and_plan<E: Observe>(prepared: Prepared, engine: &E) -> Result<
         lock,
         pinned,
     })
+}
+
+/// The image IDs the references resolve to, for those present.
+async fn image_ids<E: Observe>(
+    engine: &E,
+    references: &[String],
+) -> Result<BTreeMap<String, String>, EngineError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let found: Vec<(&String, Option<String>)> = futures_util::stream::iter(references)
+        .map(|reference| async move { Ok::<_, EngineError>((reference, engine.image_id(reference).await?)) })
+        .buffer_unordered(32)
+        .try_collect()
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(reference, id)| Some((reference.clone(), id?)))
+        .collect())
 }
 
 /// A key berth has just made is a new installation's only when the engine holds nothing
@@ -744,20 +880,17 @@ fn blame(plan: &mut Plan, live: &LiveState, git: &GitTree) {
 /// The project a configuration is deployed as: `--project`, else berth.yaml's, else
 /// the repository's or folder's name.
 pub fn project_of(inputs: &Inputs, loaded: &Loaded) -> Result<String, Failure> {
-    match &inputs.project {
-        Some(name) => Ok(name.clone()),
-        None => project_name(loaded, inputs.repo.as_deref()),
-    }
+    project_named(inputs, &loaded.config, &loaded.root)
 }
 
-/// berth.yaml's `project`; else, read from git, the repository's name (never where
-/// berth runs); else the name of the folder berth.yaml would be in.
-fn project_name(loaded: &Loaded, repo: Option<&str>) -> Result<String, Failure> {
-    if let Some(name) = &loaded.config.project {
+/// `--project`; else berth.yaml's `project`; else, read from git, the repository's name
+/// (never where berth runs); else the name of the folder berth.yaml would be in.
+fn project_named(inputs: &Inputs, config: &config::Config, root: &Path) -> Result<String, Failure> {
+    if let Some(name) = inputs.project.as_ref().or(config.project.as_ref()) {
         return Ok(name.clone());
     }
     let hint = "set `project:` in berth.yaml";
-    if let Some(location) = repo {
+    if let Some(location) = &inputs.repo {
         let location = if crate::repo::git::is_url(location) {
             crate::repo::without_userinfo(location)
         } else {
@@ -768,7 +901,7 @@ fn project_name(loaded: &Loaded, repo: Option<&str>) -> Result<String, Failure> 
             Failure::new(format!("cannot name the project after the repository {location}")).with_help(hint)
         });
     }
-    let root = crate::repo::dir::canonical(&loaded.root)?;
+    let root = crate::repo::dir::canonical(root)?;
     root.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| {

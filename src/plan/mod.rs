@@ -960,13 +960,17 @@ mod tests {
                 let i = delete as usize % engine.state.containers.len();
                 engine.state.containers.remove(i);
             }
-            // An apply killed mid-replace leaves the new container under its temporary name.
+            // An apply killed mid-replace leaves the new container under its temporary
+            // name, and, killed mid-handover, the old one under its retiring name.
             if !engine.state.containers.is_empty() && crash % 4 == 0 {
                 let i = crash as usize % engine.state.containers.len();
                 let mut next = engine.state.containers[i].clone();
                 next.id.push_str("-next");
                 next.name.push_str("-next");
                 engine.state.containers.push(next);
+                if crash % 8 == 4 {
+                    engine.state.containers[i].name.push_str("-old");
+                }
             }
             prop_assert_eq!(plan_for(&after, &engine.state, true), plan_for(&after, &engine.state, true));
             converge(&after, &mut engine);

@@ -401,6 +401,73 @@ fn a_saved_plan_is_bound_to_what_it_was_made_from() {
     assert_ne!(p.plan_json()["desired_digest"], saved["desired_digest"]);
 }
 
+/// What berth asks of the engine, read through a relay that logs every request: a plan
+/// with nothing to do reads the project's own containers and network and the images,
+/// and nothing else (no name list for clashes, no `docker info`, no version call: the
+/// API version comes from the ping, as with the docker CLI); one with a change also
+/// reads what could refuse it.
+#[test]
+fn a_plan_with_nothing_to_do_reads_only_the_projects_own_objects() {
+    let p = Project::new("berth-it-reads");
+    p.service("web", "info", 64);
+    p.apply(&[]);
+    let requests = |args: &[&str]| -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = dir.path().join("docker.sock");
+        let recorder = Recorder::start(&relay);
+        let (stdout, stderr, status) = output(
+            crate::berth()
+                .current_dir(p.repo.path())
+                .env("BERTH_STATE_DIR", p.state.path())
+                .env("DOCKER_HOST", format!("unix://{}", relay.display()))
+                .args(args)
+                .output()
+                .unwrap(),
+        );
+        assert!(status == 0 || status == 2, "{stdout}{stderr}");
+        recorder.stop()
+    };
+    let listed = |requests: &[String], filter: &str| {
+        requests
+            .iter()
+            .filter(|r| r.contains("/containers/json") && r.contains(filter))
+            .count()
+    };
+
+    let noop = requests(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        noop.iter().filter(|r| r.starts_with("GET /_ping")).count(),
+        1,
+        "{noop:#?}"
+    );
+    assert_eq!(
+        listed(&noop, "label"),
+        1,
+        "one list, by the project's label: {noop:#?}"
+    );
+    assert_eq!(listed(&noop, "%22name%22"), 0, "no list by name: {noop:#?}");
+    for never in ["/version", "/info"] {
+        assert!(!noop.iter().any(|r| r.contains(never)), "no {never}: {noop:#?}");
+    }
+    assert!(
+        noop.iter().any(|r| r.contains("/images/")),
+        "the image is resolved: {noop:#?}"
+    );
+    assert!(
+        !noop
+            .iter()
+            .any(|r| r.contains("/containers/") && r.ends_with("/json")),
+        "no inspect: {noop:#?}"
+    );
+
+    // A change reads what could refuse it: names that could clash, the engine's limits.
+    p.service("worker", "info", 64);
+    let change = requests(&["plan", "--detailed-exitcode"]);
+    assert_eq!(listed(&change, "label"), 1, "{change:#?}");
+    assert_eq!(listed(&change, "%22name%22"), 1, "{change:#?}");
+    assert!(change.iter().any(|r| r.contains("/info")), "{change:#?}");
+}
+
 #[test]
 fn an_unreachable_engine_is_one_line_naming_the_address() {
     let p = Project::new("berth-it-unreachable");
@@ -531,6 +598,76 @@ impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A relay from a unix socket of its own to the engine's that records the request line
+/// (`GET /containers/json?…`) of every request passed through it.
+struct Recorder {
+    path: PathBuf,
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accepting: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Recorder {
+    fn start(path: &Path) -> Recorder {
+        use std::io::{Read, Write};
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let listener = UnixListener::bind(path).unwrap();
+        let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = stopping.clone();
+        let accepting = std::thread::spawn(move || {
+            let mut recording = Vec::new();
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { break };
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let mut engine = UnixStream::connect(socket()).unwrap();
+                let (mut to_client, mut from_engine) =
+                    (client.try_clone().unwrap(), engine.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_engine, &mut to_client);
+                    let _ = to_client.shutdown(std::net::Shutdown::Write);
+                });
+                // What the client sent, once it is done.
+                recording.push(std::thread::spawn(move || {
+                    let (mut buffer, mut sent) = ([0u8; 65536], Vec::new());
+                    while let Ok(n) = client.read(&mut buffer) {
+                        if n == 0 || engine.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                        sent.extend_from_slice(&buffer[..n]);
+                    }
+                    let _ = engine.shutdown(std::net::Shutdown::Write);
+                    sent
+                }));
+            }
+            let methods = ["GET ", "POST ", "HEAD ", "PUT ", "DELETE "];
+            recording
+                .into_iter()
+                .flat_map(|r| {
+                    let sent = r.join().unwrap();
+                    String::from_utf8_lossy(&sent)
+                        .split("\r\n")
+                        .filter(|l| methods.iter().any(|m| l.starts_with(m)))
+                        .map(|l| l.split(" HTTP/").next().unwrap().to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        });
+        Recorder {
+            path: path.to_path_buf(),
+            stopping,
+            accepting,
+        }
+    }
+
+    /// Stops relaying; the request lines of every connection, once they have all ended.
+    fn stop(self) -> Vec<String> {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(std::os::unix::net::UnixStream::connect(&self.path));
+        self.accepting.join().unwrap()
     }
 }
 

@@ -586,7 +586,7 @@ fn a_watcher_stopped_or_killed_mid_apply_converges_when_started_again() {
 
     // SIGTERM while the replaces are in flight (all six begin at once, one engine
     // operation at a time, and wait for readiness side by side): they finish, leaving
-    // no `-next` container, and the watcher exits 0, releasing the lock.
+    // no `-next` or `-old` container, and the watcher exits 0, releasing the lock.
     w.until("an apply is under way", Duration::from_secs(30), || {
         w.status()["reconciling"] == true
     });
@@ -603,7 +603,9 @@ fn a_watcher_stopped_or_killed_mid_apply_converges_when_started_again() {
     let done = at(&p, &second);
     assert!(done >= 1, "{done} of 6 replaced; log:\n{}", w.log());
     assert!(
-        p.containers().iter().all(|c| !c.ends_with("-next")),
+        p.containers()
+            .iter()
+            .all(|c| !c.ends_with("-next") && !c.ends_with("-old")),
         "{:?}",
         p.containers()
     );
@@ -834,12 +836,15 @@ fn a_scheduled_pull_replaces_the_service_only_when_the_tag_names_a_new_image() {
         docker(&["inspect", "-f", "{{.Image}}", &container]).0.trim() == new_id
     });
     assert_ne!(id(&container), before, "replaced");
-    assert!(w.metric("berth_scheduled_pulls_total{result=\"new_image\"}") >= 1.0);
-    let journal = std::fs::read_to_string(p.state.path().join("journal/berth-it-cron.jsonl")).unwrap();
-    assert!(
-        journal.contains("\"reason\":\"image update by schedule: cron\""),
-        "{journal}"
+    // The new container has the name before the old one is stopped and removed; the
+    // apply's journal entry follows once it is done.
+    let journal = || std::fs::read_to_string(p.state.path().join("journal/berth-it-cron.jsonl")).unwrap();
+    w.until(
+        "the journal tells of the replace",
+        Duration::from_secs(30),
+        || journal().contains("\"reason\":\"image update by schedule: cron\""),
     );
+    assert!(w.metric("berth_scheduled_pulls_total{result=\"new_image\"}") >= 1.0);
     assert!(
         w.log().contains("scheduled pull: the tag names a new image"),
         "{}",
