@@ -20,7 +20,7 @@ use crate::apply::{Event, Outcome, StepError};
 use crate::notify::{BRIEF, Notifier};
 use crate::ops::Dial;
 use crate::ops::Environment;
-use crate::ops::apply::{Observer, Run, Settings, carry_out, fresh, record, remade};
+use crate::ops::apply::{Observer, Remade, Run, Settings, carry_out, fresh, record, remade};
 use crate::ops::load::Inputs;
 use crate::ops::notify::{self as events, About};
 use crate::ops::plan::{PinRule, Planned, Request, make};
@@ -100,9 +100,19 @@ impl Carried {
 
 pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
     let saved = saved_plan(&args.inputs.inputs(env))?;
-    let (inputs, targets, prune) = match &saved {
+    let Remade {
+        inputs,
+        targets,
+        prune,
+        inspect_all,
+    } = match &saved {
         Some(view) => remade(view, env),
-        None => (args.inputs.inputs(env), args.targets.clone(), args.prune),
+        None => Remade {
+            inputs: args.inputs.inputs(env),
+            targets: args.targets.clone(),
+            prune: args.prune,
+            inspect_all: args.inspect_all,
+        },
     };
     let request = Request {
         inputs: &inputs,
@@ -113,7 +123,7 @@ pub fn run(args: ApplyArgs, env: &Environment) -> miette::Result<ExitCode> {
         stopping: None,
         destroy: false,
         pin: PinRule::Refuse,
-        inspect_all: args.inspect_all,
+        inspect_all: inspect_all || args.inspect_all,
     };
     let verb = Verb {
         kind: "apply",

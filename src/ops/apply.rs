@@ -251,14 +251,26 @@ pub struct Stale {
     pub detail: String,
 }
 
-/// What applying a saved plan plans again from: the inputs, targets and prune it was
-/// made with. A plan records no ssh key: `BERTH_SSH_KEY` reads its repository again.
-pub fn remade(view: &PlanView, env: &Environment) -> (Inputs, Vec<String>, bool) {
-    let inputs = Inputs {
-        ssh_key: env.ssh_key.clone(),
-        ..Inputs::from_view(&view.inputs)
-    };
-    (inputs, view.inputs.targets.clone(), view.inputs.prune)
+/// What applying a saved plan plans again from: what it was made from.
+pub struct Remade {
+    pub inputs: Inputs,
+    pub targets: Vec<String>,
+    pub prune: bool,
+    pub inspect_all: bool,
+}
+
+/// What a saved plan was made from. A plan records no ssh key: `BERTH_SSH_KEY` reads
+/// its repository again.
+pub fn remade(view: &PlanView, env: &Environment) -> Remade {
+    Remade {
+        inputs: Inputs {
+            ssh_key: env.ssh_key.clone(),
+            ..Inputs::from_view(&view.inputs)
+        },
+        targets: view.inputs.targets.clone(),
+        prune: view.inputs.prune,
+        inspect_all: view.inputs.inspect_all,
+    }
 }
 
 /// The plan a saved file holds, when it is one (`None`: the file is not a saved plan);

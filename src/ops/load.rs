@@ -316,6 +316,7 @@ impl Inputs {
         &self,
         targets: &[String],
         prune: bool,
+        inspect_all: bool,
         commit: Option<&str>,
         cwd: &Path,
     ) -> crate::plan::view::Inputs {
@@ -343,6 +344,7 @@ impl Inputs {
             commit: commit.map(String::from),
             engine: self.engine,
             project: self.project.clone(),
+            inspect_all,
         }
     }
 

@@ -204,13 +204,20 @@ where
         None => Sight::ahead(request, &read, env),
         Some(_) => None,
     };
+    // The images the model names are resolved as soon as it is compiled.
+    let (named, images) = tokio::sync::oneshot::channel();
+    let compiling = async {
+        let loaded = compile_aside(read).await;
+        let _ = named.send(image_references(&loaded.compiled.model));
+        loaded
+    };
     let looking = async {
         match &ahead {
-            Some(sight) => Some(sight.look(connect).await),
+            Some(sight) => Some(sight.look(connect, images).await),
             None => None,
         }
     };
-    let (loaded, looked) = futures_util::join!(compile_aside(read), looking);
+    let (loaded, looked) = futures_util::join!(compiling, looking);
     let prepared = prepare(request, loaded, env)?;
     let prepared = match (request.pin, &prepared.pinned) {
         (PinRule::Follow, Some(pinned)) if pinned.pin.services.is_empty() => {
@@ -229,8 +236,8 @@ where
     // The look taken ahead is the plan's when it was of what the plan is of.
     let (engine, live) = match (ahead, looked) {
         (Some(sight), Some(looked)) if sight == Sight::of(&prepared) => {
-            let (engine, live) = looked.map_err(Unplanned::Engine)?;
-            (engine, Some(live))
+            let (engine, looked) = looked.map_err(Unplanned::Engine)?;
+            (engine, Some(looked))
         }
         _ => {
             let engine = connect
@@ -301,25 +308,41 @@ impl Sight {
         }
     }
 
-    /// Connects and observes the project's own objects.
-    async fn look<C: Connect>(&self, connect: &C) -> Result<(C::Engine, LiveState), EngineError>
+    /// Connects and observes the project's own objects, and the images the model names
+    /// once they are known.
+    async fn look<C: Connect>(
+        &self,
+        connect: &C,
+        images: tokio::sync::oneshot::Receiver<Vec<String>>,
+    ) -> Result<(C::Engine, Looked), EngineError>
     where
         C::Engine: Observe,
     {
         let engine = connect.connect(&self.address).await?;
-        let live = ReadOnly(&engine).observe(&self.query(Vec::new())).await?;
-        Ok((engine, live))
-    }
-
-    fn query(&self, host_ports: Vec<(u16, crate::model::Protocol)>) -> Query<'_> {
-        Query {
+        let query = Query {
             identity: &self.identity,
             mode: self.mode,
-            host_ports,
+            host_ports: Vec::new(), // the surroundings'
             network: self.network.clone(),
             inspect_all: self.inspect_all,
-        }
+        };
+        let engine_view = ReadOnly(&engine);
+        let resolve = async {
+            let references = images.await.unwrap_or_default();
+            let ids = image_ids(&engine_view, &references).await?;
+            Ok((references, ids))
+        };
+        let (mut live, (references, ids)) = futures_util::try_join!(engine_view.observe(&query), resolve)?;
+        live.images = ids;
+        Ok((engine, Looked { live, references }))
     }
+}
+
+/// What the engine showed while the configuration compiled.
+struct Looked {
+    live: LiveState,
+    /// The image references whose IDs `live` holds.
+    references: Vec<String>,
 }
 
 /// The whole project is pinned: the pinned commit is what is desired, read again from
@@ -520,12 +543,12 @@ fn prepare(request: &Request<'_>, loaded: Loaded, env: &Environment) -> Result<P
     })
 }
 
-/// Observes the engine through a handle that cannot write (unless `looked`, what it
-/// showed of the project's own objects while the configuration compiled), and plans.
+/// Observes the engine through a handle that cannot write (unless `looked`: what it
+/// showed while the configuration compiled), and plans.
 async fn observe_and_plan<E: Observe>(
     prepared: Prepared,
     engine: &E,
-    looked: Option<LiveState>,
+    looked: Option<Looked>,
 ) -> Result<Planned, Unplanned> {
     let Prepared {
         loaded,
@@ -555,15 +578,7 @@ async fn observe_and_plan<E: Observe>(
             .retain(|s| !targets.is_empty() && !targets.contains(&s.name));
     }
     let model = &loaded.compiled.model;
-    // A reference the engine cannot parse is the plan's to refuse, not the engine's.
-    let mut images: Vec<String> = model
-        .services
-        .iter()
-        .filter_map(|s| s.image.clone())
-        .filter(|r| crate::diff::limits::reference_problem(r).is_none())
-        .collect();
-    images.sort();
-    images.dedup();
+    let images = image_references(model);
     let mut host_ports: Vec<_> = model
         .services
         .iter()
@@ -582,14 +597,19 @@ async fn observe_and_plan<E: Observe>(
     };
     // Planning gets a handle that cannot write.
     let engine = &ReadOnly(engine);
-    let (mut live, images) = match looked {
-        Some(live) => (live, image_ids(engine, &images).await),
-        None => match futures_util::try_join!(engine.observe(&query), image_ids(engine, &images)) {
-            Ok((live, images)) => (live, Ok(images)),
-            Err(e) => return Err(Unplanned::Engine(e)),
-        },
+    let mut live = match looked {
+        Some(Looked { live, references }) if references == images => live,
+        Some(Looked { mut live, .. }) => {
+            live.images = image_ids(engine, &images).await.map_err(Unplanned::Engine)?;
+            live
+        }
+        None => {
+            let (mut live, ids) = futures_util::try_join!(engine.observe(&query), image_ids(engine, &images))
+                .map_err(Unplanned::Engine)?;
+            live.images = ids;
+            live
+        }
     };
-    live.images = images.map_err(Unplanned::Engine)?;
     if new_key {
         lost_key(&live.foreign, &identity.project, &state_dir)?;
     }
@@ -691,7 +711,7 @@ async fn observe_and_plan<E: Observe>(
         &address.host,
         desired_digest(&diff, held),
         live.fingerprint(),
-        inputs.to_view(&targets, prune, loaded.commit(), &cwd),
+        inputs.to_view(&targets, prune, inspect_all, loaded.commit(), &cwd),
     );
     view.observed_cosmos = live.cosmos_fingerprint();
     Ok(Planned {
@@ -710,6 +730,20 @@ async fn observe_and_plan<E: Observe>(
         lock,
         pinned,
     })
+}
+
+/// The image references the model names, each once: those the engine can parse (one it
+/// cannot is the plan's to refuse, not the engine's).
+fn image_references(model: &Model) -> Vec<String> {
+    let mut images: Vec<String> = model
+        .services
+        .iter()
+        .filter_map(|s| s.image.clone())
+        .filter(|r| crate::diff::limits::reference_problem(r).is_none())
+        .collect();
+    images.sort();
+    images.dedup();
+    images
 }
 
 /// The image IDs the references resolve to, for those present.

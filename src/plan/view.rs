@@ -80,6 +80,10 @@ pub struct Inputs {
     /// `--project`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// `--inspect-all`: applying the plan inspects every container again, or it would
+    /// find the engine changed (what only an inspect shows).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inspect_all: bool,
 }
 
 /// The entries a plan writes to and removes from COSMOS's Redis, by name.

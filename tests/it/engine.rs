@@ -315,7 +315,14 @@ fn plan_names_the_action_for_every_kind_of_change() {
     let json = p.plan_json_with(&["--inspect-all"]);
     assert_eq!(actions(&json), [pair("update", &worker)]);
     assert_eq!(json["steps"][0]["changes"][0]["from"], 96 << 20);
-    p.apply(&["--inspect-all"]);
+    // Saved with `--inspect-all`, the plan is applied with it (not stale for what only an
+    // inspect shows).
+    let saved = p.state.path().join("inspected.json");
+    let saved = saved.to_str().unwrap();
+    let (_, stderr, status) = p.berth(&["plan", "--inspect-all", "--out", saved]);
+    assert_eq!(status, 0, "{stderr}");
+    let (stdout, stderr, status) = p.berth(&["apply", saved, "--auto-approve"]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
     assert!(actions(&p.plan_json_with(&["--inspect-all"])).is_empty());
 
     // A service gone from the repository: kept without prune, removed with it.
